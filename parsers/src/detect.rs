@@ -1,0 +1,1 @@
+//! Format detection by sniffing the first records of an input.

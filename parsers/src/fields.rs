@@ -1,0 +1,197 @@
+//! Small byte-level helpers shared by the parsers.
+
+use memchr::memchr;
+
+/// `-` and empty both mean "not logged".
+#[inline]
+pub fn dash_empty(b: &[u8]) -> &[u8] {
+    if b == b"-" {
+        &[]
+    } else {
+        b
+    }
+}
+
+/// Parse an unsigned decimal; `None` on empty, non-digit or overflow.
+#[inline]
+pub fn parse_u64(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+    }
+    Some(v)
+}
+
+/// An HTTP status: exactly three digits, 100..=999 (nginx writes 000 and 499 too; `0` for
+/// some LBs). Returns `None` otherwise.
+#[inline]
+pub fn parse_status(b: &[u8]) -> Option<u16> {
+    match b.len() {
+        3 => {
+            let v = crate::time::digits(b, 0, 3)?;
+            Some(v as u16)
+        }
+        1 if b[0] == b'0' => Some(0),
+        _ => None,
+    }
+}
+
+/// Iterate over the entries of an nginx `$upstream_*` list: entries are separated by `, `
+/// (servers tried in turn) or ` : ` (internal redirect to another upstream group).
+/// Entries are trimmed; `-` entries are yielded as `-`.
+pub fn upstream_list(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    b.split(|&c| c == b',' || c == b':').filter_map(|e| {
+        let e = trim(e);
+        if e.is_empty() {
+            None
+        } else {
+            Some(e)
+        }
+    })
+}
+
+/// The last entry of an upstream list (the server that gave the final answer). Addresses
+/// such as `unix:/run/php.sock` and `127.0.0.1:9000` contain `:` themselves, so this splits on
+/// `, ` and ` : ` (with their spaces) only.
+pub fn upstream_last(b: &[u8]) -> &[u8] {
+    let mut last = b;
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if (b[i] == b',' && b[i + 1] == b' ')
+            || (b[i] == b' ' && b[i + 1] == b':' && b.get(i + 2) == Some(&b' '))
+        {
+            let skip = if b[i] == b',' { 2 } else { 3 };
+            last = &b[(i + skip).min(b.len())..];
+            i += skip;
+        } else {
+            i += 1;
+        }
+    }
+    trim(last)
+}
+
+/// Split an upstream address list into its entries (see [`upstream_last`] for separators).
+pub fn upstream_entries(b: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b',' && b.get(i + 1) == Some(&b' ') {
+            out.push(trim(&b[start..i]));
+            i += 2;
+            start = i;
+        } else if b[i] == b' ' && b.get(i + 1) == Some(&b':') && b.get(i + 2) == Some(&b' ') {
+            out.push(trim(&b[start..i]));
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if start <= b.len() {
+        out.push(trim(&b[start..]));
+    }
+    out.retain(|e| !e.is_empty());
+    out
+}
+
+#[inline]
+pub fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if last.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+/// Find the closing `"` of a quoted field that starts right after an opening quote at
+/// `b[0]`, honouring backslash escapes (nginx `\x22`, `\"`). Returns the index of the closing
+/// quote within `b`.
+#[inline]
+pub fn find_closing_quote(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let j = i + memchr(b'"', &b[i..])?;
+        // count preceding backslashes
+        let mut k = j;
+        let mut n = 0;
+        while k > i && b[k - 1] == b'\\' {
+            n += 1;
+            k -= 1;
+        }
+        if n % 2 == 0 {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+}
+
+/// Split a request line `GET /path HTTP/1.1` into (method, target, protocol). Tolerates a
+/// missing protocol (HTTP/0.9 or a truncated line) and garbage (everything is then the
+/// target with empty method).
+pub fn split_request_line(b: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    let Some(sp1) = memchr(b' ', b) else {
+        return (&[], b, &[]);
+    };
+    let method = &b[..sp1];
+    if method.is_empty() || !method.iter().all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
+    {
+        return (&[], b, &[]);
+    }
+    let rest = &b[sp1 + 1..];
+    match memchr::memrchr(b' ', rest) {
+        Some(sp2) if rest[sp2 + 1..].starts_with(b"HTTP/") => {
+            (method, &rest[..sp2], &rest[sp2 + 1..])
+        }
+        _ => (method, rest, &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_lists() {
+        let l = b"10.0.0.1:80, 10.0.0.2:80 : unix:/run/php.sock";
+        assert_eq!(upstream_last(l), b"unix:/run/php.sock");
+        assert_eq!(
+            upstream_entries(l),
+            vec![&b"10.0.0.1:80"[..], b"10.0.0.2:80", b"unix:/run/php.sock"]
+        );
+        assert_eq!(upstream_last(b"127.0.0.1:9000"), b"127.0.0.1:9000");
+        assert_eq!(upstream_entries(b"-"), vec![&b"-"[..]]);
+    }
+
+    #[test]
+    fn quotes_and_requests() {
+        assert_eq!(find_closing_quote(br#"ab\"c" x"#), Some(5));
+        assert_eq!(find_closing_quote(br#"ab\\" x"#), Some(4));
+        assert_eq!(find_closing_quote(b"abc"), None);
+        assert_eq!(
+            split_request_line(b"GET /a b HTTP/1.1"),
+            (&b"GET"[..], &b"/a b"[..], &b"HTTP/1.1"[..])
+        );
+        assert_eq!(split_request_line(b"\x16\x03\x01"), (&b""[..], &b"\x16\x03\x01"[..], &b""[..]));
+        assert_eq!(parse_status(b"502"), Some(502));
+        assert_eq!(parse_status(b"5x2"), None);
+        assert_eq!(parse_u64(b"18446744073709551616"), None);
+    }
+}

@@ -1,0 +1,22 @@
+use crate::{Format, LineParser, ParseError, Record};
+
+#[derive(Clone, Default)]
+pub struct TraefikParser {}
+
+impl TraefikParser {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl LineParser for TraefikParser {
+    fn format(&self) -> Format {
+        Format::Traefik
+    }
+    fn parse<'a>(&mut self, _rec: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        Err(ParseError::not_this_format(0))
+    }
+    fn clone_box(&self) -> Box<dyn LineParser> {
+        Box::new(self.clone())
+    }
+}

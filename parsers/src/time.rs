@@ -1,0 +1,377 @@
+//! Timestamps: hand-written fixed-width parsers and a one-second cache, so that the calendar
+//! arithmetic runs once per distinct second rather than once per line.
+
+/// A point in time as a log wrote it.
+///
+/// `wall_us` is the wall-clock time the log shows, in microseconds since 1970-01-01 counted as
+/// if that wall clock were UTC. `offset` is the zone offset in seconds east of UTC when the log
+/// wrote one (`+0800` → 28800), `None` for zone-less formats (nginx error log, php-fpm), whose
+/// zone the caller supplies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ts {
+    pub wall_us: i64,
+    pub offset: Option<i32>,
+}
+
+impl Ts {
+    pub fn new(wall_us: i64, offset: Option<i32>) -> Ts {
+        Ts { wall_us, offset }
+    }
+    /// The instant in UTC microseconds, using `default_offset` when the log wrote no zone.
+    pub fn utc_us(self, default_offset: i32) -> i64 {
+        self.wall_us - (self.offset.unwrap_or(default_offset) as i64) * 1_000_000
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Inverse of [`days_from_civil`]: (year, month, day).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `Jan`..`Dec` (case-insensitive on the first letter only as logs write them) → 1..12.
+pub fn month_from_abbr(b: &[u8]) -> Option<u32> {
+    if b.len() != 3 {
+        return None;
+    }
+    Some(match [b[0] | 0x20, b[1] | 0x20, b[2] | 0x20] {
+        [b'j', b'a', b'n'] => 1,
+        [b'f', b'e', b'b'] => 2,
+        [b'm', b'a', b'r'] => 3,
+        [b'a', b'p', b'r'] => 4,
+        [b'm', b'a', b'y'] => 5,
+        [b'j', b'u', b'n'] => 6,
+        [b'j', b'u', b'l'] => 7,
+        [b'a', b'u', b'g'] => 8,
+        [b's', b'e', b'p'] => 9,
+        [b'o', b'c', b't'] => 10,
+        [b'n', b'o', b'v'] => 11,
+        [b'd', b'e', b'c'] => 12,
+        _ => return None,
+    })
+}
+
+/// Parse exactly `n` ASCII digits at `b[i..i+n]`.
+#[inline]
+pub fn digits(b: &[u8], i: usize, n: usize) -> Option<u32> {
+    let s = b.get(i..i + n)?;
+    let mut v: u32 = 0;
+    for &c in s {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u32;
+    }
+    Some(v)
+}
+
+#[inline]
+fn hms(b: &[u8], i: usize) -> Option<i64> {
+    let h = digits(b, i, 2)?;
+    let m = digits(b, i + 3, 2)?;
+    let s = digits(b, i + 6, 2)?;
+    if b[i + 2] != b':' || b[i + 5] != b':' || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some((h * 3600 + m * 60 + s) as i64)
+}
+
+fn ymd_secs(y: u32, mo: u32, d: u32) -> Option<i64> {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || y < 1970 || y > 9999 {
+        return None;
+    }
+    Some(days_from_civil(y as i64, mo, d) * 86400)
+}
+
+/// Parse a `+0800` / `-07:00` / `Z` zone; returns (offset seconds, bytes used).
+pub fn parse_zone(b: &[u8]) -> Option<(i32, usize)> {
+    match b.first()? {
+        b'Z' | b'z' => Some((0, 1)),
+        s @ (b'+' | b'-') => {
+            let hh = digits(b, 1, 2)?;
+            let (mm, used) = if b.get(3) == Some(&b':') {
+                (digits(b, 4, 2)?, 6)
+            } else {
+                (digits(b, 3, 2)?, 5)
+            };
+            if hh > 23 || mm > 59 {
+                return None;
+            }
+            let off = (hh * 3600 + mm * 60) as i32;
+            Some((if *s == b'-' { -off } else { off }, used))
+        }
+        _ => None,
+    }
+}
+
+/// Parse `.123` / `,123456` fractional seconds; returns (microseconds, bytes used incl. dot).
+pub fn parse_fraction(b: &[u8]) -> (u32, usize) {
+    if !matches!(b.first(), Some(b'.') | Some(b',')) {
+        return (0, 0);
+    }
+    let mut us: u32 = 0;
+    let mut n = 0;
+    let mut i = 1;
+    while i < b.len() && b[i].is_ascii_digit() {
+        if n < 6 {
+            us = us * 10 + (b[i] - b'0') as u32;
+            n += 1;
+        }
+        i += 1;
+    }
+    if i == 1 {
+        return (0, 0);
+    }
+    while n < 6 {
+        us *= 10;
+        n += 1;
+    }
+    (us, i)
+}
+
+/// A cache of the last parsed "seconds" prefix: consecutive lines usually share it.
+#[derive(Clone, Debug, Default)]
+pub struct SecondCache {
+    key: [u8; 32],
+    key_len: usize,
+    secs: i64,
+}
+
+impl SecondCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    #[inline]
+    fn get(&self, k: &[u8]) -> Option<i64> {
+        if self.key_len == k.len() && self.key[..k.len()] == *k {
+            Some(self.secs)
+        } else {
+            None
+        }
+    }
+    #[inline]
+    fn put(&mut self, k: &[u8], secs: i64) {
+        if k.len() <= 32 {
+            self.key[..k.len()].copy_from_slice(k);
+            self.key_len = k.len();
+            self.secs = secs;
+        }
+    }
+
+    /// nginx `$time_local` / CLF: `23/Nov/2026:10:00:00 +0000` (26 bytes). Also accepts
+    /// HAProxy's `23/Nov/2026:10:00:00.123` (no zone; fraction) when `allow_no_zone`.
+    /// Returns the timestamp and the bytes used.
+    pub fn clf(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
+        let head = b.get(..20)?;
+        let secs = match self.get(head) {
+            Some(s) => s,
+            None => {
+                let d = digits(b, 0, 2)?;
+                let mo = month_from_abbr(&b[3..6])?;
+                let y = digits(b, 7, 4)?;
+                if b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+                    return None;
+                }
+                let s = ymd_secs(y, mo, d)? + hms(b, 12)?;
+                self.put(head, s);
+                s
+            }
+        };
+        let (us, flen) = parse_fraction(&b[20..]);
+        let mut used = 20 + flen;
+        let mut offset = None;
+        if b.get(used) == Some(&b' ') {
+            if let Some((off, zl)) = parse_zone(&b[used + 1..]) {
+                offset = Some(off);
+                used += 1 + zl;
+            }
+        }
+        Some((Ts::new(s_us(secs, us), offset), used))
+    }
+
+    /// nginx error log: `2026/11/23 10:00:00` (19 bytes, zone-less).
+    pub fn nginx_error(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
+        let head = b.get(..19)?;
+        let secs = match self.get(head) {
+            Some(s) => s,
+            None => {
+                let y = digits(b, 0, 4)?;
+                let mo = digits(b, 5, 2)?;
+                let d = digits(b, 8, 2)?;
+                if b[4] != b'/' || b[7] != b'/' || b[10] != b' ' {
+                    return None;
+                }
+                let s = ymd_secs(y, mo, d)? + hms(b, 11)?;
+                self.put(head, s);
+                s
+            }
+        };
+        Some((Ts::new(secs * 1_000_000, None), 19))
+    }
+
+    /// php-fpm: `23-Nov-2026 10:00:00` with optional `.123456` (zone-less).
+    pub fn fpm(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
+        let head = b.get(..20)?;
+        let secs = match self.get(head) {
+            Some(s) => s,
+            None => {
+                let d = digits(b, 0, 2)?;
+                let mo = month_from_abbr(&b[3..6])?;
+                let y = digits(b, 7, 4)?;
+                if b[2] != b'-' || b[6] != b'-' || b[11] != b' ' {
+                    return None;
+                }
+                let s = ymd_secs(y, mo, d)? + hms(b, 12)?;
+                self.put(head, s);
+                s
+            }
+        };
+        let (us, flen) = parse_fraction(&b[20..]);
+        Some((Ts::new(s_us(secs, us), None), 20 + flen))
+    }
+
+    /// ISO 8601 / RFC 3339: `2026-11-23T10:00:00[.ffffff][Z|+08:00|+0800]` (also with a
+    /// space instead of `T`). Zone optional.
+    pub fn iso8601(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
+        let head = b.get(..19)?;
+        let secs = match self.get(head) {
+            Some(s) => s,
+            None => {
+                let y = digits(b, 0, 4)?;
+                let mo = digits(b, 5, 2)?;
+                let d = digits(b, 8, 2)?;
+                if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
+                    return None;
+                }
+                let s = ymd_secs(y, mo, d)? + hms(b, 11)?;
+                self.put(head, s);
+                s
+            }
+        };
+        let (us, flen) = parse_fraction(&b[19..]);
+        let mut used = 19 + flen;
+        let mut offset = None;
+        if let Some((off, zl)) = b.get(used..).and_then(parse_zone) {
+            offset = Some(off);
+            used += zl;
+        }
+        Some((Ts::new(s_us(secs, us), offset), used))
+    }
+}
+
+#[inline]
+fn s_us(secs: i64, us: u32) -> i64 {
+    secs * 1_000_000 + us as i64
+}
+
+/// nginx `$msec`: `1700000000.123` (seconds since the epoch, UTC).
+pub fn parse_epoch(b: &[u8]) -> Option<Ts> {
+    let dot = b.iter().position(|&c| c == b'.').unwrap_or(b.len());
+    if dot == 0 || dot > 12 {
+        return None;
+    }
+    let secs = digits(b, 0, dot)? as i64;
+    let (us, used) = parse_fraction(&b[dot..]);
+    if dot + used != b.len() {
+        return None;
+    }
+    Some(Ts::new(s_us(secs, us), Some(0)))
+}
+
+/// Parse a duration written in seconds with optional fraction (`0.123`, `12`) into
+/// microseconds. `-` or empty → `None`.
+#[inline]
+pub fn parse_secs_us(b: &[u8]) -> Option<u64> {
+    let mut whole: u64 = 0;
+    let mut i = 0;
+    while i < b.len() && b[i].is_ascii_digit() {
+        whole = whole.checked_mul(10)?.checked_add((b[i] - b'0') as u64)?;
+        i += 1;
+    }
+    if i == 0 {
+        return None;
+    }
+    let (us, used) = parse_fraction(&b[i..]);
+    if i + used != b.len() {
+        return None;
+    }
+    whole.checked_mul(1_000_000)?.checked_add(us as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_roundtrip() {
+        for z in [-1000i64, 0, 1, 59, 60, 365, 10_000, 20_415, 2_932_896] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        assert_eq!(days_from_civil(2026, 11, 23), 20780);
+    }
+
+    #[test]
+    fn clf_with_zone_and_cache() {
+        let mut c = SecondCache::new();
+        let (ts, used) = c.clf(b"23/Nov/2026:10:00:01 +0800] rest").unwrap();
+        assert_eq!(used, 26);
+        assert_eq!(ts.offset, Some(28800));
+        assert_eq!(ts.wall_us, (20780 * 86400 + 36001) * 1_000_000);
+        assert_eq!(ts.utc_us(0), (20780 * 86400 + 36001 - 28800) * 1_000_000);
+        // cached second, other zone
+        let (ts2, _) = c.clf(b"23/Nov/2026:10:00:01 -0130").unwrap();
+        assert_eq!(ts2.offset, Some(-5400));
+        assert!(c.clf(b"23/Foo/2026:10:00:01 +0000").is_none());
+        assert!(c.clf(b"23/Nov/2026:25:00:01 +0000").is_none());
+    }
+
+    #[test]
+    fn fpm_and_nginx_error() {
+        let mut c = SecondCache::new();
+        let (ts, used) = c.fpm(b"23-Nov-2026 10:00:00.123456] x").unwrap();
+        assert_eq!(used, 27);
+        assert_eq!(ts.wall_us % 1_000_000, 123456);
+        assert_eq!(ts.offset, None);
+        let (ts, used) = c.nginx_error(b"2026/11/23 10:00:00 [error]").unwrap();
+        assert_eq!(used, 19);
+        assert_eq!(ts.wall_us, (20780 * 86400 + 36000) * 1_000_000);
+    }
+
+    #[test]
+    fn iso_and_epoch() {
+        let mut c = SecondCache::new();
+        let (ts, used) = c.iso8601(b"2022-06-23T05:01:29-07:00 - x").unwrap();
+        assert_eq!(used, 25);
+        assert_eq!(ts.offset, Some(-25200));
+        let (ts, used) = c.iso8601(b"2022-06-23T05:01:29.5Z").unwrap();
+        assert_eq!(used, 22);
+        assert_eq!(ts.wall_us % 1_000_000, 500_000);
+        let ts = parse_epoch(b"1700000000.123").unwrap();
+        assert_eq!(ts.wall_us, 1_700_000_000_123_000);
+        assert!(parse_epoch(b"17x").is_none());
+        assert_eq!(parse_secs_us(b"0.004"), Some(4000));
+        assert_eq!(parse_secs_us(b"-"), None);
+        assert_eq!(parse_secs_us(b"12"), Some(12_000_000));
+    }
+}

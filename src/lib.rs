@@ -1,0 +1,1 @@
+//! gatelog: input, analysis, reports and exports.
