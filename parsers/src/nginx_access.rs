@@ -1,7 +1,1323 @@
 //! nginx access logs: a `log_format` string compiled into a parser.
-use crate::LineParser;
+//!
+//! A format string is compiled once into a leading literal and a list of items (variable +
+//! the literal that follows it). Parsing a line walks the items:
+//!
+//! * a variable followed by a literal starting with `"` (and `escape` other than `none`) ends
+//!   at the next unescaped `"` (nginx escapes `"` as `\x22`, JSON escaping as `\"`);
+//! * `$time_local` and `$time_iso8601` are read by the timestamp parser (fixed / self-delimited
+//!   width);
+//! * any other variable ends at the next occurrence of the whole following literal;
+//!   `$upstream_*` variables are lists (`, ` and ` : ` separators), so a separator does not end
+//!   them even when the literal is a single space;
+//! * the last variable of a format with no trailing literal takes the rest of the line.
+//!
+//! Values stay raw (still escaped) and borrow the line; nothing is allocated per line.
+//!
+//! The default parser ([`build`] with no format) tries a list of well-known formats, sticking
+//! with the one that worked last, and reads nginx `escape=json` lines (a flat JSON object whose
+//! keys are nginx variable names or common aliases) when a line starts with `{`.
 
-/// Build an nginx-access parser from `log_format` strings (empty: the defaults).
-pub fn build(_formats: &[String]) -> Result<Box<dyn LineParser>, String> {
-    Err("nginx-access parser not implemented yet".into())
+use memchr::{memchr, memrchr};
+
+use crate::fields::{dash_empty, find_closing_quote, parse_status, parse_u64, split_request_line};
+use crate::time::{parse_epoch, parse_secs_us, SecondCache};
+use crate::{ErrorKind, Format, LineParser, ParseError, Record, Request, Ts};
+
+/// The `escape=` parameter of a `log_format` directive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Escape {
+    /// `\xHH` for `"`, `\`, control and non-ASCII bytes (nginx's default).
+    #[default]
+    Default,
+    /// JSON string escaping (`\"`, `\\`, `\u00XX`).
+    Json,
+    /// No escaping at all: a quoted value may contain `"`.
+    None,
+}
+
+impl Escape {
+    pub fn from_bytes(b: &[u8]) -> Option<Escape> {
+        match b {
+            b"default" => Some(Escape::Default),
+            b"json" => Some(Escape::Json),
+            b"none" => Some(Escape::None),
+            _ => None,
+        }
+    }
+    pub fn id(self) -> &'static str {
+        match self {
+            Escape::Default => "default",
+            Escape::Json => "json",
+            Escape::None => "none",
+        }
+    }
+}
+
+/// The predefined `combined` format of nginx.
+pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+
+/// Built-in formats tried (in this order, sticking to the last that worked) by the default
+/// parser. Names are the ones these formats usually carry in configurations.
+pub const DEFAULT_FORMATS: &[(&str, &str)] = &[
+    // What our lab and benchmark generator write.
+    (
+        "main_upstream",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_connect_time $upstream_header_time $upstream_response_time $upstream_addr $upstream_status"#,
+    ),
+    ("combined", COMBINED),
+    // The `main` format of the stock nginx.conf (and of the official Docker image).
+    (
+        "main",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#,
+    ),
+    // nginx blog "upstream_time" format (its string concatenation leaves no space before rt=).
+    (
+        "upstream_time",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time""#,
+    ),
+    (
+        "upstream_time_sp",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time""#,
+    ),
+    // Kubernetes ingress-nginx `upstreaminfo`.
+    (
+        "upstreaminfo",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id"#,
+    ),
+    // combined with `$request_time` before the referer (Datadog's sample).
+    (
+        "combined_rt",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time "$http_referer" "$http_user_agent""#,
+    ),
+    // Nginx Proxy Manager (OpenResty) `proxy` and `standard` formats.
+    (
+        "npm_proxy",
+        r#"[$time_local] $upstream_cache_status $upstream_status $status - $request_method $scheme $host "$request_uri" [Client $remote_addr] [Length $body_bytes_sent] [Gzip $gzip_ratio] [Sent-to $server] "$http_user_agent" "$http_referer""#,
+    ),
+    (
+        "npm_standard",
+        r#"[$time_local] $status - $request_method $scheme $host "$request_uri" [Client $remote_addr] [Length $body_bytes_sent] [Gzip $gzip_ratio] "$http_user_agent" "$http_referer""#,
+    ),
+    // NCSA common log format.
+    (
+        "common",
+        r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent"#,
+    ),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Var {
+    RemoteAddr,
+    TimeLocal,
+    TimeIso,
+    Msec,
+    Request,
+    Method,
+    RequestUri,
+    Uri,
+    Protocol,
+    Status,
+    BodyBytes,
+    BytesSent,
+    Referer,
+    UserAgent,
+    Host,
+    ServerName,
+    RequestTime,
+    UpAddr,
+    UpStatus,
+    UpConnect,
+    UpHeader,
+    UpResponse,
+    /// Another `$upstream_*` list (response length, bytes...): consumed as a list, ignored.
+    UpOther,
+    TraceId,
+    Other,
+}
+
+fn classify(name: &str) -> Var {
+    match name {
+        "remote_addr" => Var::RemoteAddr,
+        "time_local" => Var::TimeLocal,
+        "time_iso8601" => Var::TimeIso,
+        "msec" => Var::Msec,
+        "request" => Var::Request,
+        "request_method" => Var::Method,
+        "request_uri" => Var::RequestUri,
+        "uri" | "document_uri" => Var::Uri,
+        "server_protocol" => Var::Protocol,
+        "status" => Var::Status,
+        "body_bytes_sent" => Var::BodyBytes,
+        "bytes_sent" => Var::BytesSent,
+        "http_referer" => Var::Referer,
+        "http_user_agent" => Var::UserAgent,
+        "host" | "http_host" => Var::Host,
+        "server_name" => Var::ServerName,
+        "request_time" => Var::RequestTime,
+        "upstream_addr" => Var::UpAddr,
+        "upstream_status" => Var::UpStatus,
+        "upstream_connect_time" => Var::UpConnect,
+        "upstream_header_time" => Var::UpHeader,
+        "upstream_response_time" => Var::UpResponse,
+        "request_id" | "http_x_request_id" | "http_x_amzn_trace_id" | "req_id" => Var::TraceId,
+        // `$upstream_cache_status` and friends hold one value, but treating every
+        // `$upstream_*` as a list is harmless for single values.
+        n if n.starts_with("upstream_") => Var::UpOther,
+        _ => Var::Other,
+    }
+}
+
+/// The variable name as a `&'static str` for [`ParseError::field`] (`"field"` when unknown).
+fn static_name(name: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "remote_addr",
+        "remote_user",
+        "time_local",
+        "time_iso8601",
+        "msec",
+        "request",
+        "request_method",
+        "request_uri",
+        "uri",
+        "document_uri",
+        "server_protocol",
+        "status",
+        "body_bytes_sent",
+        "bytes_sent",
+        "http_referer",
+        "http_user_agent",
+        "http_x_forwarded_for",
+        "host",
+        "http_host",
+        "server_name",
+        "server_port",
+        "scheme",
+        "request_time",
+        "request_length",
+        "upstream_addr",
+        "upstream_status",
+        "upstream_connect_time",
+        "upstream_header_time",
+        "upstream_response_time",
+        "upstream_response_length",
+        "upstream_bytes_received",
+        "upstream_bytes_sent",
+        "upstream_cache_status",
+        "request_id",
+        "http_x_request_id",
+        "http_x_amzn_trace_id",
+        "req_id",
+        "proxy_upstream_name",
+        "proxy_alternative_upstream_name",
+        "gzip_ratio",
+        "server",
+        "connection",
+        "connection_requests",
+        "pipe",
+        "ssl_protocol",
+        "ssl_cipher",
+        "args",
+        "query_string",
+    ];
+    NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == name)
+        .unwrap_or("field")
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delim {
+    TimeLocal,
+    TimeIso,
+    /// Up to the next unescaped `"`.
+    Quoted,
+    /// Up to the next occurrence of the whole following literal.
+    Until,
+    /// Like `Until`, but `, ` and ` : ` list separators do not end the value.
+    UntilList,
+    /// The rest of the line.
+    ToEnd,
+}
+
+#[derive(Clone, Debug)]
+struct Item {
+    var: Var,
+    field: &'static str,
+    delim: Delim,
+    /// The literal that follows the variable (may be empty only for the last item or after a
+    /// self-delimiting timestamp).
+    lit: Box<[u8]>,
+}
+
+/// One compiled `log_format`.
+#[derive(Clone, Debug)]
+struct Compiled {
+    name: String,
+    lead: Box<[u8]>,
+    items: Vec<Item>,
+}
+
+/// A parser for one compiled nginx `log_format`.
+#[derive(Clone, Debug)]
+pub struct NginxAccessParser {
+    fmt: Compiled,
+    cache: SecondCache,
+}
+
+impl NginxAccessParser {
+    /// The format's name (`"custom"` for [`compile`]d strings, the built-in name otherwise).
+    pub fn name(&self) -> &str {
+        &self.fmt.name
+    }
+    /// Parse one line into a request.
+    pub fn parse_request<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, ParseError> {
+        self.fmt.parse(line, &mut self.cache)
+    }
+}
+
+/// Compile a `log_format` string. A leading `escape=default|json|none ` (as written in the
+/// directive, and as [`crate::nginx_conf::ConfLogFormat::option_string`] produces) selects the
+/// escaping; default `escape=default`.
+pub fn compile(log_format: &str) -> Result<NginxAccessParser, String> {
+    let (escape, fmt) = split_escape(log_format)?;
+    compile_with(fmt, escape)
+}
+
+/// Compile a `log_format` string written with the given `escape=` mode.
+pub fn compile_with(log_format: &str, escape: Escape) -> Result<NginxAccessParser, String> {
+    Ok(NginxAccessParser {
+        fmt: Compiled::new("custom", log_format, escape)?,
+        cache: SecondCache::new(),
+    })
+}
+
+fn split_escape(s: &str) -> Result<(Escape, &str), String> {
+    let t = s.trim_start();
+    if let Some(rest) = t.strip_prefix("escape=") {
+        let end = rest
+            .find(|c: char| c.is_ascii_whitespace())
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        let esc = Escape::from_bytes(word.as_bytes()).ok_or_else(|| {
+            format!("log_format: unknown escape=\"{word}\" (expected default, json or none)")
+        })?;
+        Ok((esc, rest[end..].trim_start()))
+    } else {
+        Ok((Escape::Default, s))
+    }
+}
+
+fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+impl Compiled {
+    fn new(name: &str, fmt: &str, escape: Escape) -> Result<Compiled, String> {
+        let b = fmt.as_bytes();
+        if b.iter().all(|c| c.is_ascii_whitespace()) {
+            return Err("log_format is empty".into());
+        }
+        // Split into literal, (var, literal)*.
+        let mut lits: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut vars: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c != b'$' {
+                if let Some(l) = lits.last_mut() {
+                    l.push(c);
+                }
+                i += 1;
+                continue;
+            }
+            // variable
+            let (vname, next) = if b.get(i + 1) == Some(&b'{') {
+                let close = b[i + 2..]
+                    .iter()
+                    .position(|&c| c == b'}')
+                    .ok_or_else(|| format!("log_format: missing '}}' after '${{' at byte {i}"))?;
+                (&fmt[i + 2..i + 2 + close], i + 3 + close)
+            } else {
+                let mut j = i + 1;
+                while j < b.len() && is_name_byte(b[j]) {
+                    j += 1;
+                }
+                (&fmt[i + 1..j], j)
+            };
+            if vname.is_empty() || !vname.bytes().all(is_name_byte) {
+                return Err(format!(
+                    "log_format: invalid variable name after '$' at byte {i}"
+                ));
+            }
+            vars.push(vname.to_string());
+            lits.push(Vec::new());
+            i = next;
+        }
+        if vars.is_empty() {
+            return Err("log_format has no variables".into());
+        }
+        let quotes: usize = lits
+            .iter()
+            .map(|l| l.iter().filter(|&&c| c == b'"').count())
+            .sum();
+        if quotes % 2 != 0 {
+            return Err(format!(
+                "log_format has unbalanced double quotes ({quotes} '\"' in its literals): {fmt}"
+            ));
+        }
+        let mut items = Vec::with_capacity(vars.len());
+        let nvars = vars.len();
+        for (k, vname) in vars.iter().enumerate() {
+            let var = classify(vname);
+            let lit = lits.get(k + 1).cloned().unwrap_or_default();
+            let last = k + 1 == nvars;
+            let delim = match var {
+                Var::TimeLocal => Delim::TimeLocal,
+                Var::TimeIso => Delim::TimeIso,
+                _ if lit.is_empty() => {
+                    if !last {
+                        let other = vars.get(k + 1).map(String::as_str).unwrap_or("");
+                        return Err(format!(
+                            "log_format: ${vname} and ${other} are not separated by a literal, so \
+                             they cannot be told apart"
+                        ));
+                    }
+                    Delim::ToEnd
+                }
+                _ if lit.first() == Some(&b'"') && escape != Escape::None => Delim::Quoted,
+                Var::UpAddr
+                | Var::UpStatus
+                | Var::UpConnect
+                | Var::UpHeader
+                | Var::UpResponse
+                | Var::UpOther => Delim::UntilList,
+                _ => Delim::Until,
+            };
+            items.push(Item {
+                var,
+                field: static_name(vname),
+                delim,
+                lit: lit.into_boxed_slice(),
+            });
+        }
+        Ok(Compiled {
+            name: name.to_string(),
+            lead: lits.first().cloned().unwrap_or_default().into_boxed_slice(),
+            items,
+        })
+    }
+
+    fn parse<'a>(
+        &self,
+        line: &'a [u8],
+        cache: &mut SecondCache,
+    ) -> Result<Request<'a>, ParseError> {
+        let mut req = Request::default();
+        if !line.starts_with(&self.lead) {
+            return Err(ParseError::new(ErrorKind::Expected("literal"), "line", 0));
+        }
+        let mut pos = self.lead.len();
+        for it in &self.items {
+            let rest = line.get(pos..).unwrap_or_default();
+            let len = match it.delim {
+                Delim::TimeLocal => {
+                    let (ts, used) = cache
+                        .clf(rest)
+                        .ok_or_else(|| ParseError::invalid(it.field, pos))?;
+                    req.ts = ts;
+                    used
+                }
+                Delim::TimeIso => {
+                    let (ts, used) = cache
+                        .iso8601(rest)
+                        .ok_or_else(|| ParseError::invalid(it.field, pos))?;
+                    req.ts = ts;
+                    used
+                }
+                Delim::Quoted => {
+                    find_closing_quote(rest).ok_or_else(|| ParseError::truncated(it.field, pos))?
+                }
+                Delim::Until => find_lit(rest, &it.lit, false)
+                    .ok_or_else(|| ParseError::truncated(it.field, pos))?,
+                Delim::UntilList => find_lit(rest, &it.lit, true)
+                    .ok_or_else(|| ParseError::truncated(it.field, pos))?,
+                Delim::ToEnd => rest.len(),
+            };
+            let value = rest.get(..len).unwrap_or_default();
+            let after = rest.get(len..).unwrap_or_default();
+            if !after.starts_with(&it.lit) {
+                return Err(if after.is_empty() {
+                    ParseError::truncated(it.field, pos + len)
+                } else {
+                    ParseError::expected("literal", it.field, pos + len)
+                });
+            }
+            assign(&mut req, it.var, value, it.field, pos)?;
+            pos += len + it.lit.len();
+        }
+        if pos != line.len() {
+            return Err(ParseError::new(ErrorKind::Trailing, "line", pos));
+        }
+        Ok(req)
+    }
+}
+
+/// Position of the first occurrence of `lit` (non-empty) in `hay`; with `list`, an occurrence
+/// that is part of a `, ` or ` : ` list separator is skipped.
+#[inline]
+fn find_lit(hay: &[u8], lit: &[u8], list: bool) -> Option<usize> {
+    let first = *lit.first()?;
+    let mut i = 0;
+    loop {
+        let j = i + memchr(first, hay.get(i..)?)?;
+        let at = hay.get(j..)?;
+        if at.starts_with(lit) {
+            if list {
+                if at.starts_with(b" : ") {
+                    i = j + 3;
+                    continue;
+                }
+                if first == b' ' && j > 0 && hay.get(j - 1) == Some(&b',') {
+                    i = j + 1;
+                    continue;
+                }
+            }
+            return Some(j);
+        }
+        i = j + 1;
+    }
+}
+
+#[inline]
+fn assign<'a>(
+    req: &mut Request<'a>,
+    var: Var,
+    v: &'a [u8],
+    field: &'static str,
+    pos: usize,
+) -> Result<(), ParseError> {
+    match var {
+        Var::RemoteAddr => set_client(req, v),
+        Var::TimeLocal | Var::TimeIso => {}
+        Var::Msec => {
+            if v != b"-" {
+                req.ts = parse_epoch(v).ok_or_else(|| ParseError::invalid(field, pos))?;
+            }
+        }
+        Var::Request => {
+            req.request_line = v;
+            let (m, p, proto) = split_request_line(v);
+            if req.method.is_empty() {
+                req.method = m;
+            }
+            if req.path.is_empty() {
+                req.path = p;
+            }
+            if req.protocol.is_empty() {
+                req.protocol = proto;
+            }
+        }
+        Var::Method => req.method = dash_empty(v),
+        Var::RequestUri => req.path = dash_empty(v),
+        Var::Uri => {
+            if req.path.is_empty() {
+                req.path = dash_empty(v)
+            }
+        }
+        Var::Protocol => req.protocol = dash_empty(v),
+        Var::Status => {
+            req.status = parse_status(v).ok_or_else(|| ParseError::invalid(field, pos))?
+        }
+        Var::BodyBytes => req.bytes_sent = opt_u64(v, field, pos)?,
+        Var::BytesSent => {
+            let b = opt_u64(v, field, pos)?;
+            if req.bytes_sent.is_none() {
+                req.bytes_sent = b;
+            }
+        }
+        Var::Referer => req.referer = dash_empty(v),
+        Var::UserAgent => req.user_agent = dash_empty(v),
+        Var::Host => req.host = dash_empty(v),
+        Var::ServerName => {
+            if req.host.is_empty() {
+                req.host = dash_empty(v)
+            }
+        }
+        Var::RequestTime => {
+            if v != b"-" && !v.is_empty() {
+                req.request_time_us =
+                    Some(parse_secs_us(v).ok_or_else(|| ParseError::invalid(field, pos))?);
+            }
+        }
+        Var::UpAddr => req.upstream_addr = dash_empty(v),
+        Var::UpStatus => req.upstream_status = checked_list(v, false, field, pos)?,
+        Var::UpConnect => req.upstream_connect_time = checked_list(v, true, field, pos)?,
+        Var::UpHeader => req.upstream_header_time = checked_list(v, true, field, pos)?,
+        Var::UpResponse => req.upstream_response_time = checked_list(v, true, field, pos)?,
+        Var::TraceId => {
+            let v = dash_empty(v);
+            if !v.is_empty() {
+                req.trace_id = v;
+            }
+        }
+        Var::UpOther | Var::Other => {}
+    }
+    Ok(())
+}
+
+/// Check an `$upstream_status` (`times == false`) or `$upstream_*_time` list: entries of
+/// digits (and `.` for times) or `-`, separated by `, ` or ` : `. `-` alone becomes empty.
+#[inline]
+fn checked_list<'a>(
+    v: &'a [u8],
+    times: bool,
+    field: &'static str,
+    pos: usize,
+) -> Result<&'a [u8], ParseError> {
+    let mut i = 0;
+    while let Some(&c) = v.get(i) {
+        match c {
+            b'0'..=b'9' | b'-' => i += 1,
+            b'.' if times => i += 1,
+            b',' if v.get(i + 1) == Some(&b' ') => i += 2,
+            b' ' if v.get(i + 1) == Some(&b':') && v.get(i + 2) == Some(&b' ') => i += 3,
+            _ => return Err(ParseError::invalid(field, pos + i)),
+        }
+    }
+    Ok(dash_empty(v))
+}
+
+#[inline]
+fn opt_u64(v: &[u8], field: &'static str, pos: usize) -> Result<Option<u64>, ParseError> {
+    if v == b"-" || v.is_empty() {
+        return Ok(None);
+    }
+    parse_u64(v)
+        .map(Some)
+        .ok_or_else(|| ParseError::invalid(field, pos))
+}
+
+/// `$remote_addr` is one address, but logs that prepend a virtual host
+/// (`example.com 1.2.3.4`) or an X-Forwarded-For chain (`10.0.0.2, 10.0.0.1, 1.2.3.4`) to it
+/// still match formats whose `$remote_addr` is followed by ` - `. The client is then the last
+/// address; a single leading word without comma or quote is taken as the host.
+#[inline]
+fn set_client<'a>(req: &mut Request<'a>, v: &'a [u8]) {
+    let v = dash_empty(v);
+    match memrchr(b' ', v) {
+        None => req.client = v,
+        Some(sp) => {
+            let last = v.get(sp + 1..).unwrap_or_default();
+            let head = v.get(..sp).unwrap_or_default();
+            req.client = trim_list(last);
+            if req.host.is_empty()
+                && !head.is_empty()
+                && !head.iter().any(|&c| c == b' ' || c == b',' || c == b'"')
+            {
+                req.host = head;
+            }
+        }
+    }
+}
+
+fn trim_list(mut b: &[u8]) -> &[u8] {
+    while let [b'"' | b',' | b' ', rest @ ..] = b {
+        b = rest;
+    }
+    while let [rest @ .., b'"' | b',' | b' '] = b {
+        b = rest;
+    }
+    b
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON lines (`log_format x escape=json '{...}'`).
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum JKey {
+    TimeLocal,
+    TimeIso,
+    TimeAny,
+    Msec,
+    Client,
+    ClientAlt,
+    Request,
+    Method,
+    Path,
+    PathAlt,
+    Protocol,
+    Status,
+    Bytes,
+    BytesAlt,
+    Referer,
+    UserAgent,
+    Host,
+    HostAlt,
+    RequestTime,
+    UpAddr,
+    UpStatus,
+    UpConnect,
+    UpHeader,
+    UpResponse,
+    Trace,
+    Skip,
+}
+
+fn json_key(k: &[u8]) -> JKey {
+    match k {
+        b"time_local" => JKey::TimeLocal,
+        b"time_iso8601" => JKey::TimeIso,
+        b"time" | b"@timestamp" | b"timestamp" | b"ts" | b"date" | b"datetime" => JKey::TimeAny,
+        b"msec" => JKey::Msec,
+        b"remote_addr" => JKey::Client,
+        b"ip" | b"client" | b"client_ip" | b"clientip" | b"remote_ip" | b"realip_remote_addr" => {
+            JKey::ClientAlt
+        }
+        b"request" | b"request_line" => JKey::Request,
+        b"request_method" | b"method" | b"verb" => JKey::Method,
+        b"request_uri" => JKey::Path,
+        b"uri" | b"path" | b"url" | b"document_uri" => JKey::PathAlt,
+        b"server_protocol" | b"protocol" | b"http_version" => JKey::Protocol,
+        b"status" | b"status_code" | b"response_status" | b"response" => JKey::Status,
+        b"body_bytes_sent" => JKey::Bytes,
+        b"bytes_sent" | b"bytes" | b"size" | b"response_size" => JKey::BytesAlt,
+        b"http_referer" | b"referer" | b"referrer" | b"http_referrer" => JKey::Referer,
+        b"http_user_agent" | b"user_agent" | b"agent" | b"useragent" | b"ua" => JKey::UserAgent,
+        b"host" | b"http_host" | b"vhost" => JKey::Host,
+        b"server_name" => JKey::HostAlt,
+        b"request_time" | b"rt" | b"duration" | b"response_time" => JKey::RequestTime,
+        b"upstream_addr" | b"upstream" => JKey::UpAddr,
+        b"upstream_status" => JKey::UpStatus,
+        b"upstream_connect_time" | b"uct" => JKey::UpConnect,
+        b"upstream_header_time" | b"uht" => JKey::UpHeader,
+        b"upstream_response_time" | b"urt" => JKey::UpResponse,
+        b"request_id"
+        | b"http_x_request_id"
+        | b"http_x_amzn_trace_id"
+        | b"req_id"
+        | b"trace_id"
+        | b"x_request_id"
+        | b"requestid" => JKey::Trace,
+        _ => JKey::Skip,
+    }
+}
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        i += 1;
+    }
+    i
+}
+
+/// Skip a nested object or array starting at `b[i]` (`{` or `[`); returns the index after it.
+fn skip_nested(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    loop {
+        match *b.get(i)? {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            b'"' => {
+                i += 1 + find_closing_quote(b.get(i + 1..)?)?;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+/// Parse a line holding one flat JSON object whose keys are nginx variable names or common
+/// aliases. String values are kept raw (still JSON-escaped).
+pub fn parse_json_line<'a>(
+    line: &'a [u8],
+    cache: &mut SecondCache,
+) -> Result<Request<'a>, ParseError> {
+    let mut req = Request::default();
+    let mut i = skip_ws(line, 0);
+    if line.get(i) != Some(&b'{') {
+        return Err(ParseError::not_this_format(i));
+    }
+    i += 1;
+    let mut have_status = false;
+    let mut client_prio = 0u8;
+    let mut path_prio = 0u8;
+    let mut host_prio = 0u8;
+    let mut bytes_prio = 0u8;
+    let mut first = true;
+    loop {
+        i = skip_ws(line, i);
+        match line.get(i) {
+            Some(b'}') if first => {
+                i += 1;
+                break;
+            }
+            Some(b'"') => {}
+            None => return Err(ParseError::truncated("json", i)),
+            _ => return Err(ParseError::expected("\"", "json", i)),
+        }
+        first = false;
+        let kstart = i + 1;
+        let klen = find_closing_quote(line.get(kstart..).unwrap_or_default())
+            .ok_or_else(|| ParseError::truncated("json", kstart))?;
+        let key = line.get(kstart..kstart + klen).unwrap_or_default();
+        i = skip_ws(line, kstart + klen + 1);
+        if line.get(i) != Some(&b':') {
+            return Err(ParseError::expected(":", "json", i));
+        }
+        i = skip_ws(line, i + 1);
+        let vpos = i;
+        let (value, is_null) = match line.get(i) {
+            Some(b'"') => {
+                let vlen = find_closing_quote(line.get(i + 1..).unwrap_or_default())
+                    .ok_or_else(|| ParseError::truncated("json", i))?;
+                let v = line.get(i + 1..i + 1 + vlen).unwrap_or_default();
+                i += vlen + 2;
+                (v, false)
+            }
+            Some(b'{' | b'[') => {
+                i = skip_nested(line, i).ok_or_else(|| ParseError::truncated("json", vpos))?;
+                (&[][..], true)
+            }
+            Some(_) => {
+                let start = i;
+                while let Some(&c) = line.get(i) {
+                    if matches!(c, b',' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {
+                        break;
+                    }
+                    i += 1;
+                }
+                let v = line.get(start..i).unwrap_or_default();
+                if v.is_empty() {
+                    return Err(ParseError::invalid("json", start));
+                }
+                let null = v == b"null" || v == b"true" || v == b"false";
+                (if null { &[][..] } else { v }, null)
+            }
+            None => return Err(ParseError::truncated("json", i)),
+        };
+        if !is_null {
+            json_assign(
+                &mut req,
+                json_key(key),
+                value,
+                vpos,
+                cache,
+                &mut have_status,
+                &mut client_prio,
+                &mut path_prio,
+                &mut host_prio,
+                &mut bytes_prio,
+            )?;
+        }
+        i = skip_ws(line, i);
+        match line.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => {
+                i += 1;
+                break;
+            }
+            None => return Err(ParseError::truncated("json", i)),
+            _ => return Err(ParseError::expected(",", "json", i)),
+        }
+    }
+    i = skip_ws(line, i);
+    if i != line.len() {
+        return Err(ParseError::new(ErrorKind::Trailing, "line", i));
+    }
+    if !have_status {
+        return Err(ParseError::truncated("status", line.len()));
+    }
+    Ok(req)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn json_assign<'a>(
+    req: &mut Request<'a>,
+    key: JKey,
+    v: &'a [u8],
+    pos: usize,
+    cache: &mut SecondCache,
+    have_status: &mut bool,
+    client_prio: &mut u8,
+    path_prio: &mut u8,
+    host_prio: &mut u8,
+    bytes_prio: &mut u8,
+) -> Result<(), ParseError> {
+    let v = dash_empty(v);
+    if v.is_empty() {
+        return Ok(());
+    }
+    match key {
+        JKey::TimeLocal => {
+            req.ts = cache
+                .clf(v)
+                .filter(|(_, u)| *u == v.len())
+                .map(|(t, _)| t)
+                .ok_or_else(|| ParseError::invalid("time_local", pos))?
+        }
+        JKey::TimeIso => {
+            req.ts = cache
+                .iso8601(v)
+                .filter(|(_, u)| *u == v.len())
+                .map(|(t, _)| t)
+                .ok_or_else(|| ParseError::invalid("time_iso8601", pos))?
+        }
+        JKey::TimeAny => {
+            req.ts = any_time(v, cache).ok_or_else(|| ParseError::invalid("time", pos))?;
+        }
+        JKey::Msec => req.ts = parse_epoch(v).ok_or_else(|| ParseError::invalid("msec", pos))?,
+        JKey::Client => {
+            *client_prio = 2;
+            set_client(req, v);
+        }
+        JKey::ClientAlt => {
+            if *client_prio < 1 {
+                *client_prio = 1;
+                set_client(req, v);
+            }
+        }
+        JKey::Request => {
+            req.request_line = v;
+            let (m, p, proto) = split_request_line(v);
+            if req.method.is_empty() {
+                req.method = m;
+            }
+            if *path_prio < 1 {
+                *path_prio = 1;
+                req.path = p;
+            }
+            if req.protocol.is_empty() {
+                req.protocol = proto;
+            }
+        }
+        JKey::Method => req.method = v,
+        JKey::Path => {
+            *path_prio = 3;
+            req.path = v;
+        }
+        JKey::PathAlt => {
+            if *path_prio < 2 {
+                *path_prio = 2;
+                req.path = v;
+            }
+        }
+        JKey::Protocol => req.protocol = v,
+        JKey::Status => {
+            req.status = parse_status(v).ok_or_else(|| ParseError::invalid("status", pos))?;
+            *have_status = true;
+        }
+        JKey::Bytes => {
+            *bytes_prio = 2;
+            req.bytes_sent =
+                Some(parse_u64(v).ok_or_else(|| ParseError::invalid("body_bytes_sent", pos))?);
+        }
+        JKey::BytesAlt => {
+            if *bytes_prio < 1 {
+                *bytes_prio = 1;
+                req.bytes_sent = parse_u64(v);
+            }
+        }
+        JKey::Referer => req.referer = v,
+        JKey::UserAgent => req.user_agent = v,
+        JKey::Host => {
+            *host_prio = 2;
+            req.host = v;
+        }
+        JKey::HostAlt => {
+            if *host_prio < 1 {
+                *host_prio = 1;
+                req.host = v;
+            }
+        }
+        JKey::RequestTime => {
+            req.request_time_us =
+                Some(parse_secs_us(v).ok_or_else(|| ParseError::invalid("request_time", pos))?)
+        }
+        JKey::UpAddr => req.upstream_addr = v,
+        JKey::UpStatus => req.upstream_status = v,
+        JKey::UpConnect => req.upstream_connect_time = v,
+        JKey::UpHeader => req.upstream_header_time = v,
+        JKey::UpResponse => req.upstream_response_time = v,
+        JKey::Trace => req.trace_id = v,
+        JKey::Skip => {}
+    }
+    Ok(())
+}
+
+/// A timestamp in any of the shapes nginx JSON logs use: ISO 8601, `$time_local`, epoch
+/// seconds with fraction, or epoch milliseconds.
+fn any_time(v: &[u8], cache: &mut SecondCache) -> Option<Ts> {
+    if v.get(4) == Some(&b'-') {
+        return cache
+            .iso8601(v)
+            .filter(|(_, u)| *u == v.len())
+            .map(|(t, _)| t);
+    }
+    if v.get(2) == Some(&b'/') {
+        return cache.clf(v).filter(|(_, u)| *u == v.len()).map(|(t, _)| t);
+    }
+    if let Some(ts) = parse_epoch(v) {
+        return Some(ts);
+    }
+    if v.len() == 13 {
+        let ms = parse_u64(v)? as i64;
+        return Some(Ts::new(ms * 1000, Some(0)));
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// The multi-format parser.
+
+/// Tries several compiled formats (the last one that worked first) and reads JSON lines.
+#[derive(Clone, Debug)]
+pub struct NginxAccessMulti {
+    formats: Vec<Compiled>,
+    last: usize,
+    /// Whether some text format starts with `{` (then JSON is only the fallback).
+    text_json: bool,
+    cache: SecondCache,
+}
+
+impl NginxAccessMulti {
+    /// The built-in default formats ([`DEFAULT_FORMATS`]) plus JSON lines.
+    pub fn defaults() -> NginxAccessMulti {
+        let formats = DEFAULT_FORMATS
+            .iter()
+            .filter_map(|(n, f)| Compiled::new(n, f, Escape::Default).ok())
+            .collect();
+        Self::from_compiled(formats)
+    }
+
+    /// Several `log_format` strings (each may start with `escape=...`), plus JSON lines.
+    pub fn new(formats: &[String]) -> Result<NginxAccessMulti, String> {
+        let mut out = Vec::with_capacity(formats.len());
+        for (k, f) in formats.iter().enumerate() {
+            let (esc, body) = split_escape(f)?;
+            out.push(Compiled::new(&format!("format{}", k + 1), body, esc)?);
+        }
+        Ok(Self::from_compiled(out))
+    }
+
+    fn from_compiled(formats: Vec<Compiled>) -> NginxAccessMulti {
+        let text_json = formats.iter().any(|f| f.lead.first() == Some(&b'{'));
+        NginxAccessMulti {
+            formats,
+            last: 0,
+            text_json,
+            cache: SecondCache::new(),
+        }
+    }
+
+    /// Name of the format that parsed the last successful line (`"json"` for JSON lines is not
+    /// tracked; this is the last text format).
+    pub fn current_format(&self) -> Option<&str> {
+        self.formats.get(self.last).map(|f| f.name.as_str())
+    }
+
+    /// Parse one line into a request.
+    pub fn parse_request<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, ParseError> {
+        if !self.text_json && line.first() == Some(&b'{') {
+            return parse_json_line(line, &mut self.cache);
+        }
+        let last = self.last;
+        let mut best = match self.formats.get(last) {
+            Some(f) => match f.parse(line, &mut self.cache) {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            },
+            None => ParseError::not_this_format(0),
+        };
+        for (k, f) in self.formats.iter().enumerate() {
+            if k == last {
+                continue;
+            }
+            match f.parse(line, &mut self.cache) {
+                Ok(r) => {
+                    self.last = k;
+                    return Ok(r);
+                }
+                Err(e) => {
+                    if e.pos > best.pos {
+                        best = e;
+                    }
+                }
+            }
+        }
+        if line.first() == Some(&b'{') {
+            if let Ok(r) = parse_json_line(line, &mut self.cache) {
+                return Ok(r);
+            }
+        }
+        Err(best)
+    }
+}
+
+fn blank(line: &[u8]) -> bool {
+    line.iter().all(|c| c.is_ascii_whitespace())
+}
+
+impl LineParser for NginxAccessMulti {
+    fn format(&self) -> Format {
+        Format::NginxAccess
+    }
+    #[inline]
+    fn parse<'a>(&mut self, rec: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        match self.parse_request(rec) {
+            Ok(r) => Ok(Record::Request(r)),
+            Err(e) if blank(rec) => {
+                let _ = e;
+                Ok(Record::Ignored)
+            }
+            Err(e) => Err(e),
+        }
+    }
+    fn clone_box(&self) -> Box<dyn LineParser> {
+        Box::new(self.clone())
+    }
+}
+
+impl LineParser for NginxAccessParser {
+    fn format(&self) -> Format {
+        Format::NginxAccess
+    }
+    #[inline]
+    fn parse<'a>(&mut self, rec: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        match self.parse_request(rec) {
+            Ok(r) => Ok(Record::Request(r)),
+            Err(_) if blank(rec) => Ok(Record::Ignored),
+            Err(e) => Err(e),
+        }
+    }
+    fn clone_box(&self) -> Box<dyn LineParser> {
+        Box::new(self.clone())
+    }
+}
+
+/// Build an nginx-access parser from `log_format` strings (empty: the defaults). Each string
+/// may start with `escape=json` / `escape=none`. JSON lines are read in any case.
+pub fn build(formats: &[String]) -> Result<Box<dyn LineParser>, String> {
+    if formats.is_empty() {
+        Ok(Box::new(NginxAccessMulti::defaults()))
+    } else {
+        Ok(Box::new(NginxAccessMulti::new(formats)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req<'a>(p: &mut NginxAccessMulti, l: &'a [u8]) -> Request<'a> {
+        match p.parse_request(l) {
+            Ok(r) => r,
+            Err(e) => panic!("{} on {:?}", e, String::from_utf8_lossy(l)),
+        }
+    }
+
+    #[test]
+    fn defaults_compile() {
+        for (n, f) in DEFAULT_FORMATS {
+            Compiled::new(n, f, Escape::Default).unwrap_or_else(|e| panic!("{n}: {e}"));
+        }
+    }
+
+    #[test]
+    fn main_upstream_lists() {
+        let mut p = NginxAccessMulti::defaults();
+        let l = br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET /api/x?y=1 HTTP/1.1" 502 157 "-" "curl/8.0" 1.002 0.000, 0.001 : 0.000 -, 1.000 : - - 10.0.0.1:9000, 10.0.0.2:9000 : unix:/run/php.sock 502, 502 : 502"#;
+        let r = req(&mut p, l);
+        assert_eq!(p.current_format(), Some("main_upstream"));
+        assert_eq!(r.status, 502);
+        assert_eq!(r.client, b"10.1.2.3");
+        assert_eq!(r.method, b"GET");
+        assert_eq!(r.path, b"/api/x?y=1");
+        assert_eq!(r.protocol, b"HTTP/1.1");
+        assert_eq!(r.bytes_sent, Some(157));
+        assert_eq!(r.referer, b"");
+        assert_eq!(r.user_agent, b"curl/8.0");
+        assert_eq!(r.request_time_us, Some(1_002_000));
+        assert_eq!(r.upstream_connect_time, b"0.000, 0.001 : 0.000");
+        assert_eq!(r.upstream_header_time, b"-, 1.000 : -");
+        assert_eq!(r.upstream_response_time, b"");
+        assert_eq!(
+            r.upstream_addr,
+            b"10.0.0.1:9000, 10.0.0.2:9000 : unix:/run/php.sock"
+        );
+        assert_eq!(r.upstream_status, b"502, 502 : 502");
+        assert_eq!(r.ts.offset, Some(0));
+        assert_eq!(r.ts.wall_us, (20780 * 86400 + 36000) * 1_000_000);
+    }
+
+    #[test]
+    fn escapes_and_dashes() {
+        let mut p = NginxAccessMulti::defaults();
+        let l = br#"1.2.3.4 - - [23/Nov/2026:10:00:00 +0100] "GET /a\x22b HTTP/1.1" 200 - "-" "x \x22quoted\x22 \\" "-""#;
+        let r = req(&mut p, l);
+        assert_eq!(p.current_format(), Some("main"));
+        assert_eq!(r.path, br#"/a\x22b"#);
+        assert_eq!(r.bytes_sent, None);
+        assert_eq!(r.user_agent, br#"x \x22quoted\x22 \\"#);
+        assert_eq!(r.ts.offset, Some(3600));
+        let l = br#"1.2.3.4 - - [23/Nov/2026:10:00:00 +0100] "" 400 0 "" """#;
+        let r = req(&mut p, l);
+        assert_eq!(r.request_line, b"");
+        assert_eq!(r.status, 400);
+    }
+
+    #[test]
+    fn vhost_and_xff_prefix() {
+        let mut p = NginxAccessMulti::defaults();
+        let l = br#"www.example.net 192.168.1.1 - - [08/Jun/2020:08:04:43 +0000] "GET / HTTP/1.1" 500 803 "-" "x""#;
+        let r = req(&mut p, l);
+        assert_eq!(r.client, b"192.168.1.1");
+        assert_eq!(r.host, b"www.example.net");
+        let l = br#""10.5.102.222, 199.96.1.1" 10.2.1.185 - - [22/Jan/2016:13:18:29 +0000] "GET / HTTP/1.1" 200 1 "-" "x""#;
+        let r = req(&mut p, l);
+        assert_eq!(r.client, b"10.2.1.185");
+        assert_eq!(r.host, b"");
+    }
+
+    #[test]
+    fn json_lines() {
+        let mut p = NginxAccessMulti::defaults();
+        let l = br#"{"time":"2026-11-23T10:00:00+08:00","remote_addr":"1.2.3.4","request":"GET /x?\"q HTTP/1.1","status": 504, "request_time":"60.001","upstream_addr":"10.0.0.1:80, 10.0.0.2:80","upstream_status":"504, 504","upstream_response_time":"30.000, 30.001","http_user_agent":"a\\b","nested":{"a":[1,"}"]},"n":null}"#;
+        let r = req(&mut p, l);
+        assert_eq!(r.status, 504);
+        assert_eq!(r.ts.offset, Some(28800));
+        assert_eq!(r.path, br#"/x?\"q"#);
+        assert_eq!(r.request_time_us, Some(60_001_000));
+        assert_eq!(r.upstream_status, b"504, 504");
+        assert_eq!(r.user_agent, br#"a\\b"#);
+        assert!(p.parse_request(br#"{"a":"b"}"#).is_err());
+        assert!(p.parse_request(br#"{"status":"200""#).is_err());
+        assert!(p.parse_request(br#"{"status":"200"} x"#).is_err());
+        let l = br#"{"@timestamp":"1700000000.5","ip":"5.6.7.8","method":"POST","uri":"/u","status":"200"}"#;
+        let r = req(&mut p, l);
+        assert_eq!(r.client, b"5.6.7.8");
+        assert_eq!(r.method, b"POST");
+        assert_eq!(r.path, b"/u");
+        assert_eq!(r.ts.wall_us, 1_700_000_000_500_000);
+    }
+
+    #[test]
+    fn compiled_json_format() {
+        let mut p = compile(
+            r#"escape=json {"t":"$time_iso8601","s":$status,"r":"$request","rid":"$request_id","ua":"$http_user_agent"}"#,
+        )
+        .unwrap();
+        let r = p
+            .parse_request(br#"{"t":"2026-11-23T10:00:00Z","s":503,"r":"GET / HTTP/2.0","rid":"abc","ua":"q\"\\"}"#)
+            .unwrap();
+        assert_eq!(r.status, 503);
+        assert_eq!(r.trace_id, b"abc");
+        assert_eq!(r.user_agent, br#"q\"\\"#);
+    }
+
+    #[test]
+    fn bad_formats() {
+        assert!(compile("").unwrap_err().contains("empty"));
+        assert!(compile("   ").is_err());
+        assert!(compile(r#"$remote_addr "$request"#)
+            .unwrap_err()
+            .contains("unbalanced"));
+        assert!(compile("$status$body_bytes_sent")
+            .unwrap_err()
+            .contains("not separated"));
+        assert!(compile("abc").unwrap_err().contains("no variables"));
+        assert!(compile("$ x").is_err());
+        assert!(compile("${status").is_err());
+        assert!(compile("escape=xml $status")
+            .unwrap_err()
+            .contains("escape"));
+        assert!(compile("${status}|$msec").is_ok());
+        assert!(compile("[$time_local]$status").is_ok());
+    }
+
+    #[test]
+    fn errors_name_fields() {
+        let mut p = compile(COMBINED).unwrap();
+        let e = p
+            .parse_request(
+                br#"1.2.3.4 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 2x0 1 "-" "-""#,
+            )
+            .unwrap_err();
+        assert_eq!(e.field, "status");
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert_eq!(e.pos, 58);
+        let e = p
+            .parse_request(br#"1.2.3.4 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1"#)
+            .unwrap_err();
+        assert_eq!(e.field, "request");
+        let e = p
+            .parse_request(br#"1.2.3.4 - - [23/Nov/2026:99:00:00 +0000] "GET"#)
+            .unwrap_err();
+        assert_eq!(e.field, "time_local");
+        let e = p
+            .parse_request(
+                br#"1.2.3.4 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-" x"#,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Trailing);
+    }
+
+    #[test]
+    fn custom_formats() {
+        let mut p = compile(
+            r#"$time_iso8601 - $remote_addr - $status $request_method "$uri" $request_id $server_protocol $body_bytes_sent "$http_referer" "$http_user_agent""#,
+        )
+        .unwrap();
+        let r = p
+            .parse_request(br#"2022-06-23T05:01:29-07:00 - 127.0.0.1 - 302 GET "/" d1f48b318ca25bb858f7ed69ad024f96 HTTP/1.1 364 "-" "Mozilla/5.0""#)
+            .unwrap();
+        assert_eq!(r.status, 302);
+        assert_eq!(r.ts.offset, Some(-25200));
+        assert_eq!(r.trace_id, b"d1f48b318ca25bb858f7ed69ad024f96");
+        assert_eq!(r.path, b"/");
+        assert_eq!(r.protocol, b"HTTP/1.1");
+        let mut p = compile("$msec $status $upstream_response_time $host").unwrap();
+        let r = p
+            .parse_request(b"1700000000.123 200 0.1, 0.2 : 0.3 example.com")
+            .unwrap();
+        assert_eq!(r.upstream_response_time, b"0.1, 0.2 : 0.3");
+        assert_eq!(r.host, b"example.com");
+        assert_eq!(r.ts.wall_us, 1_700_000_000_123_000);
+        // escape=none: a quoted value may hold a raw quote; the whole literal delimits it.
+        let mut p = compile(r#"escape=none "$http_user_agent" $status"#).unwrap();
+        let r = p.parse_request(br#""a"b" 200"#).unwrap();
+        assert_eq!(r.user_agent, br#"a"b"#);
+    }
+
+    #[test]
+    fn no_panic_on_garbage() {
+        let mut p = NginxAccessMulti::defaults();
+        let samples: &[&[u8]] = &[
+            b"",
+            b"{",
+            b"{\"",
+            b"{\"status\":",
+            b"{\"a\":{\"b\":[}",
+            b"1.2.3.4 - - [",
+            b"1.2.3.4 - - [23/Nov/2026:10:00:00 +0000] \"",
+            b"1.2.3.4 - - [23/Nov/2026:10:00:00 +0000] \"\\",
+            b"\xff\xfe - - [23/Nov/2026:10:00:00",
+            b"[23/Nov/2026:10:00:00 +0000] - 404",
+        ];
+        for s in samples {
+            let _ = p.parse(s);
+        }
+        // every prefix of a good line
+        let l = br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl" 1.002 0.000, 0.001 - - 10.0.0.1:9000 502"#;
+        for n in 0..l.len() {
+            let _ = p.parse(&l[..n]);
+        }
+    }
 }
