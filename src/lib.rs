@@ -1,1 +1,14 @@
-//! gatelog: input, analysis, reports and exports.
+//! gatelog: input, analysis, reports and exports. The binary (`src/main.rs`) is a thin
+//! shell over [`cmd`].
+
+pub mod acc;
+pub mod analysis;
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod hist;
+pub mod input;
+pub mod pipeline;
+pub mod report;
+pub mod text;
+pub mod tz;

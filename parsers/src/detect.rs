@@ -1,1 +1,131 @@
-//! Format detection by sniffing the first records of an input.
+//! Format detection by sniffing the first records of an input: every candidate parser reads
+//! the same lines, and the one that parses most of them (and finds requests or events in
+//! them, not just lines it may ignore) wins.
+
+use crate::{Format, Framing, LineParser, Record};
+
+/// How well one format parsed a sample.
+#[derive(Clone, Debug)]
+pub struct Score {
+    pub format: Format,
+    /// Records the sample framed into (for multi-line formats, fewer than lines).
+    pub records: usize,
+    pub parsed: usize,
+    /// Parsed records that were requests or events (not [`Record::Ignored`]).
+    pub useful: usize,
+    /// Physical lines covered by parsed records.
+    pub lines_parsed: usize,
+    pub lines: usize,
+    /// The first parse error, for `detect`'s explanation.
+    pub first_error: Option<String>,
+}
+
+impl Score {
+    /// Share of lines this format accounts for, 0..=1.
+    pub fn ratio(&self) -> f64 {
+        if self.lines == 0 {
+            0.0
+        } else {
+            self.lines_parsed as f64 / self.lines as f64
+        }
+    }
+}
+
+/// Preference when two formats parse a sample equally well: the more specific first.
+fn preference(f: Format) -> usize {
+    match f {
+        Format::Alb => 0,
+        Format::Elb => 1,
+        Format::Slb => 2,
+        Format::Haproxy => 3,
+        Format::Envoy => 4,
+        Format::Traefik => 5,
+        Format::FpmSlow => 6,
+        Format::FpmError => 7,
+        Format::NginxError => 8,
+        Format::NginxAccess => 9,
+        Format::FpmAccess => 10,
+    }
+}
+
+/// Score one parser on sample lines (complete lines, without terminators).
+pub fn score(parser: &mut dyn LineParser, lines: &[&[u8]]) -> Score {
+    let mut s = Score {
+        format: parser.format(),
+        records: 0,
+        parsed: 0,
+        useful: 0,
+        lines_parsed: 0,
+        lines: lines.len(),
+        first_error: None,
+    };
+    let tally = |rec: &[u8], n_lines: usize, parser: &mut dyn LineParser, s: &mut Score| {
+        s.records += 1;
+        match parser.parse(rec) {
+            Ok(Record::Ignored) => {
+                s.parsed += 1;
+                s.lines_parsed += n_lines;
+            }
+            Ok(_) => {
+                s.parsed += 1;
+                s.useful += 1;
+                s.lines_parsed += n_lines;
+            }
+            Err(e) => {
+                if s.first_error.is_none() {
+                    s.first_error = Some(e.to_string());
+                }
+            }
+        }
+    };
+    match parser.framing() {
+        Framing::Line => {
+            for l in lines {
+                tally(l, 1, parser, &mut s);
+            }
+        }
+        Framing::MultiLine => {
+            let mut rec: Vec<u8> = Vec::new();
+            let mut n = 0usize;
+            for l in lines {
+                if parser.starts_record(l) || n == 0 {
+                    if n > 0 {
+                        tally(&rec, n, parser, &mut s);
+                    }
+                    rec.clear();
+                    rec.extend_from_slice(l);
+                    n = 1;
+                } else {
+                    rec.push(b'\n');
+                    rec.extend_from_slice(l);
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                tally(&rec, n, parser, &mut s);
+            }
+        }
+    }
+    s
+}
+
+/// Score every candidate and rank them, best first. A candidate is a plausible match only
+/// when [`is_match`] holds for it.
+pub fn rank(candidates: &mut [Box<dyn LineParser>], lines: &[&[u8]]) -> Vec<Score> {
+    let mut scores: Vec<Score> = candidates.iter_mut().map(|p| score(p.as_mut(), lines)).collect();
+    scores.sort_by(|a, b| {
+        b.useful
+            .min(1)
+            .cmp(&a.useful.min(1))
+            .then(b.lines_parsed.cmp(&a.lines_parsed))
+            .then(b.useful.cmp(&a.useful))
+            .then(preference(a.format).cmp(&preference(b.format)))
+    });
+    scores
+}
+
+/// Whether a score is good enough to call the sample this format: at least one request or
+/// event, and at least half of the non-blank lines accounted for.
+pub fn is_match(s: &Score, nonblank_lines: usize) -> bool {
+    s.useful > 0 && s.lines_parsed * 2 >= nonblank_lines.max(1)
+}

@@ -1,0 +1,842 @@
+//! Per-worker state: everything one file, or one chunk of a file, contributes to the report.
+//! Accumulators merge in input order (`a.merge(b)` where `b` follows `a`), so the result does
+//! not depend on the thread count.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gatelog_parsers::{fields, time::parse_secs_us, EventKind, Layer};
+
+use crate::hist::Hist;
+
+/// Widths a timeline may coarsen through, as multiples of its base width. Each divides the
+/// next, so two timelines can always be brought to the same width.
+const LADDER: [i64; 12] = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400, 604800];
+/// The most buckets a timeline holds before it coarsens.
+pub const MAX_BUCKETS: usize = 4096;
+/// Distinct upstream addresses tracked per bucket before the rest are pooled as `(other)`.
+pub const MAX_UPSTREAMS: usize = 1024;
+/// Compact rows kept for joins and cause analysis.
+pub const MAX_ROWS: usize = 200_000;
+/// Evidence lines kept per (bucket, kind).
+pub const SAMPLES_PER_KEY: usize = 2;
+/// Evidence text kept per line, in bytes.
+pub const SAMPLE_TEXT: usize = 400;
+
+pub const STATUS_TRACKED: [u16; 6] = [499, 500, 502, 503, 504, 429];
+
+#[inline]
+pub fn status_slot(s: u16) -> Option<usize> {
+    match s {
+        499 => Some(0),
+        500 => Some(1),
+        502 => Some(2),
+        503 => Some(3),
+        504 => Some(4),
+        429 => Some(5),
+        _ => None,
+    }
+}
+
+/// What a load balancer said about its backend for a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LbVerdict {
+    /// No backend was available or reachable (HAProxy `<NOSRV>`/`SC`, ALB target status `-`).
+    NoBackend = 0,
+    /// The backend did not answer in time (HAProxy `sH`, ALB 504 with `-1` target time).
+    TargetTimeout = 1,
+    /// The backend answered with this 5xx itself.
+    BackendError = 2,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bucket {
+    pub requests: u64,
+    /// Status classes: index 0 = other/0, 1..=5 = 1xx..5xx.
+    pub class: [u64; 6],
+    pub status: [u64; 6],
+    pub requests_by_layer: [u64; 3],
+    pub err5xx_by_layer: [u64; 3],
+    pub lb_verdict: [u64; 3],
+    pub events: [u32; EventKind::COUNT],
+    pub req_time: Option<Box<Hist>>,
+    pub up_time: Option<Box<Hist>>,
+    /// (upstream id, requests, 5xx)
+    pub upstreams: Vec<(u32, u32, u32)>,
+}
+
+impl Default for Bucket {
+    fn default() -> Self {
+        Bucket {
+            requests: 0,
+            class: [0; 6],
+            status: [0; 6],
+            requests_by_layer: [0; 3],
+            err5xx_by_layer: [0; 3],
+            lb_verdict: [0; 3],
+            events: [0; EventKind::COUNT],
+            req_time: None,
+            up_time: None,
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+impl Bucket {
+    pub fn err5xx(&self) -> u64 {
+        self.class[5]
+    }
+    fn merge(&mut self, o: &Bucket, remap: &[u32]) {
+        self.requests += o.requests;
+        for i in 0..6 {
+            self.class[i] += o.class[i];
+            self.status[i] += o.status[i];
+        }
+        for i in 0..3 {
+            self.requests_by_layer[i] += o.requests_by_layer[i];
+            self.err5xx_by_layer[i] += o.err5xx_by_layer[i];
+            self.lb_verdict[i] += o.lb_verdict[i];
+        }
+        for i in 0..EventKind::COUNT {
+            self.events[i] = self.events[i].saturating_add(o.events[i]);
+        }
+        merge_hist(&mut self.req_time, &o.req_time);
+        merge_hist(&mut self.up_time, &o.up_time);
+        for &(id, r, e) in &o.upstreams {
+            let id = remap.get(id as usize).copied().unwrap_or(id);
+            self.add_upstream(id, r, e);
+        }
+    }
+    #[inline]
+    fn add_upstream(&mut self, id: u32, r: u32, e: u32) {
+        if let Some(x) = self.upstreams.iter_mut().find(|x| x.0 == id) {
+            x.1 = x.1.saturating_add(r);
+            x.2 = x.2.saturating_add(e);
+        } else {
+            self.upstreams.push((id, r, e));
+        }
+    }
+}
+
+fn merge_hist(a: &mut Option<Box<Hist>>, b: &Option<Box<Hist>>) {
+    if let Some(b) = b {
+        match a {
+            Some(a) => a.merge(b),
+            None => *a = Some(b.clone()),
+        }
+    }
+}
+
+/// Buckets of fixed width over UTC time, coarsening when the span grows too long.
+#[derive(Clone, Debug)]
+pub struct Timeline {
+    pub base_width_s: i64,
+    pub step: usize,
+    /// Bucket index (utc seconds / width) of `buckets[0]`.
+    pub first: i64,
+    pub buckets: Vec<Bucket>,
+}
+
+impl Timeline {
+    pub fn new(base_width_s: i64) -> Self {
+        Timeline {
+            base_width_s: base_width_s.max(1),
+            step: 0,
+            first: 0,
+            buckets: Vec::new(),
+        }
+    }
+    pub fn width_s(&self) -> i64 {
+        self.base_width_s * LADDER[self.step]
+    }
+    /// The bucket for a UTC instant (µs), growing or coarsening as needed.
+    #[inline]
+    pub fn bucket_mut(&mut self, utc_us: i64) -> &mut Bucket {
+        let idx = utc_us.div_euclid(1_000_000 * self.width_s());
+        if self.buckets.is_empty() {
+            self.first = idx;
+            self.buckets.push(Bucket::default());
+            return &mut self.buckets[0];
+        }
+        let rel = idx - self.first;
+        if rel >= 0 && (rel as usize) < self.buckets.len() {
+            return &mut self.buckets[rel as usize];
+        }
+        self.grow_to(idx);
+        let idx = utc_us.div_euclid(1_000_000 * self.width_s());
+        let rel = (idx - self.first) as usize;
+        &mut self.buckets[rel]
+    }
+
+    fn grow_to(&mut self, idx: i64) {
+        let mut idx = idx;
+        loop {
+            let lo = self.first.min(idx);
+            let hi = (self.first + self.buckets.len() as i64 - 1).max(idx);
+            if ((hi - lo + 1) as usize) <= MAX_BUCKETS || self.step + 1 >= LADDER.len() {
+                if idx < self.first {
+                    let add = (self.first - idx) as usize;
+                    let mut v = vec![Bucket::default(); add];
+                    v.append(&mut self.buckets);
+                    self.buckets = v;
+                    self.first = idx;
+                } else {
+                    let need = (idx - self.first + 1) as usize;
+                    if need > self.buckets.len() {
+                        self.buckets.resize(need, Bucket::default());
+                    }
+                }
+                return;
+            }
+            let factor = LADDER[self.step + 1] / LADDER[self.step];
+            self.coarsen(self.step + 1);
+            idx = idx.div_euclid(factor);
+        }
+    }
+
+    /// Coarsen to ladder step `step` (merging buckets).
+    pub fn coarsen(&mut self, step: usize) {
+        if step <= self.step || self.buckets.is_empty() {
+            self.step = self.step.max(step);
+            return;
+        }
+        let factor = LADDER[step] / LADDER[self.step];
+        let new_first = self.first.div_euclid(factor);
+        let last = self.first + self.buckets.len() as i64 - 1;
+        let new_len = (last.div_euclid(factor) - new_first + 1) as usize;
+        let mut nb = vec![Bucket::default(); new_len];
+        for (i, b) in self.buckets.drain(..).enumerate() {
+            let idx = (self.first + i as i64).div_euclid(factor) - new_first;
+            nb[idx as usize].merge(&b, &[]);
+        }
+        self.buckets = nb;
+        self.first = new_first;
+        self.step = step;
+    }
+
+    pub fn merge(&mut self, mut o: Timeline, remap: &[u32]) {
+        if o.buckets.is_empty() {
+            return;
+        }
+        if self.buckets.is_empty() && remap.is_empty() {
+            *self = o;
+            return;
+        }
+        if o.step > self.step {
+            self.coarsen(o.step);
+        } else if self.step > o.step {
+            o.coarsen(self.step);
+        }
+        let o_last = o.first + o.buckets.len() as i64 - 1;
+        if self.buckets.is_empty() {
+            self.first = o.first;
+        }
+        self.grow_to(o.first);
+        self.grow_to(o_last);
+        // growing may have coarsened self further
+        if self.step > o.step {
+            o.coarsen(self.step);
+        }
+        for (i, b) in o.buckets.iter().enumerate() {
+            let idx = o.first + i as i64;
+            let rel = (idx - self.first) as usize;
+            if let Some(t) = self.buckets.get_mut(rel) {
+                t.merge(b, remap);
+            }
+        }
+    }
+
+    pub fn bucket_start_us(&self, i: usize) -> i64 {
+        (self.first + i as i64) * self.width_s() * 1_000_000
+    }
+}
+
+/// Bounded heavy hitters (a batch-pruned Misra–Gries summary): counts are exact for keys that
+/// stayed, and under-count by at most `error` for any key.
+#[derive(Clone, Debug, Default)]
+pub struct TopN {
+    cap: usize,
+    pub map: HashMap<Box<[u8]>, u64>,
+    pub error: u64,
+}
+
+impl TopN {
+    pub fn new(cap: usize) -> Self {
+        TopN {
+            cap,
+            map: HashMap::new(),
+            error: 0,
+        }
+    }
+    #[inline]
+    pub fn add(&mut self, key: &[u8], n: u64) {
+        if let Some(c) = self.map.get_mut(key) {
+            *c += n;
+            return;
+        }
+        self.map.insert(key.into(), n);
+        if self.map.len() >= self.cap * 2 {
+            self.prune();
+        }
+    }
+    fn prune(&mut self) {
+        let mut counts: Vec<u64> = self.map.values().copied().collect();
+        counts.sort_unstable_by(|a, b| b.cmp(a));
+        let cut = counts.get(self.cap).copied().unwrap_or(0);
+        if cut == 0 {
+            return;
+        }
+        // Keys at or below the cut are forgotten: any key's count is then low by at most
+        // the sum of the cuts.
+        self.map.retain(|_, c| *c > cut);
+        self.error += cut;
+    }
+    pub fn merge(&mut self, o: TopN) {
+        for (k, v) in o.map {
+            *self.map.entry(k).or_insert(0) += v;
+        }
+        self.error += o.error;
+        if self.map.len() >= self.cap * 2 {
+            self.prune();
+        }
+    }
+    pub fn top(&self, n: usize) -> Vec<(&[u8], u64)> {
+        let mut v: Vec<(&[u8], u64)> = self.map.iter().map(|(k, v)| (&k[..], *v)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+/// A 5xx (or 499) request kept for joins.
+#[derive(Clone, Debug)]
+pub struct ReqRow {
+    pub utc_us: i64,
+    pub dur_us: Option<u64>,
+    pub status: u16,
+    pub layer: Layer,
+    pub file: u32,
+    pub line: u64,
+    pub client: u64,
+    pub request: u64,
+    pub upstream: u32,
+    pub trace: u64,
+    pub lb: Option<LbVerdict>,
+    pub client_key: Box<[u8]>,
+}
+
+/// An error event kept for joins and cause analysis.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    pub utc_us: i64,
+    pub kind: EventKind,
+    pub file: u32,
+    pub line: u64,
+    pub client: u64,
+    pub request: u64,
+    pub upstream: Box<[u8]>,
+    pub pool: Box<[u8]>,
+    pub child_pid: Option<u32>,
+    pub number: Option<i64>,
+    /// Script or PHP message or request, for summaries (bounded).
+    pub detail: Box<[u8]>,
+    /// Slowlog frames (bounded), for the root of a saturation.
+    pub frames: Box<[u8]>,
+}
+
+/// An evidence line.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub utc_us: i64,
+    pub file: u32,
+    pub line: u64,
+    pub text: Box<[u8]>,
+}
+
+/// Key of an evidence sample: an event kind, or a status (+1000) for requests.
+pub type SampleKey = (i64 /* bucket start µs at base width */, u16);
+
+#[derive(Clone, Debug, Default)]
+pub struct FileStats {
+    pub lines: u64,
+    pub parsed: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub requests: u64,
+    pub events: u64,
+    pub rejected_reasons: BTreeMap<String, u64>,
+    pub rejected_samples: Vec<Sample>,
+    pub rejected_reason_of_samples: Vec<String>,
+    pub errors: Vec<String>,
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
+    /// Time zone offset seen in this file's timestamps, if any.
+    pub offset_seen: Option<i32>,
+}
+
+pub const REJECTED_SAMPLES: usize = 5;
+
+#[derive(Clone, Debug)]
+pub struct Acc {
+    pub timeline: Timeline,
+    pub upstream_names: Vec<Box<[u8]>>,
+    upstream_ids: HashMap<Box<[u8]>, u32>,
+    pub top_clients: TopN,
+    pub top_paths: TopN,
+    pub top_upstreams: TopN,
+    pub req_rows: Vec<ReqRow>,
+    pub event_rows: Vec<EventRow>,
+    pub rows_dropped: u64,
+    pub samples: BTreeMap<(i64, u16), Vec<Sample>>,
+    pub files: BTreeMap<u32, FileStats>,
+    /// Requests per status code (0..=999).
+    pub status_counts: Box<[u64; 1000]>,
+    last_up: (Box<[u8]>, u32),
+}
+
+pub const OTHER_UPSTREAM: &[u8] = b"(other)";
+
+impl Acc {
+    pub fn new(base_width_s: i64) -> Self {
+        Acc {
+            timeline: Timeline::new(base_width_s),
+            upstream_names: Vec::new(),
+            upstream_ids: HashMap::new(),
+            top_clients: TopN::new(1000),
+            top_paths: TopN::new(1000),
+            top_upstreams: TopN::new(1000),
+            req_rows: Vec::new(),
+            event_rows: Vec::new(),
+            rows_dropped: 0,
+            samples: BTreeMap::new(),
+            files: BTreeMap::new(),
+            status_counts: Box::new([0; 1000]),
+            last_up: (Box::new([]), u32::MAX),
+        }
+    }
+
+    pub fn stats(&mut self, file: u32) -> &mut FileStats {
+        self.files.entry(file).or_default()
+    }
+
+    #[inline]
+    pub fn upstream_id(&mut self, name: &[u8]) -> u32 {
+        if self.last_up.1 != u32::MAX && &*self.last_up.0 == name {
+            return self.last_up.1;
+        }
+        let id = match self.upstream_ids.get(name) {
+            Some(&id) => id,
+            None => {
+                let key: &[u8] = if self.upstream_names.len() >= MAX_UPSTREAMS {
+                    OTHER_UPSTREAM
+                } else {
+                    name
+                };
+                if let Some(&id) = self.upstream_ids.get(key) {
+                    id
+                } else {
+                    let id = self.upstream_names.len() as u32;
+                    self.upstream_names.push(key.into());
+                    self.upstream_ids.insert(key.into(), id);
+                    id
+                }
+            }
+        };
+        self.last_up = (name.into(), id);
+        id
+    }
+
+    pub fn add_sample(&mut self, key: u16, utc_us: i64, file: u32, line: u64, text: &[u8]) {
+        let w = self.timeline.base_width_s * 1_000_000;
+        let b = utc_us.div_euclid(w) * w;
+        let v = self.samples.entry((b, key)).or_default();
+        if v.len() < SAMPLES_PER_KEY {
+            v.push(Sample {
+                utc_us,
+                file,
+                line,
+                text: clip(text),
+            });
+        }
+    }
+
+    /// Record one request (already normalised) into the timeline and tables.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn add_request(
+        &mut self,
+        utc_us: i64,
+        layer: Layer,
+        status: u16,
+        req_time_us: Option<u64>,
+        r: &gatelog_parsers::Request<'_>,
+        lb: Option<LbVerdict>,
+        file: u32,
+        line: u64,
+        text: &[u8],
+    ) {
+        let up_addr = fields::upstream_last(r.upstream_addr);
+        let up_id = if up_addr.is_empty() || up_addr == b"-" {
+            None
+        } else {
+            Some(self.upstream_id(up_addr))
+        };
+        let up_us = if r.upstream_response_time.is_empty() {
+            None
+        } else {
+            parse_secs_us(fields::upstream_last(r.upstream_response_time))
+        };
+        self.status_counts[(status as usize).min(999)] += 1;
+        let b = self.timeline.bucket_mut(utc_us);
+        b.requests += 1;
+        let class = (status / 100) as usize;
+        b.class[if (1..=5).contains(&class) { class } else { 0 }] += 1;
+        if let Some(s) = status_slot(status) {
+            b.status[s] += 1;
+        }
+        let li = layer as usize;
+        b.requests_by_layer[li] += 1;
+        let is5 = class == 5;
+        if is5 {
+            b.err5xx_by_layer[li] += 1;
+            if let Some(v) = lb {
+                b.lb_verdict[v as usize] += 1;
+            }
+        }
+        if let Some(t) = req_time_us {
+            b.req_time.get_or_insert_with(Default::default).add(t);
+        }
+        if let Some(t) = up_us {
+            b.up_time.get_or_insert_with(Default::default).add(t);
+        }
+        if let Some(id) = up_id {
+            b.add_upstream(id, 1, is5 as u32);
+        }
+        if is5 || status == 499 {
+            self.add_error_request(
+                utc_us,
+                layer,
+                status,
+                req_time_us,
+                r,
+                lb,
+                up_id,
+                file,
+                line,
+                text,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    fn add_error_request(
+        &mut self,
+        utc_us: i64,
+        layer: Layer,
+        status: u16,
+        dur_us: Option<u64>,
+        r: &gatelog_parsers::Request<'_>,
+        lb: Option<LbVerdict>,
+        up_id: Option<u32>,
+        file: u32,
+        line: u64,
+        text: &[u8],
+    ) {
+        if status >= 500 {
+            self.top_clients.add(r.client, 1);
+            let path = strip_query(if r.path.is_empty() {
+                r.request_line
+            } else {
+                r.path
+            });
+            self.top_paths.add(path, 1);
+            if let Some(id) = up_id {
+                let name = self.upstream_names[id as usize].clone();
+                self.top_upstreams.add(&name, 1);
+            }
+        }
+        self.add_sample(1000 + status, utc_us, file, line, text);
+        if self.req_rows.len() < MAX_ROWS {
+            self.req_rows.push(ReqRow {
+                utc_us,
+                dur_us,
+                status,
+                layer,
+                file,
+                line,
+                client: hash(r.client),
+                request: request_hash(r),
+                upstream: up_id.unwrap_or(u32::MAX),
+                trace: if r.trace_id.is_empty() {
+                    0
+                } else {
+                    hash(r.trace_id)
+                },
+                lb,
+                client_key: r.client.into(),
+            });
+        } else {
+            self.rows_dropped += 1;
+        }
+    }
+
+    pub fn add_event(
+        &mut self,
+        utc_us: i64,
+        e: &gatelog_parsers::Event<'_>,
+        file: u32,
+        line: u64,
+        text: &[u8],
+    ) {
+        let b = self.timeline.bucket_mut(utc_us);
+        let k = e.kind.index();
+        b.events[k] = b.events[k].saturating_add(1);
+        if e.kind == EventKind::Other || e.kind == EventKind::FpmChildStarted {
+            return;
+        }
+        self.add_sample(k as u16, utc_us, file, line, text);
+        if self.event_rows.len() < MAX_ROWS {
+            let detail: &[u8] = if !e.script.is_empty() {
+                e.script
+            } else {
+                e.request
+            };
+            self.event_rows.push(EventRow {
+                utc_us,
+                kind: e.kind,
+                file,
+                line,
+                client: if e.client.is_empty() {
+                    0
+                } else {
+                    hash(e.client)
+                },
+                request: if e.request.is_empty() {
+                    0
+                } else {
+                    hash(e.request)
+                },
+                upstream: e.upstream.into(),
+                pool: e.pool.into(),
+                child_pid: e.child_pid,
+                number: e.number,
+                detail: clip(detail),
+                frames: if e.frames.is_empty() {
+                    Box::new([])
+                } else {
+                    clip_n(e.frames, 2048)
+                },
+            });
+        } else {
+            self.rows_dropped += 1;
+        }
+    }
+
+    /// Merge `o`, which follows `self` in input order. Line numbers of `o`'s rows for files
+    /// that `self` already saw (chunks of one file) are shifted by `self`'s line count.
+    pub fn merge(&mut self, mut o: Acc) {
+        // line fix-up for chunked files
+        let shift: HashMap<u32, u64> = o
+            .files
+            .keys()
+            .filter_map(|f| self.files.get(f).map(|s| (*f, s.lines)))
+            .collect();
+        if !shift.is_empty() {
+            let fix = |file: u32, line: &mut u64| {
+                if let Some(s) = shift.get(&file) {
+                    *line += s;
+                }
+            };
+            for r in &mut o.req_rows {
+                fix(r.file, &mut r.line);
+            }
+            for r in &mut o.event_rows {
+                fix(r.file, &mut r.line);
+            }
+            for v in o.samples.values_mut() {
+                for s in v {
+                    fix(s.file, &mut s.line);
+                }
+            }
+            for (f, st) in o.files.iter_mut() {
+                for s in &mut st.rejected_samples {
+                    fix(*f, &mut s.line);
+                }
+            }
+        }
+        // upstream ids
+        let remap: Vec<u32> = o
+            .upstream_names
+            .iter()
+            .map(|n| self.upstream_id(n))
+            .collect();
+        self.last_up = (Box::new([]), u32::MAX);
+        self.timeline.merge(o.timeline, &remap);
+        for r in &mut o.req_rows {
+            if let Some(&n) = remap.get(r.upstream as usize) {
+                r.upstream = n;
+            }
+        }
+        for (a, b) in self.status_counts.iter_mut().zip(o.status_counts.iter()) {
+            *a += b;
+        }
+        self.top_clients.merge(o.top_clients);
+        self.top_paths.merge(o.top_paths);
+        self.top_upstreams.merge(o.top_upstreams);
+        let room = MAX_ROWS.saturating_sub(self.req_rows.len());
+        self.rows_dropped += o.rows_dropped + o.req_rows.len().saturating_sub(room) as u64;
+        o.req_rows.truncate(room);
+        self.req_rows.append(&mut o.req_rows);
+        let room = MAX_ROWS.saturating_sub(self.event_rows.len());
+        self.rows_dropped += o.event_rows.len().saturating_sub(room) as u64;
+        o.event_rows.truncate(room);
+        self.event_rows.append(&mut o.event_rows);
+        for (k, v) in o.samples {
+            let t = self.samples.entry(k).or_default();
+            for s in v {
+                if t.len() < SAMPLES_PER_KEY {
+                    t.push(s);
+                }
+            }
+        }
+        for (f, st) in o.files {
+            let t = self.files.entry(f).or_default();
+            t.lines += st.lines;
+            t.parsed += st.parsed;
+            t.rejected += st.rejected;
+            t.skipped += st.skipped;
+            t.bytes += st.bytes;
+            t.requests += st.requests;
+            t.events += st.events;
+            for (r, n) in st.rejected_reasons {
+                *t.rejected_reasons.entry(r).or_insert(0) += n;
+            }
+            for (s, r) in st
+                .rejected_samples
+                .into_iter()
+                .zip(st.rejected_reason_of_samples)
+            {
+                if t.rejected_samples.len() < REJECTED_SAMPLES {
+                    t.rejected_samples.push(s);
+                    t.rejected_reason_of_samples.push(r);
+                }
+            }
+            t.errors.extend(st.errors);
+            t.first_us = opt_min(t.first_us, st.first_us);
+            t.last_us = opt_max(t.last_us, st.last_us);
+            t.offset_seen = t.offset_seen.or(st.offset_seen);
+        }
+    }
+}
+
+fn opt_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+fn opt_max(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+pub fn clip(b: &[u8]) -> Box<[u8]> {
+    clip_n(b, SAMPLE_TEXT)
+}
+
+pub fn clip_n(b: &[u8], n: usize) -> Box<[u8]> {
+    b[..b.len().min(n)].into()
+}
+
+pub fn strip_query(p: &[u8]) -> &[u8] {
+    match memchr::memchr(b'?', p) {
+        Some(i) => &p[..i],
+        None => p,
+    }
+}
+
+/// FNV-1a, 64-bit: stable across runs and threads (joins compare hashes from different
+/// workers).
+#[inline]
+pub fn hash(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &c in b {
+        h ^= c as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+/// Hash of a request as `METHOD TARGET PROTOCOL` whichever way the format logged it, so that
+/// an access line and an nginx error line's `request: "..."` compare equal.
+pub fn request_hash(r: &gatelog_parsers::Request<'_>) -> u64 {
+    if !r.request_line.is_empty() {
+        return hash(r.request_line);
+    }
+    let mut h: u64 = 0xcbf29ce484222325;
+    let mut feed = |b: &[u8]| {
+        for &c in b {
+            h ^= c as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    };
+    feed(r.method);
+    feed(b" ");
+    feed(r.path);
+    if !r.protocol.is_empty() {
+        feed(b" ");
+        feed(r.protocol);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeline_coarsens_and_merges_in_any_split() {
+        let times: Vec<i64> = (0..20_000i64).map(|i| i * 7 * 1_000_000).collect();
+        let mut whole = Timeline::new(1);
+        for &t in &times {
+            whole.bucket_mut(t).requests += 1;
+        }
+        assert!(whole.buckets.len() <= MAX_BUCKETS);
+        let total: u64 = whole.buckets.iter().map(|b| b.requests).sum();
+        assert_eq!(total, 20_000);
+        for split in [1, 3, 7000, 19_999] {
+            let mut a = Timeline::new(1);
+            let mut b = Timeline::new(1);
+            for &t in &times[..split] {
+                a.bucket_mut(t).requests += 1;
+            }
+            for &t in &times[split..] {
+                b.bucket_mut(t).requests += 1;
+            }
+            a.merge(b, &[]);
+            assert_eq!(a.width_s(), whole.width_s(), "split {split}");
+            assert_eq!(a.first, whole.first);
+            let av: Vec<u64> = a.buckets.iter().map(|b| b.requests).collect();
+            let wv: Vec<u64> = whole.buckets.iter().map(|b| b.requests).collect();
+            assert_eq!(av, wv, "split {split}");
+        }
+    }
+
+    #[test]
+    fn topn_bounded_with_error() {
+        let mut t = TopN::new(10);
+        for i in 0..100_000u64 {
+            t.add(format!("k{}", i % 5000).as_bytes(), 1);
+            t.add(b"hot", 1);
+        }
+        assert!(t.map.len() < 20);
+        let top = t.top(1);
+        assert_eq!(top[0].0, b"hot");
+        assert!(top[0].1 <= 100_000 && top[0].1 + t.error >= 100_000);
+    }
+}

@@ -1,0 +1,1384 @@
+//! From merged accumulators to a report: timeline rows, incidents (relative to the series'
+//! own baseline), ranked causes with evidence, request joins, saturation roots and capacity.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gatelog_parsers::{EventKind, Layer};
+
+use crate::acc::{Acc, Bucket, LbVerdict, Timeline, STATUS_TRACKED};
+use crate::hist::Hist;
+use crate::report::*;
+
+/// Knobs of the analysis.
+#[derive(Clone, Debug)]
+pub struct AnalysisOptions {
+    /// Timeline width the user asked for (`--bucket`); `None` chooses from the span.
+    pub bucket_s: Option<i64>,
+    /// Fewest errors an incident needs.
+    pub min_incident_errors: u64,
+    /// Rows to show in top-N tables.
+    pub top_n: usize,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        AnalysisOptions {
+            bucket_s: None,
+            min_incident_errors: 5,
+            top_n: 10,
+        }
+    }
+}
+
+/// Input description handed in by the caller.
+#[derive(Clone, Debug)]
+pub struct InputMeta {
+    pub id: u32,
+    pub name: String,
+    pub format: String,
+    pub layer: Layer,
+    pub detected: String,
+}
+
+const LADDER_TARGET_ROWS: usize = 300;
+const EVIDENCE_PER_CAUSE: usize = 3;
+
+pub fn build_report(
+    mut acc: Acc,
+    inputs: &[InputMeta],
+    skipped: Vec<SkippedInput>,
+    timezone: String,
+    opts: &AnalysisOptions,
+) -> Report {
+    let mut notes = Vec::new();
+    // choose the analysis width
+    choose_width(&mut acc.timeline, opts.bucket_s);
+    let tl = &acc.timeline;
+    let width = tl.width_s();
+    let names: HashMap<u32, &str> = inputs.iter().map(|i| (i.id, i.name.as_str())).collect();
+    let name_of = |f: u32| names.get(&f).copied().unwrap_or("?").to_string();
+    let up_name = |id: u32| -> String {
+        acc.upstream_names
+            .get(id as usize)
+            .map(|n| display_bytes(n))
+            .unwrap_or_default()
+    };
+
+    // inputs
+    let mut input_reports = Vec::new();
+    let mut totals = Totals {
+        lines: 0,
+        parsed: 0,
+        rejected: 0,
+        skipped: 0,
+        requests: 0,
+        status: BTreeMap::new(),
+        status_class: BTreeMap::new(),
+        by_layer: BTreeMap::new(),
+        events: BTreeMap::new(),
+    };
+    let mut first: Option<i64> = None;
+    let mut last: Option<i64> = None;
+    for m in inputs {
+        let st = acc.files.get(&m.id).cloned().unwrap_or_default();
+        totals.lines += st.lines;
+        totals.parsed += st.parsed;
+        totals.rejected += st.rejected;
+        totals.skipped += st.skipped;
+        if let Some(f) = st.first_us {
+            first = Some(first.map_or(f, |x| x.min(f)));
+        }
+        if let Some(l) = st.last_us {
+            last = Some(last.map_or(l, |x| x.max(l)));
+        }
+        for e in &st.errors {
+            notes.push(e.clone());
+        }
+        input_reports.push(InputReport {
+            path: m.name.clone(),
+            format: m.format.clone(),
+            layer: m.layer.id().to_string(),
+            detected: m.detected.clone(),
+            lines: st.lines,
+            parsed: st.parsed,
+            rejected: st.rejected,
+            skipped: st.skipped,
+            bytes: st.bytes,
+            requests: st.requests,
+            events: st.events,
+            rejected_reasons: st.rejected_reasons.clone(),
+            rejected_samples: st
+                .rejected_samples
+                .iter()
+                .zip(st.rejected_reason_of_samples.iter())
+                .map(|(s, r)| Evidence {
+                    path: m.name.clone(),
+                    line: s.line,
+                    text: format!("{}  [{}]", display_bytes(&s.text), r),
+                })
+                .collect(),
+            errors: st.errors.clone(),
+        });
+    }
+    for (code, &n) in acc.status_counts.iter().enumerate() {
+        if n > 0 {
+            totals.requests += n;
+            totals.status.insert(code.to_string(), n);
+            let class = if (100..600).contains(&code) {
+                format!("{}xx", code / 100)
+            } else {
+                "other".to_string()
+            };
+            *totals.status_class.entry(class).or_insert(0) += n;
+        }
+    }
+    let mut all_req = Hist::default();
+    let mut all_up = Hist::default();
+    for b in &tl.buckets {
+        for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
+            if b.requests_by_layer[i] > 0 {
+                let e = totals.by_layer.entry(l.id().to_string()).or_default();
+                e.requests += b.requests_by_layer[i];
+                e.err5xx += b.err5xx_by_layer[i];
+            }
+        }
+        for k in EventKind::ALL {
+            let n = b.events[k.index()];
+            if n > 0 {
+                *totals.events.entry(k.id().to_string()).or_insert(0) += n as u64;
+            }
+        }
+        if let Some(h) = &b.req_time {
+            all_req.merge(h);
+        }
+        if let Some(h) = &b.up_time {
+            all_up.merge(h);
+        }
+    }
+
+    // incidents
+    let any_requests = totals.requests > 0;
+    let signal: Vec<(u64, u64)> = tl
+        .buckets
+        .iter()
+        .map(|b| {
+            if any_requests {
+                (b.err5xx(), b.requests)
+            } else {
+                (error_events(b), 0)
+            }
+        })
+        .collect();
+    let spans = find_incidents(&signal, any_requests, opts.min_incident_errors);
+    let baseline_rate = baseline(&signal, any_requests).0;
+
+    // timeline rows
+    let mut rows = Vec::with_capacity(tl.buckets.len());
+    for (i, b) in tl.buckets.iter().enumerate() {
+        let start_us = tl.bucket_start_us(i);
+        rows.push(TimelineRow {
+            start: rfc3339(start_us),
+            start_us,
+            requests: b.requests,
+            status: status_map(b),
+            status_class: class_map(b),
+            err5xx: b.err5xx(),
+            by_layer: layer_map(std::slice::from_ref(b)),
+            latency: quantiles(b.req_time.as_deref()),
+            upstream_latency: quantiles(b.up_time.as_deref()),
+            events: events_map(std::slice::from_ref(b)),
+            upstreams_5xx: b
+                .upstreams
+                .iter()
+                .filter(|u| u.2 > 0)
+                .map(|u| (up_name(u.0), u.2 as u64))
+                .collect(),
+            in_incident: spans
+                .iter()
+                .position(|s| i >= s.0 && i <= s.1)
+                .map(|p| p + 1),
+        });
+    }
+
+    // joins (whole run)
+    let join = Joiner::new(&acc);
+    let mut joins = Joins::default();
+
+    // incidents with causes
+    let mut incidents = Vec::new();
+    for (n, &(s, e)) in spans.iter().enumerate() {
+        let start_us = tl.bucket_start_us(s);
+        let end_us = tl.bucket_start_us(e) + width * 1_000_000;
+        let bs = &tl.buckets[s..=e];
+        let errors: u64 = signal[s..=e].iter().map(|x| x.0).sum();
+        let requests: u64 = bs.iter().map(|b| b.requests).sum();
+        let peak = (s..=e)
+            .max_by_key(|&i| (signal[i].0, std::cmp::Reverse(i)))
+            .unwrap_or(s);
+        let mut status = BTreeMap::new();
+        for (k, code) in STATUS_TRACKED.iter().enumerate() {
+            let c: u64 = bs.iter().map(|b| b.status[k]).sum();
+            if c > 0 {
+                status.insert(code.to_string(), c);
+            }
+        }
+        let tracked5: u64 = status
+            .iter()
+            .filter(|(k, _)| k.starts_with('5'))
+            .map(|(_, v)| v)
+            .sum();
+        let all5: u64 = bs.iter().map(|b| b.err5xx()).sum();
+        if all5 > tracked5 {
+            status.insert("5xx_other".into(), all5 - tracked5);
+        }
+        let mut ups: BTreeMap<String, u64> = BTreeMap::new();
+        for b in bs {
+            for u in &b.upstreams {
+                if u.2 > 0 {
+                    *ups.entry(up_name(u.0)).or_insert(0) += u.2 as u64;
+                }
+            }
+        }
+        let ctx = CauseCtx {
+            acc: &acc,
+            tl,
+            s,
+            e,
+            start_us,
+            end_us,
+            width_us: width * 1_000_000,
+            errors,
+            any_requests,
+            name_of: &name_of,
+            up_name: &up_name,
+        };
+        let mut ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
+        let saturation = saturation(&acc, start_us - 300_000_000, end_us);
+        let mut causes = attribute(&ctx, &ij, saturation.as_ref());
+        causes.sort_by(|a, b| {
+            b.confidence
+                .partial_cmp(&a.confidence)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        ij.total_5xx = all5.max(ij.total_5xx.min(all5));
+        incidents.push(Incident {
+            id: n + 1,
+            start: rfc3339(start_us),
+            end: rfc3339(end_us),
+            start_us,
+            end_us,
+            peak_bucket: rfc3339(tl.bucket_start_us(peak)),
+            requests,
+            errors,
+            error_rate: if requests > 0 {
+                round3(errors as f64 / requests as f64)
+            } else {
+                0.0
+            },
+            baseline_rate: round3(baseline_rate),
+            status,
+            by_layer: layer_map(bs),
+            upstreams: ups,
+            events: events_map(bs),
+            causes,
+            joins: ij,
+            saturation,
+        });
+    }
+    let whole = join.incident(i64::MIN, i64::MAX);
+    joins.explained = whole.explained;
+    joins.total_5xx = whole.total_5xx;
+    joins.lb_matched = whole.lb_matched;
+    joins.lb_5xx = whole.lb_5xx;
+    joins.by_kind = join.by_kind(i64::MIN, i64::MAX);
+
+    if acc.rows_dropped > 0 {
+        notes.push(format!(
+            "{} error lines were counted but not kept for joins and evidence (more than {} in this run); counts and the timeline are exact",
+            acc.rows_dropped,
+            crate::acc::MAX_ROWS
+        ));
+    }
+
+    let top = Top {
+        clients: top_entries(&acc.top_clients, opts.top_n),
+        paths: top_entries(&acc.top_paths, opts.top_n),
+        upstreams: top_entries(&acc.top_upstreams, opts.top_n),
+        error_bound: acc
+            .top_clients
+            .error
+            .max(acc.top_paths.error)
+            .max(acc.top_upstreams.error),
+    };
+    let capacity = capacity(tl, &spans, &up_name);
+
+    Report {
+        schema: 1,
+        generator: format!("gatelog {}", env!("CARGO_PKG_VERSION")),
+        timezone,
+        inputs: input_reports,
+        skipped_inputs: skipped,
+        window: Window {
+            from: first.map(rfc3339),
+            to: last.map(rfc3339),
+        },
+        totals,
+        timeline: TimelineReport {
+            bucket: fmt_duration_s(width),
+            bucket_seconds: width,
+            rows,
+        },
+        incidents,
+        joins,
+        top,
+        latency: Latency {
+            request_time: quantiles(Some(&all_req)),
+            upstream_time: quantiles(Some(&all_up)),
+        },
+        capacity,
+        notes,
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn choose_width(tl: &mut Timeline, want: Option<i64>) {
+    if tl.buckets.is_empty() {
+        return;
+    }
+    let span_s = tl.buckets.len() as i64 * tl.width_s();
+    let mut step = tl.step;
+    match want {
+        Some(w) => {
+            // the base width is already the requested one unless the span forced coarsening
+            let _ = w;
+        }
+        None => {
+            while step + 1 < 12
+                && (span_s / (tl.base_width_s * ladder(step))) as usize > LADDER_TARGET_ROWS
+            {
+                step += 1;
+            }
+        }
+    }
+    tl.coarsen(step);
+}
+
+fn ladder(step: usize) -> i64 {
+    [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400, 604800][step.min(11)]
+}
+
+fn error_events(b: &Bucket) -> u64 {
+    EventKind::ALL
+        .iter()
+        .filter(|k| {
+            k.is_error() && **k != EventKind::FpmSlowTrace && **k != EventKind::FpmExecutingTooSlow
+        })
+        .map(|k| b.events[k.index()] as u64)
+        .sum()
+}
+
+/// Robust baseline of the error rate: (median, MAD) over buckets with traffic.
+fn baseline(sig: &[(u64, u64)], rates: bool) -> (f64, f64) {
+    let mut v: Vec<f64> = if rates {
+        sig.iter()
+            .filter(|x| x.1 > 0)
+            .map(|x| x.0 as f64 / x.1 as f64)
+            .collect()
+    } else {
+        sig.iter().map(|x| x.0 as f64).collect()
+    };
+    if v.is_empty() {
+        return (0.0, 0.0);
+    }
+    let med = median(&mut v);
+    let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
+    (med, median(&mut dev))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Incident spans (first, last bucket index): runs of buckets whose error rate stands well
+/// above the series' own baseline, gaps of up to two quiet buckets bridged, with at least
+/// `min_errors` errors in all.
+pub fn find_incidents(sig: &[(u64, u64)], rates: bool, min_errors: u64) -> Vec<(usize, usize)> {
+    let (med, mad) = baseline(sig, rates);
+    let hot: Vec<bool> = sig
+        .iter()
+        .map(|&(e, n)| {
+            if e < 2 {
+                return false;
+            }
+            if rates {
+                if n == 0 {
+                    return false;
+                }
+                let r = e as f64 / n as f64;
+                (r >= med + (4.0 * mad).max(0.02) && r >= 2.0 * med) || r >= 0.5
+            } else {
+                e as f64 >= med + (4.0 * mad).max(2.0)
+            }
+        })
+        .collect();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < hot.len() {
+        if !hot[i] {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        let mut e = i;
+        let mut j = i + 1;
+        while j < hot.len() && j <= e + 3 {
+            if hot[j] {
+                e = j;
+            }
+            j += 1;
+        }
+        let errs: u64 = sig[s..=e].iter().map(|x| x.0).sum();
+        if errs >= min_errors {
+            spans.push((s, e));
+        }
+        i = e + 1;
+    }
+    spans
+}
+
+fn quantiles(h: Option<&Hist>) -> Quantiles {
+    match h {
+        Some(h) if h.total() > 0 => Quantiles {
+            p50: h.quantile(0.5).map(secs),
+            p95: h.quantile(0.95).map(secs),
+            p99: h.quantile(0.99).map(secs),
+        },
+        _ => Quantiles::default(),
+    }
+}
+
+fn secs(us: u64) -> f64 {
+    (us as f64 / 1000.0).round() / 1000.0
+}
+
+fn status_map(b: &Bucket) -> BTreeMap<String, u64> {
+    STATUS_TRACKED
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| b.status[*k] > 0)
+        .map(|(k, c)| (c.to_string(), b.status[k]))
+        .collect()
+}
+
+fn class_map(b: &Bucket) -> BTreeMap<String, u64> {
+    let names = ["other", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    names
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| b.class[*i] > 0)
+        .map(|(i, n)| (n.to_string(), b.class[i]))
+        .collect()
+}
+
+fn layer_map(bs: &[Bucket]) -> BTreeMap<String, LayerCount> {
+    let mut m = BTreeMap::new();
+    for b in bs {
+        for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
+            if b.requests_by_layer[i] > 0 {
+                let e: &mut LayerCount = m.entry(l.id().to_string()).or_default();
+                e.requests += b.requests_by_layer[i];
+                e.err5xx += b.err5xx_by_layer[i];
+            }
+        }
+    }
+    m
+}
+
+fn events_map(bs: &[Bucket]) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for b in bs {
+        for k in EventKind::ALL {
+            let n = b.events[k.index()];
+            if n > 0 && k != EventKind::Other {
+                *m.entry(k.id().to_string()).or_insert(0) += n as u64;
+            }
+        }
+    }
+    m
+}
+
+fn top_entries(t: &crate::acc::TopN, n: usize) -> Vec<TopEntry> {
+    t.top(n)
+        .into_iter()
+        .map(|(k, c)| TopEntry {
+            key: display_bytes(k),
+            count: c,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Joins
+
+/// Joins 5xx request rows to the error-log rows that explain them, and LB rows to backend
+/// rows.
+struct Joiner<'a> {
+    acc: &'a Acc,
+    /// (client, request) → indices of event rows, sorted by time
+    by_key: HashMap<(u64, u64), Vec<usize>>,
+    /// trace id → backend request rows
+    by_trace: HashMap<u64, Vec<usize>>,
+    /// request hash → backend (non-LB) request rows
+    by_request: HashMap<u64, Vec<usize>>,
+}
+
+/// How far around a request an explaining error-log line may be.
+const JOIN_SLACK_US: i64 = 2_000_000;
+
+impl<'a> Joiner<'a> {
+    fn new(acc: &'a Acc) -> Self {
+        let mut by_key: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+        for (i, e) in acc.event_rows.iter().enumerate() {
+            if e.client != 0 && e.request != 0 {
+                by_key.entry((e.client, e.request)).or_default().push(i);
+            }
+        }
+        for v in by_key.values_mut() {
+            v.sort_by_key(|&i| acc.event_rows[i].utc_us);
+        }
+        let mut by_trace: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_request: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, r) in acc.req_rows.iter().enumerate() {
+            if r.layer != Layer::Lb {
+                if r.trace != 0 {
+                    by_trace.entry(r.trace).or_default().push(i);
+                }
+                by_request.entry(r.request).or_default().push(i);
+            }
+        }
+        Joiner {
+            acc,
+            by_key,
+            by_trace,
+            by_request,
+        }
+    }
+
+    /// The event row explaining request row `i`, if any.
+    fn explain(&self, i: usize) -> Option<usize> {
+        let r = &self.acc.req_rows[i];
+        let cands = self.by_key.get(&(r.client, r.request))?;
+        let dur = r.dur_us.unwrap_or(0) as i64;
+        let lo = r.utc_us - dur - JOIN_SLACK_US;
+        let hi = r.utc_us + JOIN_SLACK_US;
+        cands.iter().copied().find(|&k| {
+            let t = self.acc.event_rows[k].utc_us;
+            t >= lo && t <= hi
+        })
+    }
+
+    /// The backend row for LB row `i`: same trace id, else same request line within the
+    /// LB request's duration.
+    fn backend_of(&self, i: usize) -> Option<usize> {
+        let r = &self.acc.req_rows[i];
+        if r.trace != 0 {
+            if let Some(v) = self.by_trace.get(&r.trace) {
+                return v.first().copied();
+            }
+        }
+        let v = self.by_request.get(&r.request)?;
+        let dur = r.dur_us.unwrap_or(0) as i64;
+        v.iter().copied().find(|&k| {
+            let t = self.acc.req_rows[k].utc_us;
+            t >= r.utc_us - dur - JOIN_SLACK_US && t <= r.utc_us + JOIN_SLACK_US
+        })
+    }
+
+    fn incident(&self, from: i64, to: i64) -> IncidentJoins {
+        let mut j = IncidentJoins::default();
+        for (i, r) in self.acc.req_rows.iter().enumerate() {
+            if r.status < 500 || r.utc_us < from || r.utc_us >= to {
+                continue;
+            }
+            if r.layer == Layer::Lb {
+                j.lb_5xx += 1;
+                if let Some(k) = self.backend_of(i) {
+                    j.lb_matched += 1;
+                    *j.backend_status
+                        .entry(self.acc.req_rows[k].status.to_string())
+                        .or_insert(0) += 1;
+                }
+            } else {
+                j.total_5xx += 1;
+                if self.explain(i).is_some() {
+                    j.explained += 1;
+                }
+            }
+        }
+        j
+    }
+
+    fn by_kind(&self, from: i64, to: i64) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::new();
+        for (i, r) in self.acc.req_rows.iter().enumerate() {
+            if r.status >= 500 && r.layer != Layer::Lb && r.utc_us >= from && r.utc_us < to {
+                if let Some(k) = self.explain(i) {
+                    *m.entry(self.acc.event_rows[k].kind.id().to_string())
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+        m
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Causes
+
+struct CauseCtx<'a> {
+    acc: &'a Acc,
+    tl: &'a Timeline,
+    s: usize,
+    e: usize,
+    start_us: i64,
+    end_us: i64,
+    width_us: i64,
+    errors: u64,
+    any_requests: bool,
+    name_of: &'a dyn Fn(u32) -> String,
+    up_name: &'a dyn Fn(u32) -> String,
+}
+
+impl CauseCtx<'_> {
+    /// Events of `kinds` in the incident, padded by one bucket each side (error-log lines
+    /// come a little before the access lines they explain).
+    fn events(&self, kinds: &[EventKind]) -> u64 {
+        let lo = self.s.saturating_sub(1);
+        let hi = (self.e + 1).min(self.tl.buckets.len() - 1);
+        self.tl.buckets[lo..=hi]
+            .iter()
+            .map(|b| {
+                kinds
+                    .iter()
+                    .map(|k| b.events[k.index()] as u64)
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+    /// Event rows of `kinds` between `from` and the padded end.
+    fn rows(
+        &self,
+        kinds: &[EventKind],
+        lookback_us: i64,
+    ) -> impl Iterator<Item = &crate::acc::EventRow> + '_ {
+        let from = self.start_us - self.width_us - lookback_us;
+        let to = self.end_us + self.width_us;
+        let kinds = kinds.to_vec();
+        self.acc
+            .event_rows
+            .iter()
+            .filter(move |r| r.utc_us >= from && r.utc_us < to && kinds.contains(&r.kind))
+    }
+    fn status(&self, code: u16) -> u64 {
+        let Some(k) = crate::acc::status_slot(code) else {
+            return 0;
+        };
+        self.tl.buckets[self.s..=self.e]
+            .iter()
+            .map(|b| b.status[k])
+            .sum()
+    }
+    fn lb(&self, v: LbVerdict) -> u64 {
+        self.tl.buckets[self.s..=self.e]
+            .iter()
+            .map(|b| b.lb_verdict[v as usize])
+            .sum()
+    }
+    /// Evidence lines: samples of the given keys (event kind index, or 1000+status) in the
+    /// padded window.
+    fn evidence(&self, keys: &[u16], lookback_us: i64, max: usize) -> Vec<Evidence> {
+        let from = self.start_us - self.width_us - lookback_us;
+        let to = self.end_us + self.width_us;
+        let mut out = Vec::new();
+        for &k in keys {
+            for ((_, key), v) in self
+                .acc
+                .samples
+                .range((from.div_euclid(1_000_000) * 1_000_000 - 86_400_000_000, 0)..)
+            {
+                if *key != k {
+                    continue;
+                }
+                for s in v {
+                    if s.utc_us >= from && s.utc_us < to && out.len() < max {
+                        out.push(Evidence {
+                            path: (self.name_of)(s.file),
+                            line: s.line,
+                            text: display_bytes(&s.text),
+                        });
+                    }
+                }
+                if out.len() >= max {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+    fn ev_kinds(&self, kinds: &[EventKind], lookback_us: i64) -> Vec<Evidence> {
+        let keys: Vec<u16> = kinds.iter().map(|k| k.index() as u16).collect();
+        self.evidence(&keys, lookback_us, EVIDENCE_PER_CAUSE)
+    }
+    fn ev_status(&self, codes: &[u16], max: usize) -> Vec<Evidence> {
+        let keys: Vec<u16> = codes.iter().map(|c| 1000 + c).collect();
+        self.evidence(&keys, 0, max)
+    }
+    fn p95(&self, up: bool, inside: bool) -> Option<u64> {
+        let mut h = Hist::default();
+        for (i, b) in self.tl.buckets.iter().enumerate() {
+            let is_in = i >= self.s && i <= self.e;
+            if is_in == inside {
+                if let Some(x) = if up { &b.up_time } else { &b.req_time } {
+                    h.merge(x);
+                }
+            }
+        }
+        h.quantile(0.95)
+    }
+}
+
+fn cause(id: &str, conf: f64, summary: String, evidence: Vec<Evidence>) -> Cause {
+    Cause {
+        cause: id.to_string(),
+        confidence: round3(conf.clamp(0.0, 1.0)),
+        summary,
+        evidence,
+    }
+}
+
+fn share(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        (n as f64 / of as f64).min(1.0)
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) -> Vec<Cause> {
+    use EventKind::*;
+    let mut out = Vec::new();
+    let s502 = c.status(502);
+    let s503 = c.status(503);
+    let s504 = c.status(504);
+    let s500 = c.status(500);
+    let errs = c.errors.max(1);
+    let five_min = 300_000_000;
+
+    // php-fpm saturation
+    let maxch = c.rows(&[FpmMaxChildren], five_min).count() as u64;
+    let busy = c.rows(&[FpmSeemsBusy], five_min).count() as u64;
+    let t_header = c.events(&[UpstreamTimeoutHeader, UpstreamTimeoutRead]);
+    let t_connect = c.events(&[UpstreamTimeoutConnect]);
+    let eagain = c.events(&[ConnectAgain]);
+    let up_p95_in = c.p95(true, true);
+    let up_p95_out = c.p95(true, false);
+    let climbing = matches!((up_p95_in, up_p95_out), (Some(a), Some(b)) if a > 3 * b.max(1000));
+    if maxch + busy > 0 {
+        let pools: Vec<String> = {
+            let mut v: Vec<String> = c
+                .rows(&[FpmMaxChildren], five_min)
+                .map(|r| display_bytes(&r.pool))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let setting = c.rows(&[FpmMaxChildren], five_min).find_map(|r| r.number);
+        let mut summary = format!(
+            "php-fpm {} reached pm.max_children{} ({}{}); requests queued behind busy workers: {} 504 and {} 502 in the incident, {} upstream timeouts. Raise pm.max_children (if memory allows) or make the slow scripts faster.",
+            if pools.is_empty() { "pool".to_string() } else { format!("pool {}", pools.join(", ")) },
+            setting.map(|n| format!(" = {n}")).unwrap_or_default(),
+            plural(maxch, "max_children line", "max_children lines"),
+            if busy > 0 { format!(", {}", plural(busy, "'seems busy' line", "'seems busy' lines")) } else { String::new() },
+            s504,
+            s502,
+            t_header + t_connect
+        );
+        if let Some(s) = sat {
+            summary.push(' ');
+            summary.push_str(&s.summary);
+        }
+        let conf =
+            0.6 + 0.25 * share(s504 + s502, errs) + if t_header + eagain > 0 { 0.1 } else { 0.0 };
+        let mut ev = c.ev_kinds(&[FpmMaxChildren, FpmSeemsBusy], five_min);
+        ev.extend(c.ev_kinds(&[UpstreamTimeoutHeader], 0).into_iter().take(1));
+        ev.extend(c.ev_status(&[504, 502], 1));
+        out.push(cause("fpm_max_children", conf, summary, ev));
+    } else if (t_header > 0 || eagain > 0) && climbing && c.any_requests {
+        // pm = static logs nothing: infer from queueing
+        let summary = format!(
+            "No max_children line (pm = static logs none), but upstream header time climbed (p95 {} vs {} before) with {} header timeouts and {} backlog errors: php-fpm workers were probably all busy. Check pm.max_children and the slowlog.",
+            fmt_us(up_p95_in), fmt_us(up_p95_out), t_header, eagain
+        );
+        out.push(cause(
+            "fpm_max_children",
+            0.45,
+            summary,
+            c.ev_kinds(&[UpstreamTimeoutHeader, ConnectAgain], 0),
+        ));
+    }
+
+    if t_header > 0 {
+        let symptom = maxch + busy > 0;
+        let conf = (0.5 + 0.4 * share(t_header, s504.max(1))) * if symptom { 0.8 } else { 1.0 };
+        let summary = format!(
+            "{} while reading the response header or body from the upstream, against {} 504s{}. Compare fastcgi_read_timeout / proxy_read_timeout with how long the backend really takes.",
+            plural(t_header, "upstream timeout", "upstream timeouts"),
+            s504,
+            if symptom { " (a consequence of the php-fpm saturation above)" } else { "" }
+        );
+        let mut ev = c.ev_kinds(&[UpstreamTimeoutHeader, UpstreamTimeoutRead], 0);
+        ev.extend(c.ev_status(&[504], 1));
+        out.push(cause("upstream_read_timeout", conf, summary, ev));
+    }
+    if t_connect > 0 {
+        let conf = 0.5 + 0.4 * share(t_connect, s504.max(1));
+        let summary = format!(
+            "{} while connecting to the upstream ({} 504s): the backend did not accept connections in time (down host, full TCP backlog, firewall). Check the upstream's listen queue and proxy_connect_timeout / fastcgi_connect_timeout.",
+            plural(t_connect, "timeout", "timeouts"),
+            s504
+        );
+        out.push(cause(
+            "upstream_connect_timeout",
+            conf,
+            summary,
+            c.ev_kinds(&[UpstreamTimeoutConnect], 0),
+        ));
+    }
+
+    // terminate vs crash
+    let term_rows: Vec<&crate::acc::EventRow> = c.rows(&[FpmExecutionTimedOut], 0).collect();
+    let resets = c.events(&[RecvReset, UpstreamPrematureClose]);
+    if !term_rows.is_empty() {
+        let secs = term_rows.iter().find_map(|r| r.number);
+        let conf = 0.6 + 0.3 * share(s502, errs) + if resets > 0 { 0.1 } else { 0.0 };
+        let summary = format!(
+            "php-fpm killed {} that ran past request_terminate_timeout{}; nginx saw {} connection resets / premature closes and answered {} 502s. Raise request_terminate_timeout above the slowest legitimate request, or fix the slow script.",
+            plural(term_rows.len() as u64, "worker", "workers"),
+            secs.map(|s| format!(" ({s} s)")).unwrap_or_default(),
+            resets,
+            s502
+        );
+        let mut ev = c.ev_kinds(&[FpmExecutionTimedOut, FpmChildSignal], 0);
+        ev.extend(
+            c.ev_kinds(&[RecvReset, UpstreamPrematureClose], 0)
+                .into_iter()
+                .take(2),
+        );
+        out.push(cause("fpm_request_terminate", conf, summary, ev));
+    }
+    let terminated: Vec<Option<u32>> = term_rows.iter().map(|r| r.child_pid).collect();
+    let crashes: Vec<&crate::acc::EventRow> = c
+        .rows(&[FpmChildSignal], 0)
+        .filter(|r| {
+            !terminated.contains(&r.child_pid) && r.number != Some(9) && r.number != Some(15)
+        })
+        .collect();
+    if !crashes.is_empty() {
+        let sig = crashes.iter().find_map(|r| r.number);
+        let conf = 0.45 + 0.3 * share(s502, errs) + if resets > 0 { 0.15 } else { 0.0 };
+        let summary = format!(
+            "{} exited on a signal{} without having been terminated for a timeout, with {} resets / premature closes: the PHP worker crashed. Look for a core dump or an extension bug.",
+            plural(crashes.len() as u64, "php-fpm worker", "php-fpm workers"),
+            sig.map(|s| format!(" ({s})")).unwrap_or_default(),
+            resets
+        );
+        out.push(cause(
+            "fpm_worker_crash",
+            conf,
+            summary,
+            c.ev_kinds(&[FpmChildSignal, RecvReset], 0),
+        ));
+    }
+
+    let refused = c.events(&[ConnectRefused, ConnectNoSocket]);
+    if refused > 0 {
+        let ups: Vec<String> = {
+            let mut v: Vec<String> = c
+                .rows(&[ConnectRefused, ConnectNoSocket], 0)
+                .map(|r| display_bytes(&r.upstream))
+                .filter(|s| !s.is_empty())
+                .collect();
+            v.sort();
+            v.dedup();
+            v.truncate(3);
+            v
+        };
+        let conf = 0.55
+            + 0.4
+                * share(refused.min(s502.max(refused)), s502.max(1)).min(1.0)
+                * share(s502, errs).max(0.5);
+        let summary = format!(
+            "{} to {}: nothing was listening (backend stopped, crashed or still starting; a missing unix socket). Start or restart the backend and check its own log.",
+            plural(refused, "connection refused / socket missing", "connections refused / sockets missing"),
+            if ups.is_empty() { "the upstream".to_string() } else { ups.join(", ") }
+        );
+        let mut ev = c.ev_kinds(&[ConnectRefused, ConnectNoSocket], 0);
+        ev.extend(c.ev_status(&[502], 1));
+        out.push(cause("upstream_refused", conf, summary, ev));
+    }
+    if eagain > 0 {
+        let conf = 0.55 + 0.4 * share(eagain, s502.max(1));
+        let summary = format!(
+            "{} connecting to the php-fpm unix socket: its listen backlog was full because every worker was busy. Raise listen.backlog (and net.core.somaxconn) only together with pm.max_children or faster scripts.",
+            plural(eagain, "'Resource temporarily unavailable' (11)", "'Resource temporarily unavailable' (11) errors")
+        );
+        out.push(cause(
+            "fpm_listen_backlog",
+            conf,
+            summary,
+            c.ev_kinds(&[ConnectAgain], 0),
+        ));
+    }
+    let big = c.events(&[UpstreamHeaderTooBig]);
+    if big > 0 {
+        let conf = 0.6 + 0.35 * share(big, s502.max(1));
+        let summary = format!(
+            "{}: the upstream's response headers (cookies, debug headers) did not fit the buffer, so nginx answered 502. Raise fastcgi_buffer_size / proxy_buffer_size (and *_buffers), or send smaller headers.",
+            plural(big, "'upstream sent too big header'", "'upstream sent too big header' lines")
+        );
+        out.push(cause(
+            "upstream_header_too_big",
+            conf,
+            summary,
+            c.ev_kinds(&[UpstreamHeaderTooBig], 0),
+        ));
+    }
+    let nolive = c.events(&[NoLiveUpstreams]);
+    if nolive > 0 {
+        let mut before: Vec<(u64, &str)> = [
+            (
+                c.events(&[ConnectRefused, ConnectNoSocket]),
+                "connections refused",
+            ),
+            (t_header + t_connect, "timeouts"),
+            (resets, "connection resets"),
+            (eagain, "full backlogs"),
+        ]
+        .into_iter()
+        .filter(|x| x.0 > 0)
+        .collect();
+        before.sort_by(|a, b| b.0.cmp(&a.0));
+        let why = before
+            .first()
+            .map(|x| format!(" after {} {}", x.0, x.1))
+            .unwrap_or_default();
+        let conf = 0.45 + 0.3 * share(nolive, s502.max(1));
+        let summary = format!(
+            "{}: nginx had marked every server of the upstream group failed{} (max_fails / fail_timeout); the 502s are a consequence, fix what failed first.",
+            plural(nolive, "'no live upstreams'", "'no live upstreams' lines"),
+            why
+        );
+        out.push(cause(
+            "no_live_upstreams",
+            conf,
+            summary,
+            c.ev_kinds(&[NoLiveUpstreams], 0),
+        ));
+    }
+    let limited = c.events(&[LimitingRequests, LimitingConnections]);
+    if limited > 0 {
+        let s429 = c.status(429);
+        let conf = 0.6 + 0.35 * share(limited.min(s503 + s429), (s503 + s429).max(1));
+        let summary = format!(
+            "{} (limit_req / limit_conn) with {} 503 and {} 429 answers: nginx rejected clients over the configured rate. If the traffic is legitimate raise rate/burst of the zone; otherwise this is the limit working.",
+            plural(limited, "request limited by zone", "requests limited by zone"),
+            s503,
+            s429
+        );
+        let mut ev = c.ev_kinds(&[LimitingRequests, LimitingConnections], 0);
+        ev.extend(c.ev_status(&[503, 429], 1));
+        out.push(cause("rate_limited", conf, summary, ev));
+    }
+    let fatal = c.events(&[FastcgiPhpFatal]);
+    if fatal > 0 {
+        let conf =
+            0.5 + 0.45 * share(fatal.min(s500.max(1)), s500.max(1)) * share(s500, errs).max(0.3);
+        let msg = c
+            .rows(&[FastcgiPhpFatal], 0)
+            .next()
+            .map(|r| display_bytes(&r.detail))
+            .unwrap_or_default();
+        let summary = format!(
+            "{} from PHP (FastCGI stderr) with {} 500s: an application error, not the gateway. First: {}",
+            plural(fatal, "fatal error", "fatal errors"),
+            s500,
+            truncate(&msg, 160)
+        );
+        out.push(cause(
+            "app_error",
+            conf,
+            summary,
+            c.ev_kinds(&[FastcgiPhpFatal], 0),
+        ));
+    }
+
+    // load balancer
+    let nobackend = c.lb(LbVerdict::NoBackend);
+    let down = c.events(&[LbServerDown, LbNoServer]);
+    if nobackend + down > 0 {
+        let lb5: u64 = c.tl.buckets[c.s..=c.e]
+            .iter()
+            .map(|b| b.err5xx_by_layer[Layer::Lb as usize])
+            .sum();
+        let conf = 0.5 + 0.4 * share(nobackend, lb5.max(1)) + if down > 0 { 0.1 } else { 0.0 };
+        let summary = format!(
+            "The load balancer answered {} 5xx itself because no backend was available or reachable ({} health-check DOWN / no-server lines): the backend never saw these requests. Check why the health check failed on the backends.",
+            nobackend, down
+        );
+        let mut ev = c.ev_kinds(&[LbServerDown, LbNoServer], 300_000_000);
+        ev.extend(c.ev_status(&[503, 502], 2));
+        out.push(cause("lb_backend_down", conf, summary, ev));
+    }
+    let lbt = c.lb(LbVerdict::TargetTimeout);
+    if lbt > 0 {
+        let conf = 0.5 + 0.45 * share(lbt, s504.max(1));
+        let summary = format!(
+            "{} LB 504s: the target accepted the request but did not answer within the LB's idle/server timeout. Compare the LB timeout with the backend's request time and its own timeouts.",
+            lbt
+        );
+        out.push(cause(
+            "lb_target_timeout",
+            conf,
+            summary,
+            c.ev_status(&[504], 3),
+        ));
+    }
+
+    // one upstream among several
+    let mut per_up: HashMap<u32, (u64, u64)> = HashMap::new();
+    for b in &c.tl.buckets[c.s..=c.e] {
+        for u in &b.upstreams {
+            let x = per_up.entry(u.0).or_default();
+            x.0 += u.1 as u64;
+            x.1 += u.2 as u64;
+        }
+    }
+    if per_up.len() >= 2 {
+        let tot5: u64 = per_up.values().map(|x| x.1).sum();
+        if let Some((&worst, &(wr, we))) = per_up
+            .iter()
+            .max_by_key(|x| (x.1 .1, std::cmp::Reverse(*x.0)))
+        {
+            let others_r: u64 = per_up
+                .iter()
+                .filter(|x| *x.0 != worst)
+                .map(|x| x.1 .0)
+                .sum();
+            let others_e: u64 = per_up
+                .iter()
+                .filter(|x| *x.0 != worst)
+                .map(|x| x.1 .1)
+                .sum();
+            if we >= 3
+                && share(we, tot5) >= 0.8
+                && share(others_e, others_r.max(1)) < 0.05
+                && others_r > 0
+            {
+                let summary = format!(
+                    "{} of {} upstream 5xx came from {} ({} of its {} requests failed) while the other upstreams stayed healthy: look at that one server.",
+                    we,
+                    tot5,
+                    (c.up_name)(worst),
+                    we,
+                    wr
+                );
+                out.push(cause(
+                    "single_backend",
+                    0.4 + 0.5 * share(we, tot5),
+                    summary,
+                    c.ev_status(&[502, 504, 500, 503], 2),
+                ));
+            }
+        }
+    }
+
+    // clients repeating failed requests at once
+    let mut last_fail: HashMap<(u64, u64), i64> = HashMap::new();
+    let mut repeats = 0u64;
+    let mut fails = 0u64;
+    let mut rows: Vec<&crate::acc::ReqRow> = c
+        .acc
+        .req_rows
+        .iter()
+        .filter(|r| r.status >= 500 && r.utc_us >= c.start_us && r.utc_us < c.end_us)
+        .collect();
+    rows.sort_by_key(|r| r.utc_us);
+    for r in rows {
+        fails += 1;
+        if let Some(&t) = last_fail.get(&(r.client, r.request)) {
+            if r.utc_us - t <= 1_000_000 {
+                repeats += 1;
+            }
+        }
+        last_fail.insert((r.client, r.request), r.utc_us);
+    }
+    if repeats >= 10 && share(repeats, fails) >= 0.3 && last_fail.len() < fails as usize / 2 {
+        let summary = format!(
+            "{} of {} failed requests were repeats of a request the same client had just seen fail (within 1 s, no back-off) by {} clients: retries multiplied the load during the incident. Make clients back off exponentially.",
+            repeats,
+            fails,
+            { let mut v: Vec<u64> = last_fail.keys().map(|k| k.0).collect(); v.sort(); v.dedup(); v.len() }
+        );
+        out.push(cause(
+            "retry_storm",
+            0.3 + 0.4 * share(repeats, fails),
+            summary,
+            c.ev_status(&[502, 503, 504], 2),
+        ));
+    }
+
+    // overload: more traffic than usual with latency rising, nothing specific
+    if c.any_requests {
+        let rate_in: f64 = c.tl.buckets[c.s..=c.e]
+            .iter()
+            .map(|b| b.requests as f64)
+            .sum::<f64>()
+            / (c.e - c.s + 1) as f64;
+        let mut outside: Vec<f64> =
+            c.tl.buckets
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i < c.s || *i > c.e)
+                .map(|(_, b)| b.requests as f64)
+                .collect();
+        let base = median(&mut outside);
+        let lat_in = c.p95(false, true);
+        let lat_out = c.p95(false, false);
+        let rising =
+            matches!((lat_in, lat_out), (Some(a), Some(b)) if a as f64 > 1.5 * b.max(1000) as f64);
+        if base > 0.0 && rate_in > 1.5 * base && rising {
+            let best = out.iter().map(|c| c.confidence).fold(0.0, f64::max);
+            let conf = if best >= 0.5 { 0.3 } else { 0.5 };
+            let summary = format!(
+                "Request rate rose to {:.1}× its usual level ({:.0} vs {:.0} per bucket) and request time p95 rose from {} to {}: more load than the backend serves. Add capacity or shed load.",
+                rate_in / base, rate_in, base, fmt_us(lat_out), fmt_us(lat_in)
+            );
+            out.push(cause(
+                "overload",
+                conf,
+                summary,
+                c.ev_status(&[503, 504], 2),
+            ));
+        }
+    }
+
+    if out.iter().all(|c| c.confidence < 0.3) {
+        let looked = "nginx error-log timeouts, refused/reset connections, no live upstreams, header size, rate limits, PHP fatals, php-fpm max_children/terminate/crash lines, LB health checks, per-upstream concentration and traffic level";
+        let summary = format!(
+            "Nothing in the logs given explains these {} errors (looked at: {looked}). {}",
+            c.errors,
+            if joins.total_5xx > 0 && joins.explained == 0 {
+                "No error-log line matches the failing requests: add the error logs of the failing layer (nginx error.log, php-fpm log) to the run."
+            } else {
+                ""
+            }
+        );
+        out.push(cause(
+            "unknown",
+            0.2,
+            summary.trim_end().to_string(),
+            c.ev_status(&[500, 502, 503, 504], 3),
+        ));
+    }
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let t: String = s.chars().take(n).collect();
+        format!("{t}…")
+    }
+}
+
+fn fmt_us(v: Option<u64>) -> String {
+    match v {
+        Some(us) if us >= 1_000_000 => format!("{:.2}s", us as f64 / 1e6),
+        Some(us) => format!("{}ms", us / 1000),
+        None => "-".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Saturation roots (slowlog)
+
+/// One slowlog stack frame: `[0x00007f...] function() /path/file.php:123`.
+fn frame_parts(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = line.strip_prefix(b"[")?;
+    let close = memchr::memchr(b']', rest)?;
+    let rest = rest.get(close + 1..)?.strip_prefix(b" ")?;
+    let sp = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+    Some((&rest[..sp], rest.get(sp + 1..).unwrap_or(&[])))
+}
+
+fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
+    let traces: Vec<&crate::acc::EventRow> = acc
+        .event_rows
+        .iter()
+        .filter(|r| r.kind == EventKind::FpmSlowTrace && r.utc_us >= from && r.utc_us < to)
+        .collect();
+    if traces.is_empty() {
+        return None;
+    }
+    let mut scripts: HashMap<&[u8], u64> = HashMap::new();
+    let mut frames: HashMap<String, u64> = HashMap::new();
+    for t in &traces {
+        *scripts.entry(&t.detail).or_insert(0) += 1;
+        let mut lines = t.frames.split(|&b| b == b'\n').filter_map(frame_parts);
+        if let Some((func, _)) = lines.next() {
+            let caller = lines
+                .next()
+                .map(|(_, loc)| display_bytes(loc))
+                .unwrap_or_default();
+            let key = if caller.is_empty() {
+                display_bytes(func)
+            } else {
+                format!("{} called from {}", display_bytes(func), caller)
+            };
+            *frames.entry(key).or_insert(0) += 1;
+        }
+    }
+    let top_script = scripts
+        .iter()
+        .max_by_key(|x| (*x.1, std::cmp::Reverse(*x.0)))
+        .map(|(k, v)| (display_bytes(k), *v));
+    let mut top_frames: Vec<(String, u64)> = frames.into_iter().collect();
+    top_frames.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top_frames.truncate(5);
+    let n = traces.len() as u64;
+    let mut summary = String::new();
+    if let Some((f, k)) = top_frames.first() {
+        summary.push_str(&format!("{k} of {n} slow traces were in {f}"));
+    }
+    if let Some((s, k)) = &top_script {
+        if !summary.is_empty() {
+            summary.push_str("; ");
+        }
+        summary.push_str(&format!("{k} of {n} ran {s}"));
+    }
+    summary.push('.');
+    Some(Saturation {
+        slow_traces: n,
+        top_script,
+        top_frames,
+        summary,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Capacity
+
+fn capacity(tl: &Timeline, spans: &[(usize, usize)], up_name: &dyn Fn(u32) -> String) -> Capacity {
+    let w = tl.width_s() as f64;
+    let in_span = |i: usize| spans.iter().any(|s| i >= s.0 && i <= s.1);
+    let mut cap = Capacity::default();
+    for (i, b) in tl.buckets.iter().enumerate() {
+        if b.requests > 0 && !in_span(i) && (b.err5xx() as f64) < 0.01 * b.requests as f64 {
+            let r = b.requests as f64 / w;
+            cap.sustained_rps = Some(cap.sustained_rps.map_or(r, |x: f64| x.max(r)));
+        }
+    }
+    if let Some(&(s, _)) = spans.first() {
+        let b = &tl.buckets[s];
+        if b.requests > 0 {
+            cap.errors_began_rps = Some(round3(b.requests as f64 / w));
+        }
+    }
+    cap.sustained_rps = cap.sustained_rps.map(round3);
+    let mut ids: Vec<u32> = tl
+        .buckets
+        .iter()
+        .flat_map(|b| b.upstreams.iter().map(|u| u.0))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() <= 50 {
+        for id in ids {
+            let mut sustained: Option<f64> = None;
+            let mut began: Option<f64> = None;
+            for (i, b) in tl.buckets.iter().enumerate() {
+                if let Some(u) = b.upstreams.iter().find(|u| u.0 == id) {
+                    let r = u.1 as f64 / w;
+                    if !in_span(i) && (u.2 as f64) < 0.01 * u.1 as f64 {
+                        sustained = Some(sustained.map_or(r, |x| x.max(r)));
+                    }
+                    if began.is_none() && in_span(i) && u.2 > 0 {
+                        began = Some(r);
+                    }
+                }
+            }
+            cap.per_upstream.push(UpstreamCapacity {
+                upstream: up_name(id),
+                sustained_rps: sustained.map(round3),
+                errors_began_rps: began.map(round3),
+            });
+        }
+    }
+    cap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incidents_need_a_rise_and_enough_errors() {
+        // quiet baseline with a 1% error floor, then a spike
+        let mut sig: Vec<(u64, u64)> = (0..60)
+            .map(|i| (if i % 10 == 0 { 1 } else { 0 }, 100))
+            .collect();
+        for x in &mut sig[30..35] {
+            *x = (40, 100);
+        }
+        let spans = find_incidents(&sig, true, 5);
+        assert_eq!(spans, vec![(30, 34)]);
+        // a single 502 in a quiet minute is not an incident
+        let mut quiet: Vec<(u64, u64)> = vec![(0, 10); 30];
+        quiet[5] = (1, 1);
+        assert!(find_incidents(&quiet, true, 5).is_empty());
+        // everything failing is still an incident
+        let all: Vec<(u64, u64)> = vec![(10, 10); 10];
+        assert_eq!(find_incidents(&all, true, 5), vec![(0, 9)]);
+        // gaps of quiet buckets are bridged
+        let mut gap: Vec<(u64, u64)> = vec![(0, 100); 20];
+        gap[5] = (30, 100);
+        gap[7] = (30, 100);
+        assert_eq!(find_incidents(&gap, true, 5), vec![(5, 7)]);
+    }
+
+    #[test]
+    fn slow_frames() {
+        assert_eq!(
+            frame_parts(b"[0x00007f9be3014300] unlink() /x/a.php:285"),
+            Some((&b"unlink()"[..], &b"/x/a.php:285"[..]))
+        );
+        assert_eq!(frame_parts(b"garbage"), None);
+    }
+}

@@ -1,0 +1,183 @@
+//! Command-line interface (clap derive). Values are parsed into types here, at the edge.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const EXAMPLES: &str = "\
+Examples:
+  gatelog analyze /var/log/nginx/ /var/log/php8.2-fpm.log
+  gatelog analyze samples/incident --json > report.json
+  gatelog analyze 'access.log*' --format nginx-access --nginx-conf /etc/nginx/nginx.conf
+  zcat access.log.2.gz | gatelog analyze - --since 2026-11-23T10:00:00Z --bucket 10s
+  gatelog detect /var/log/haproxy.log
+  gatelog formats";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatelog",
+    version,
+    about = "Gateway error forensics: when did the 502/503/504s happen, which upstream produced them, and why",
+    long_about = "gatelog reads load-balancer, nginx and php-fpm logs (plain, gzip or zstd), builds a \
+timeline of requests and errors, finds incidents where the 5xx rate rose above its baseline, and names \
+the probable cause of each with the exact log lines as evidence.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyse logs and print a report (text, or JSON with --json)
+    #[command(after_help = EXAMPLES)]
+    Analyze(AnalyzeArgs),
+    /// Follow logs and show the 5xx rate, latency and probable cause as it happens
+    Live(AnalyzeArgs),
+    /// List the supported formats with an example line each
+    Formats,
+    /// Print the detected format of each input and why
+    Detect(DetectArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FormatArgs {
+    /// Force a format for every input (FMT) or for one (PATH=FMT); see `gatelog formats`
+    #[arg(long = "format", value_name = "FMT|PATH=FMT")]
+    pub format: Vec<String>,
+    /// Read every log_format directive from an nginx configuration (includes followed)
+    #[arg(long, value_name = "FILE")]
+    pub nginx_conf: Vec<PathBuf>,
+    /// An nginx log_format string (or a php-fpm access.format with --format fpm-access)
+    #[arg(long, value_name = "STRING")]
+    pub log_format: Vec<String>,
+    /// Longest line accepted, in bytes; longer lines are rejected with their location
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub max_line: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AnalyzeArgs {
+    /// Files, directories (recursed), globs, or - for stdin
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub fmt: FormatArgs,
+    /// Time zone for timestamps that carry none (nginx error, php-fpm): UTC, +08:00, Asia/Shanghai, local
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Only records at or after T (RFC 3339, or relative to now such as 2h, 30m)
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Only records before T (RFC 3339, or relative to now)
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Timeline resolution (1s, 10s, 1m, ...; default chosen from the span)
+    #[arg(long, value_name = "DUR")]
+    pub bucket: Option<String>,
+    /// Print the JSON report on stdout instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Also write a self-contained HTML report
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write Parquet tables into DIR
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
+    /// Incremental mode: resume after the bytes already analysed
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Exit with status 3 when a rule holds, e.g. 'rate(5xx) > 5% for 5m', 'count(504) > 100'
+    #[arg(long, value_name = "RULE")]
+    pub fail_on: Vec<String>,
+    /// Exit with status 2 if any line could not be parsed
+    #[arg(long)]
+    pub strict: bool,
+    /// Fewest errors an incident needs
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub min_errors: u64,
+    /// Worker threads (default: all cores)
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress or notices on stderr
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Colour: auto (terminal and no NO_COLOR), always, never
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Files, directories (recursed), globs, or - for stdin
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub fmt: FormatArgs,
+}
+
+/// Parse a duration such as `10s`, `1m`, `2h`, `1d`, `500ms` into seconds (at least 1).
+pub fn parse_duration_s(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num.parse().map_err(|_| {
+        format!("invalid duration '{s}': use a number and a unit, e.g. 10s, 5m, 1h")
+    })?;
+    let mult = match unit {
+        "" | "s" | "sec" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("invalid duration unit in '{s}': use s, m, h or d")),
+    };
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("duration '{s}' is too large"))?;
+    if v <= 0 {
+        return Err(format!("duration '{s}' must be positive"));
+    }
+    Ok(v)
+}
+
+/// Parse `--since/--until`: RFC 3339, a date-time without zone (UTC), or relative to now.
+pub fn parse_time_us(s: &str, now_us: i64) -> Result<i64, String> {
+    let t = s.trim();
+    if let Ok(d) = parse_duration_s(t) {
+        return Ok(now_us - d * 1_000_000);
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(d.timestamp_micros());
+    }
+    let mut c = gatelog_parsers::time::SecondCache::new();
+    if let Some((ts, used)) = c.iso8601(t.as_bytes()) {
+        if used == t.len() {
+            return Ok(ts.utc_us(0));
+        }
+    }
+    Err(format!("invalid time '{s}': use RFC 3339 (2026-11-23T10:00:00+08:00) or a relative time such as 2h"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_times() {
+        assert_eq!(parse_duration_s("10s"), Ok(10));
+        assert_eq!(parse_duration_s("5m"), Ok(300));
+        assert!(parse_duration_s("5x").is_err());
+        assert!(parse_duration_s("0s").is_err());
+        assert_eq!(
+            parse_time_us("2h", 10_000_000_000),
+            Ok(10_000_000_000 - 7_200_000_000)
+        );
+        assert_eq!(parse_time_us("1970-01-01T00:00:10Z", 0), Ok(10_000_000));
+        assert_eq!(
+            parse_time_us("1970-01-01T01:00:10+01:00", 0),
+            Ok(10_000_000)
+        );
+        assert!(parse_time_us("yesterday", 0).is_err());
+    }
+}

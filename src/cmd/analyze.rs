@@ -1,0 +1,314 @@
+//! `gatelog analyze`: read every input, build the report, render it.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use gatelog_parsers::{Format, Layer};
+
+use crate::analysis::{self, AnalysisOptions, InputMeta};
+use crate::cli::{self, AnalyzeArgs};
+use crate::exit::{Exit, UserError};
+use crate::input::{self, Input, Source};
+use crate::pipeline::{self, RunOptions};
+use crate::report::{Report, SkippedInput};
+use crate::tz::TzChoice;
+
+/// Everything needed to run one analysis, built once from the options.
+pub struct Prepared {
+    pub opts: RunOptions,
+    pub analysis: AnalysisOptions,
+    pub threads: usize,
+}
+
+pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
+    let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
+    let parser_opts = super::parser_options(&a.fmt)?;
+    let tz = a.tz.as_deref().map(TzChoice::parse).transpose()?;
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let since_us = a
+        .since
+        .as_deref()
+        .map(|s| cli::parse_time_us(s, now_us))
+        .transpose()
+        .map_err(|e| UserError(format!("--since: {e}")))?;
+    let until_us = a
+        .until
+        .as_deref()
+        .map(|s| cli::parse_time_us(s, now_us))
+        .transpose()
+        .map_err(|e| UserError(format!("--until: {e}")))?;
+    if let (Some(s), Some(u)) = (since_us, until_us) {
+        if s >= u {
+            return Err(UserError("--since must be earlier than --until".into()));
+        }
+    }
+    let bucket_s = a
+        .bucket
+        .as_deref()
+        .map(cli::parse_duration_s)
+        .transpose()
+        .map_err(|e| UserError(format!("--bucket: {e}")))?;
+    if a.max_line_too_small() {
+        return Err(UserError("--max-line must be at least 256 bytes".into()));
+    }
+    if a.strict && a.fail_on.is_empty() {
+        // nothing more to check
+    }
+    if !a.fail_on.is_empty() || a.state.is_some() || a.parquet.is_some() || a.html.is_some() {
+        let which = if !a.fail_on.is_empty() {
+            "--fail-on"
+        } else if a.state.is_some() {
+            "--state"
+        } else if a.parquet.is_some() {
+            "--parquet"
+        } else {
+            "--html"
+        };
+        return Err(UserError(format!(
+            "{which} is not available in this build yet; run without it"
+        )));
+    }
+    let threads = a
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    Ok(Prepared {
+        opts: RunOptions {
+            force_all,
+            force_path,
+            parser_opts,
+            tz,
+            since_us,
+            until_us,
+            base_bucket_s: bucket_s.unwrap_or(1),
+            max_line: a.fmt.max_line,
+            ..Default::default()
+        },
+        analysis: AnalysisOptions {
+            bucket_s,
+            min_incident_errors: a.min_errors.max(1),
+            top_n: 10,
+        },
+        threads,
+    })
+}
+
+impl AnalyzeArgs {
+    fn max_line_too_small(&self) -> bool {
+        self.fmt.max_line < 256
+    }
+}
+
+/// The result of an analysis run.
+pub struct Outcome {
+    pub report: Report,
+    /// Errors that make the run fail (exit 1) after the report: unreadable inputs, inputs
+    /// named on the command line whose format is unknown.
+    pub errors: Vec<String>,
+}
+
+/// Discover, detect, read and analyse: the whole pass, independent of how it is rendered.
+pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
+    let (found, problems) = input::discover(inputs);
+    let mut errors: Vec<String> = problems
+        .iter()
+        .map(|p| format!("{}: {}", p.name, p.message))
+        .collect();
+    let mut skipped = Vec::new();
+    let mut chosen: Vec<(Input, Format)> = Vec::new();
+    let mut metas = Vec::new();
+    let mut offset_seen: Option<(i32, String)> = None;
+    let mut stdin_head = None;
+    for inp in found {
+        let d = pipeline::detect_input(&inp, &p.opts);
+        if matches!(inp.source, Source::Stdin) {
+            stdin_head = d.head.clone();
+        }
+        match d.format {
+            Some(f) => {
+                if offset_seen.is_none() {
+                    if let Some(o) = d.offset {
+                        offset_seen = Some((o, inp.name.clone()));
+                    }
+                }
+                metas.push(InputMeta {
+                    id: inp.id as u32,
+                    name: inp.name.clone(),
+                    format: f.id().to_string(),
+                    layer: f.layer(),
+                    detected: d.reason,
+                });
+                chosen.push((inp, f));
+            }
+            None if inp.size == 0 && matches!(inp.source, Source::File(_)) => {
+                // an empty file is not an error: there is nothing in it to misread
+                metas.push(InputMeta {
+                    id: inp.id as u32,
+                    name: inp.name.clone(),
+                    format: "empty".into(),
+                    layer: Layer::Proxy,
+                    detected: "empty file".into(),
+                });
+            }
+            None if inp.explicit => {
+                errors.push(format!("{}: unknown format: {}", inp.name, d.reason));
+            }
+            None => skipped.push(SkippedInput {
+                path: inp.name.clone(),
+                reason: d.reason,
+            }),
+        }
+    }
+    let tz = match &p.opts.tz {
+        Some(t) => t.clone(),
+        None => match &offset_seen {
+            Some((o, name)) => TzChoice::Fixed(*o, format!("offset of $time_local in {name}")),
+            None => TzChoice::Local,
+        },
+    };
+    let jobs = pipeline::plan_jobs(&chosen, &p.opts, p.threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(p.threads)
+        .build();
+    let acc = match pool {
+        Ok(pool) => pool.install(|| pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head)),
+        Err(_) => pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head),
+    };
+    for st in acc.files.values() {
+        errors.extend(st.errors.iter().cloned());
+    }
+    let report = analysis::build_report(acc, &metas, skipped, tz.describe(), &p.analysis);
+    Outcome { report, errors }
+}
+
+pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
+    let p = prepare(&a)?;
+    let out = analyze(&a.inputs, &p);
+    let color = match a.color.as_str() {
+        "always" => true,
+        "never" => false,
+        "auto" => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+        other => {
+            return Err(UserError(format!(
+                "invalid --color '{other}': use auto, always or never"
+            )))
+        }
+    };
+    if out.report.inputs.is_empty() && !out.errors.is_empty() {
+        for e in &out.errors {
+            eprintln!("gatelog: error: {e}");
+        }
+        return Ok(Exit::Error);
+    }
+    let rendered = if a.json {
+        let mut s = serde_json::to_string_pretty(&out.report)
+            .map_err(|e| UserError(format!("cannot encode the JSON report: {e}")))?;
+        s.push('\n');
+        s
+    } else {
+        crate::text::render(&out.report, color)
+    };
+    super::emit(&rendered)?;
+    for e in &out.errors {
+        eprintln!("gatelog: error: {e}");
+    }
+    if !out.errors.is_empty() {
+        return Ok(Exit::Error);
+    }
+    if a.strict && out.report.totals.rejected > 0 {
+        eprintln!(
+            "gatelog: {} lines could not be parsed (--strict); see the rejected samples in the report",
+            out.report.totals.rejected
+        );
+        return Ok(Exit::Rejected);
+    }
+    Ok(Exit::Ok)
+}
+
+/// Read every `log_format` of an nginx configuration, following `include` relative to the
+/// configuration's directory (never outside what the configuration names).
+pub fn nginx_conf_formats(conf: &Path) -> Result<Vec<String>, UserError> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let base = conf
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    read_conf(conf, &base, &mut out, &mut seen, 0)?;
+    if out.is_empty() {
+        return Err(UserError(format!(
+            "{}: no log_format directive found; pass the format with --log-format instead",
+            conf.display()
+        )));
+    }
+    Ok(out)
+}
+
+fn read_conf(
+    path: &Path,
+    base: &Path,
+    out: &mut Vec<String>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    depth: usize,
+) -> Result<(), UserError> {
+    if depth > 16 {
+        return Err(UserError(format!(
+            "{}: includes nested more than 16 deep (an include loop?)",
+            path.display()
+        )));
+    }
+    let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if !seen.insert(canon) {
+        return Ok(());
+    }
+    let text = std::fs::read(path).map_err(|e| {
+        UserError(format!(
+            "{}: cannot read nginx configuration: {e}",
+            path.display()
+        ))
+    })?;
+    let scan = gatelog_parsers::nginx_conf::scan(&text)
+        .map_err(|e| UserError(format!("{}: {e}", path.display())))?;
+    out.extend(scan.log_formats.into_iter().map(|f| f.format));
+    let base_canon = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+    for inc in scan.includes {
+        // Includes resolve inside the configuration's own directory: an absolute include is
+        // re-rooted there (`/etc/nginx/conf.d/*.conf` from /etc/nginx/nginx.conf stays
+        // /etc/nginx/conf.d/*.conf; from elsewhere it becomes <dir>/conf.d/*.conf only if it
+        // lies under <dir>), so no configuration can make gatelog read other files.
+        let pattern = if Path::new(&inc).is_absolute() {
+            PathBuf::from(&inc)
+        } else {
+            base.join(&inc)
+        };
+        let pat = pattern.to_string_lossy().to_string();
+        let paths: Vec<PathBuf> = match glob::glob(&pat) {
+            Ok(g) => g.filter_map(Result::ok).collect(),
+            Err(_) => vec![pattern.clone()],
+        };
+        for p in paths {
+            let inside = p
+                .canonicalize()
+                .map(|c| c.starts_with(&base_canon))
+                .unwrap_or(false);
+            if !inside {
+                eprintln!(
+                    "gatelog: warning: {}: include {} is outside {}; not read",
+                    path.display(),
+                    p.display(),
+                    base.display()
+                );
+                continue;
+            }
+            read_conf(&p, base, out, seen, depth + 1)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! `gatelog detect`: the detected format of each input and why.
+
+use crate::cli::DetectArgs;
+use crate::exit::{Exit, UserError};
+use crate::input;
+use crate::pipeline::{self, RunOptions};
+
+pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
+    let opts = RunOptions {
+        parser_opts: super::parser_options(&a.fmt)?,
+        ..Default::default()
+    };
+    let (all, per) = super::parse_formats(&a.fmt.format)?;
+    let opts = RunOptions {
+        force_all: all,
+        force_path: per,
+        ..opts
+    };
+    let (inputs, problems) = input::discover(&a.inputs);
+    let mut out = String::new();
+    let mut code = Exit::Ok;
+    for p in &problems {
+        eprintln!("gatelog: error: {}: {}", p.name, p.message);
+        code = Exit::Error;
+    }
+    for inp in &inputs {
+        let d = pipeline::detect_input(inp, &opts);
+        match d.format {
+            Some(f) => out.push_str(&format!("{}\t{}\t{}\n", inp.name, f, d.reason)),
+            None => {
+                out.push_str(&format!("{}\tunknown\t{}\n", inp.name, d.reason));
+                if inp.explicit {
+                    code = Exit::Error;
+                }
+            }
+        }
+    }
+    super::emit(&out)?;
+    Ok(code)
+}

@@ -1,0 +1,583 @@
+//! The analysis pass: inputs → lines → records → normalised requests/events → accumulators,
+//! in parallel over files and over chunks of large files, merged in input order.
+
+use std::io::{self, Read};
+
+use gatelog_parsers::{
+    self as parsers, detect, Format, Framing, Layer, LineParser, ParserOptions, Record,
+};
+use rayon::prelude::*;
+
+use crate::acc::{Acc, LbVerdict, Sample, REJECTED_SAMPLES};
+use crate::input::{self, Compression, Input, LineItem, LineReader, Source};
+use crate::tz::TzChoice;
+
+/// Options of one analysis run, built once from the command line.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Formats forced with `--format FMT` (all inputs) or `--format PATH=FMT`.
+    pub force_all: Option<Format>,
+    pub force_path: Vec<(String, Format)>,
+    pub parser_opts: ParserOptions,
+    /// `--tz`; `None` = from `$time_local` offsets seen, else local.
+    pub tz: Option<TzChoice>,
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+    pub base_bucket_s: i64,
+    pub max_line: usize,
+    /// Size of the chunks large uncompressed files are split into.
+    pub chunk_bytes: u64,
+    pub block_bytes: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            force_all: None,
+            force_path: Vec::new(),
+            parser_opts: ParserOptions::default(),
+            tz: None,
+            since_us: None,
+            until_us: None,
+            base_bucket_s: 1,
+            max_line: 1 << 20,
+            chunk_bytes: 64 << 20,
+            block_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The outcome of detection for one input.
+#[derive(Clone, Debug)]
+pub struct Detected {
+    pub format: Option<Format>,
+    pub reason: String,
+    /// Zone offset seen in the sample's timestamps.
+    pub offset: Option<i32>,
+    /// The sample (stdin only: it cannot be read twice).
+    pub head: Option<Vec<u8>>,
+}
+
+const SNIFF_BYTES: usize = 64 * 1024;
+const SNIFF_LINES: usize = 200;
+
+fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
+    if !complete || lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop(); // a partial last line, or the empty piece after the final newline
+    }
+    lines
+        .into_iter()
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.starts_with(b"# failJSON") && !l.starts_with(b"# filterOptions"))
+        .take(SNIFF_LINES)
+        .collect()
+}
+
+fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => {
+                head.truncate(n);
+                return Ok((head, true));
+            }
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if n == 0 {
+                    return Err(e);
+                }
+                head.truncate(n);
+                return Ok((head, true));
+            }
+        }
+    }
+    Ok((head, false))
+}
+
+/// Detect the format of a sample of bytes.
+pub fn detect_bytes(
+    head: &[u8],
+    complete: bool,
+    opts: &ParserOptions,
+) -> (Option<Format>, String, Option<i32>) {
+    let lines = sample_lines(head, complete);
+    let nonblank = lines
+        .iter()
+        .filter(|l| !l.iter().all(|c| c.is_ascii_whitespace()))
+        .count();
+    if nonblank == 0 {
+        return (None, "empty: no lines to recognise".into(), None);
+    }
+    let mut cands: Vec<Box<dyn LineParser>> = Format::ALL
+        .iter()
+        .filter_map(|&f| parsers::build(f, opts).ok())
+        .collect();
+    let ranked = detect::rank(&mut cands, &lines);
+    let Some(best) = ranked.first() else {
+        return (None, "no parser available".into(), None);
+    };
+    if detect::is_match(best, nonblank) {
+        let mut reason = format!(
+            "{} of {} sampled lines parse as {}",
+            best.lines_parsed, best.lines, best.format
+        );
+        if let Some(second) = ranked.get(1).filter(|s| s.useful > 0) {
+            reason.push_str(&format!(
+                " (next best: {}, {} lines)",
+                second.format, second.lines_parsed
+            ));
+        }
+        let offset = sample_offset(best.format, opts, &lines);
+        (Some(best.format), reason, offset)
+    } else {
+        let why = best.first_error.clone().unwrap_or_default();
+        (
+            None,
+            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}); run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed),
+            None,
+        )
+    }
+}
+
+fn sample_offset(f: Format, opts: &ParserOptions, lines: &[&[u8]]) -> Option<i32> {
+    let mut p = parsers::build(f, opts).ok()?;
+    for l in lines.iter().take(20) {
+        if let Ok(Record::Request(r)) = p.parse(l) {
+            if let Some(o) = r.ts.offset {
+                return Some(o);
+            }
+        }
+    }
+    None
+}
+
+/// Detect one input's format (reading its first 64 KiB).
+pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
+    if let Some(f) = forced_format(inp, opts) {
+        let mut d = Detected {
+            format: Some(f),
+            reason: "forced with --format".into(),
+            offset: None,
+            head: None,
+        };
+        if let Source::Stdin = inp.source {
+            // still buffer the head so the stream can be replayed
+            if let Ok(mut r) = input::open(inp) {
+                if let Ok((h, _)) = read_head(&mut r) {
+                    d.head = Some(h);
+                }
+                STDIN_REST.with(|s| *s.borrow_mut() = Some(r));
+            }
+        }
+        return d;
+    }
+    let mut r = match input::open(inp) {
+        Ok(r) => r,
+        Err(e) => {
+            return Detected {
+                format: None,
+                reason: format!("cannot open: {e}"),
+                offset: None,
+                head: None,
+            }
+        }
+    };
+    let (head, complete) = match read_head(&mut r) {
+        Ok(x) => x,
+        Err(e) => {
+            return Detected {
+                format: None,
+                reason: format!("cannot read: {e}"),
+                offset: None,
+                head: None,
+            }
+        }
+    };
+    let (format, reason, offset) = detect_bytes(&head, complete, &opts.parser_opts);
+    let is_stdin = matches!(inp.source, Source::Stdin);
+    if is_stdin {
+        STDIN_REST.with(|s| *s.borrow_mut() = Some(r));
+    }
+    Detected {
+        format,
+        reason,
+        offset,
+        head: if is_stdin { Some(head) } else { None },
+    }
+}
+
+thread_local! {
+    /// The rest of stdin after its sniffed head (stdin can be read only once).
+    static STDIN_REST: std::cell::RefCell<Option<Box<dyn Read + Send>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn forced_format(inp: &Input, opts: &RunOptions) -> Option<Format> {
+    for (p, f) in &opts.force_path {
+        if *p == inp.name || std::path::Path::new(p) == std::path::Path::new(&inp.name) {
+            return Some(*f);
+        }
+    }
+    opts.force_all
+}
+
+/// A unit of parallel work: a whole input or a byte range of one.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub input: Input,
+    pub format: Format,
+    pub range: Option<(u64, u64)>,
+}
+
+/// Split inputs into jobs: large uncompressed single-line-format files become several.
+pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for (inp, f) in inputs {
+        let splittable = matches!(inp.source, Source::File(_))
+            && inp.compression == Compression::None
+            && parsers::build(*f, &opts.parser_opts)
+                .map(|p| p.framing() == Framing::Line)
+                .unwrap_or(false)
+            && inp.size > opts.chunk_bytes;
+        if splittable {
+            let n = ((inp.size / opts.chunk_bytes.max(1)) as usize)
+                .max(threads)
+                .max(2);
+            if let Source::File(p) = &inp.source {
+                if let Ok(ranges) = input::plan_chunks(p, inp.size, n) {
+                    for r in ranges {
+                        jobs.push(Job {
+                            input: inp.clone(),
+                            format: *f,
+                            range: Some(r),
+                        });
+                    }
+                    continue;
+                }
+            }
+        }
+        jobs.push(Job {
+            input: inp.clone(),
+            format: *f,
+            range: None,
+        });
+    }
+    jobs
+}
+
+/// Run all jobs and merge their accumulators in order.
+pub fn run_jobs(
+    jobs: &[Job],
+    opts: &RunOptions,
+    tz: &TzChoice,
+    stdin_head: Option<Vec<u8>>,
+) -> Acc {
+    let stdin_rest = STDIN_REST.with(|s| s.borrow_mut().take());
+    let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
+    jobs.par_iter()
+        .map(|job| run_job(job, opts, tz, &stdin))
+        .reduce_with(|mut a, b| {
+            a.merge(b);
+            a
+        })
+        .unwrap_or_else(|| Acc::new(opts.base_bucket_s))
+}
+
+type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>>)>;
+
+fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> Acc {
+    let mut acc = Acc::new(opts.base_bucket_s);
+    let file = job.input.id as u32;
+    acc.stats(file);
+    let parser = match parsers::build(job.format, &opts.parser_opts) {
+        Ok(p) => p,
+        Err(e) => {
+            acc.stats(file)
+                .errors
+                .push(format!("{}: {e}", job.input.name));
+            return acc;
+        }
+    };
+    let (first_line, first_offset) = (1, job.range.map(|r| r.0).unwrap_or(0));
+    let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
+        (Source::Stdin, _) => {
+            let mut g = match stdin.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let head = g.0.take().unwrap_or_default();
+            let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
+            Ok(Box::new(io::Cursor::new(head).chain(rest)))
+        }
+        (Source::File(p), Some((s, e))) => {
+            input::open_range(p, s, e).map(|r| Box::new(r) as Box<dyn Read + Send>)
+        }
+        (Source::File(_), None) => input::open(&job.input),
+    };
+    let reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            acc.stats(file)
+                .errors
+                .push(format!("{}: cannot read: {e}", job.input.name));
+            return acc;
+        }
+    };
+    let mut w = Worker {
+        acc,
+        parser,
+        opts,
+        tz: tz.resolver(),
+        file,
+        layer: job.format.layer(),
+        format: job.format,
+        pending: Vec::new(),
+        pending_line: 0,
+        pending_offset: 0,
+        pending_lines: 0,
+    };
+    let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
+    let multiline = w.parser.framing() == Framing::MultiLine;
+    let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| match item {
+        LineItem::Line {
+            bytes,
+            line_no,
+            offset,
+        } => {
+            if multiline {
+                w.frame(bytes, line_no, offset);
+            } else {
+                w.record(bytes, 1, line_no, offset);
+            }
+        }
+        LineItem::TooLong {
+            line_no,
+            offset,
+            len,
+        } => {
+            if multiline {
+                w.flush();
+            }
+            w.reject_too_long(line_no, offset, len);
+        }
+    });
+    if multiline {
+        w.flush();
+    }
+    let name = job.input.name.clone();
+    let st = w.acc.stats(file);
+    st.bytes += if job.input.compression == Compression::None {
+        bytes
+    } else {
+        0
+    };
+    if let Some(e) = err {
+        st.errors.push(format!(
+            "{name}: read error after {bytes} bytes: {e}; the lines before it were analysed (a truncated or corrupt file?)"
+        ));
+    }
+    if job.input.compression != Compression::None && job.range.is_none() {
+        st.bytes += job.input.size;
+    }
+    w.acc
+}
+
+struct Worker<'o> {
+    acc: Acc,
+    parser: Box<dyn LineParser>,
+    opts: &'o RunOptions,
+    tz: crate::tz::TzResolver,
+    file: u32,
+    layer: Layer,
+    format: Format,
+    pending: Vec<u8>,
+    pending_line: u64,
+    pending_offset: u64,
+    pending_lines: u64,
+}
+
+impl Worker<'_> {
+    fn frame(&mut self, line: &[u8], line_no: u64, offset: u64) {
+        if self.pending_lines > 0 && !self.parser.starts_record(line) {
+            if self.pending.len() < self.opts.max_line {
+                self.pending.push(b'\n');
+                self.pending
+                    .extend_from_slice(&line[..line.len().min(self.opts.max_line)]);
+            }
+            self.pending_lines += 1;
+            return;
+        }
+        self.flush();
+        self.pending.clear();
+        self.pending.extend_from_slice(line);
+        self.pending_line = line_no;
+        self.pending_offset = offset;
+        self.pending_lines = 1;
+    }
+
+    fn flush(&mut self) {
+        if self.pending_lines == 0 {
+            return;
+        }
+        let rec = std::mem::take(&mut self.pending);
+        let n = self.pending_lines;
+        self.pending_lines = 0;
+        self.record(&rec, n, self.pending_line, self.pending_offset);
+        self.pending = rec;
+        self.pending.clear();
+    }
+
+    fn reject_too_long(&mut self, line_no: u64, offset: u64, len: u64) {
+        let max = self.opts.max_line;
+        let st = self.acc.stats(self.file);
+        st.lines += 1;
+        st.rejected += 1;
+        let reason = format!("line longer than --max-line ({max} bytes)");
+        *st.rejected_reasons.entry(reason.clone()).or_insert(0) += 1;
+        if st.rejected_samples.len() < REJECTED_SAMPLES {
+            st.rejected_samples.push(Sample {
+                utc_us: 0,
+                file: self.file,
+                line: line_no,
+                text: format!("<{len} bytes at offset {offset}>")
+                    .into_bytes()
+                    .into(),
+            });
+            st.rejected_reason_of_samples.push(reason);
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, _offset: u64) {
+        let file = self.file;
+        match self.parser.parse(rec) {
+            Ok(Record::Request(r)) => {
+                let off = match r.ts.offset {
+                    Some(o) => o,
+                    None => self.tz.offset(r.ts.wall_us),
+                };
+                let utc = r.ts.wall_us - off as i64 * 1_000_000;
+                let st = self.acc.stats(file);
+                st.lines += n_lines;
+                if self.opts.since_us.is_some_and(|s| utc < s)
+                    || self.opts.until_us.is_some_and(|u| utc >= u)
+                {
+                    st.skipped += n_lines;
+                    return;
+                }
+                st.parsed += n_lines;
+                st.requests += 1;
+                if st.offset_seen.is_none() {
+                    st.offset_seen = r.ts.offset;
+                }
+                st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
+                st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
+                let lb = if self.layer == Layer::Lb && r.status >= 500 {
+                    Some(lb_verdict(self.format, &r))
+                } else {
+                    None
+                };
+                self.acc.add_request(
+                    utc,
+                    self.layer,
+                    r.status,
+                    r.request_time_us,
+                    &r,
+                    lb,
+                    file,
+                    line_no,
+                    rec,
+                );
+            }
+            Ok(Record::Event(e)) => {
+                let off = match e.ts.offset {
+                    Some(o) => o,
+                    None => self.tz.offset(e.ts.wall_us),
+                };
+                let utc = e.ts.wall_us - off as i64 * 1_000_000;
+                let st = self.acc.stats(file);
+                st.lines += n_lines;
+                if self.opts.since_us.is_some_and(|s| utc < s)
+                    || self.opts.until_us.is_some_and(|u| utc >= u)
+                {
+                    st.skipped += n_lines;
+                    return;
+                }
+                st.parsed += n_lines;
+                st.events += 1;
+                st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
+                st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
+                self.acc.add_event(utc, &e, file, line_no, rec);
+            }
+            Ok(Record::Ignored) => {
+                let st = self.acc.stats(file);
+                st.lines += n_lines;
+                st.parsed += n_lines;
+            }
+            Err(e) => {
+                let st = self.acc.stats(file);
+                st.lines += n_lines;
+                st.rejected += n_lines;
+                let reason = e.reason();
+                if st.rejected_samples.len() < REJECTED_SAMPLES {
+                    st.rejected_samples.push(Sample {
+                        utc_us: 0,
+                        file,
+                        line: line_no,
+                        text: crate::acc::clip(rec),
+                    });
+                    st.rejected_reason_of_samples.push(format!("{e}"));
+                }
+                match st.rejected_reasons.get_mut(&reason) {
+                    Some(n) => *n += n_lines,
+                    None => {
+                        st.rejected_reasons.insert(reason, n_lines);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What an LB 5xx says about its backend.
+pub fn lb_verdict(f: Format, r: &gatelog_parsers::Request<'_>) -> LbVerdict {
+    let flags = r.lb_flags;
+    let target_status = gatelog_parsers::fields::upstream_last(r.upstream_status);
+    let no_target = target_status.is_empty() || target_status == b"-";
+    match f {
+        Format::Haproxy => {
+            if r.route.ends_with(b"<NOSRV>") || r.upstream_addr == b"<NOSRV>" {
+                return LbVerdict::NoBackend;
+            }
+            match flags {
+                [b's', b'H', ..] | [b's', b'D', ..] | [b's', b'Q', ..] => LbVerdict::TargetTimeout,
+                [b's', b'C', ..] | [b'S', b'C', ..] | [b'S', b'H', ..] | [_, b'Q', ..] => {
+                    LbVerdict::NoBackend
+                }
+                _ if r.status == 503 && no_target => LbVerdict::NoBackend,
+                _ => LbVerdict::BackendError,
+            }
+        }
+        Format::Envoy => {
+            let has = |x: &[u8]| flags.split(|&c| c == b',').any(|t| t == x);
+            if has(b"UT") {
+                LbVerdict::TargetTimeout
+            } else if has(b"UF") || has(b"UH") || has(b"NR") || has(b"UO") || has(b"URX") {
+                LbVerdict::NoBackend
+            } else {
+                LbVerdict::BackendError
+            }
+        }
+        _ => {
+            if r.status == 504 && no_target {
+                LbVerdict::TargetTimeout
+            } else if no_target {
+                LbVerdict::NoBackend
+            } else {
+                LbVerdict::BackendError
+            }
+        }
+    }
+}

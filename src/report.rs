@@ -1,0 +1,291 @@
+//! The report: plain data that every sink (text, JSON, HTML, Parquet, CSV) renders, so they
+//! can never disagree. Field names follow SPEC "JSON report" (`"schema": 1`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub generator: String,
+    /// How zone-less timestamps (nginx error log, php-fpm) were placed in time.
+    pub timezone: String,
+    pub inputs: Vec<InputReport>,
+    /// Files found in directories that matched no format.
+    pub skipped_inputs: Vec<SkippedInput>,
+    pub window: Window,
+    pub totals: Totals,
+    pub timeline: TimelineReport,
+    pub incidents: Vec<Incident>,
+    pub joins: Joins,
+    pub top: Top,
+    pub latency: Latency,
+    pub capacity: Capacity,
+    /// Things the reader should know (rows not kept past a cap, read errors...).
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputReport {
+    pub path: String,
+    pub format: String,
+    pub layer: String,
+    pub detected: String,
+    pub lines: u64,
+    pub parsed: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub bytes: u64,
+    pub requests: u64,
+    pub events: u64,
+    pub rejected_reasons: BTreeMap<String, u64>,
+    pub rejected_samples: Vec<Evidence>,
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedInput {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Window {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Totals {
+    pub lines: u64,
+    pub parsed: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub requests: u64,
+    /// status code → count
+    pub status: BTreeMap<String, u64>,
+    /// `2xx`... → count
+    pub status_class: BTreeMap<String, u64>,
+    /// layer (`lb`, `proxy`, `app`) → requests and 5xx
+    pub by_layer: BTreeMap<String, LayerCount>,
+    /// event kind → count
+    pub events: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct LayerCount {
+    pub requests: u64,
+    #[serde(rename = "5xx")]
+    pub err5xx: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineReport {
+    pub bucket: String,
+    pub bucket_seconds: i64,
+    pub rows: Vec<TimelineRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineRow {
+    pub start: String,
+    #[serde(skip)]
+    pub start_us: i64,
+    pub requests: u64,
+    /// `499`, `500`, `502`, `503`, `504`, `429` → count
+    pub status: BTreeMap<String, u64>,
+    pub status_class: BTreeMap<String, u64>,
+    #[serde(rename = "5xx")]
+    pub err5xx: u64,
+    pub by_layer: BTreeMap<String, LayerCount>,
+    pub latency: Quantiles,
+    pub upstream_latency: Quantiles,
+    pub events: BTreeMap<String, u64>,
+    pub upstreams_5xx: BTreeMap<String, u64>,
+    pub in_incident: Option<usize>,
+}
+
+#[derive(Clone, Debug, Serialize, Default, PartialEq)]
+pub struct Quantiles {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Incident {
+    pub id: usize,
+    pub start: String,
+    pub end: String,
+    #[serde(skip)]
+    pub start_us: i64,
+    #[serde(skip)]
+    pub end_us: i64,
+    pub peak_bucket: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub baseline_rate: f64,
+    pub status: BTreeMap<String, u64>,
+    pub by_layer: BTreeMap<String, LayerCount>,
+    pub upstreams: BTreeMap<String, u64>,
+    pub events: BTreeMap<String, u64>,
+    pub causes: Vec<Cause>,
+    pub joins: IncidentJoins,
+    pub saturation: Option<Saturation>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cause {
+    pub cause: String,
+    pub confidence: f64,
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub path: String,
+    pub line: u64,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct IncidentJoins {
+    /// 5xx access lines explained by an error-log line.
+    pub explained: u64,
+    pub total_5xx: u64,
+    /// LB 5xx matched to a backend access line.
+    pub lb_matched: u64,
+    pub lb_5xx: u64,
+    /// What the backend said for matched LB 5xx: backend status → count.
+    pub backend_status: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Saturation {
+    pub slow_traces: u64,
+    pub top_script: Option<(String, u64)>,
+    pub top_frames: Vec<(String, u64)>,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Joins {
+    pub explained: u64,
+    pub total_5xx: u64,
+    /// error kind → 5xx explained by it
+    pub by_kind: BTreeMap<String, u64>,
+    pub lb_matched: u64,
+    pub lb_5xx: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Top {
+    pub clients: Vec<TopEntry>,
+    pub paths: Vec<TopEntry>,
+    pub upstreams: Vec<TopEntry>,
+    /// Each count above may be low by at most this much (bounded heavy-hitter tables).
+    pub error_bound: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TopEntry {
+    pub key: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Latency {
+    pub request_time: Quantiles,
+    pub upstream_time: Quantiles,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Capacity {
+    /// Highest request rate (per second, per bucket) served with under 1% 5xx.
+    pub sustained_rps: Option<f64>,
+    /// Request rate at which the first incident's errors began.
+    pub errors_began_rps: Option<f64>,
+    pub per_upstream: Vec<UpstreamCapacity>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct UpstreamCapacity {
+    pub upstream: String,
+    pub sustained_rps: Option<f64>,
+    pub errors_began_rps: Option<f64>,
+}
+
+/// Lossy text of log bytes for reports: invalid UTF-8 replaced, control characters escaped
+/// (`\x1b`) so no log line can drive a terminal.
+pub fn display_bytes(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            if c == '\n' {
+                out.push_str("\\n");
+            } else if c == '\t' {
+                out.push_str("\\t");
+            } else {
+                let n = c as u32;
+                if n < 0x100 {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else {
+                    out.push_str(&format!("\\u{{{n:x}}}"));
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// RFC 3339 with offset (UTC, `Z` written as `+00:00`) for µs since the epoch.
+pub fn rfc3339(us: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(us) {
+        Some(d) => {
+            if us % 1_000_000 == 0 {
+                d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+            } else {
+                d.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+            }
+        }
+        None => us.to_string(),
+    }
+}
+
+pub fn fmt_duration_s(s: i64) -> String {
+    if s % 86400 == 0 {
+        format!("{}d", s / 86400)
+    } else if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_bytes_are_escaped() {
+        assert_eq!(display_bytes(b"GET /\x1b[2J x"), "GET /\\x1b[2J x");
+        assert_eq!(display_bytes(b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(display_bytes("\u{9b}".as_bytes()), "\\x9b");
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(rfc3339(1_500_000), "1970-01-01T00:00:01.500+00:00");
+        assert_eq!(fmt_duration_s(600), "10m");
+        assert_eq!(fmt_duration_s(5), "5s");
+    }
+}
