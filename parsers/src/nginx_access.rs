@@ -362,7 +362,7 @@ impl Compiled {
             .iter()
             .map(|l| l.iter().filter(|&&c| c == b'"').count())
             .sum();
-        if quotes % 2 != 0 {
+        if !quotes.is_multiple_of(2) {
             return Err(format!(
                 "log_format has unbalanced double quotes ({quotes} '\"' in its literals): {fmt}"
             ));
