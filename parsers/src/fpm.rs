@@ -400,7 +400,7 @@ fn classify<'a>(e: &mut Event<'a>, m: &'a [u8]) {
                 e.kind = FpmExecutionTimedOut;
                 let end = memchr(b' ', t).unwrap_or(t.len());
                 e.number = time::parse_secs_us(t.get(..end).unwrap_or(&[]))
-                    .map(|us| ((us + 500_000) / 1_000_000) as i64);
+                    .map(|us| (us.saturating_add(500_000) / 1_000_000) as i64);
             }
         } else if let Some(s) = r.strip_prefix(b" exited on signal ") {
             // child 123 exited on signal 9 (SIGKILL) after 12.3 seconds from start
@@ -604,6 +604,63 @@ mod tests {
         assert!(e.script.ends_with(b"on line 12"));
         let e = ev(b"[05-Nov-2018 10:11:12 +07:00] PHP Notice:  x");
         assert_eq!(e.ts.offset, Some(25200));
+    }
+
+    /// Deterministic token soup: concatenations of pieces that matter to the parser.
+    fn soup(tokens: &[&[u8]], n: usize, mut f: impl FnMut(&[u8])) {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut buf = Vec::new();
+        for _ in 0..n {
+            buf.clear();
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 59) as usize + 1;
+            for _ in 0..len {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let t = tokens[(x >> 33) as usize % tokens.len()];
+                buf.extend_from_slice(t);
+            }
+            f(&buf);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_token_soup() {
+        let tokens: &[&[u8]] = &[
+            b"[23-Nov-2026 10:00:00",
+            b"]",
+            b".123456",
+            b" UTC",
+            b" +07:00",
+            b" WARNING: ",
+            b"[pool www] ",
+            b"Nov 23 10:00:00 web1 php-fpm[123]: ",
+            b"2026-11-23T10:00:00.5Z web1 php-fpm: ",
+            b"[WARNING] ",
+            b"child ",
+            b"123",
+            b"99999999999999999999",
+            b", script '",
+            b"' (request: \"",
+            b"\") executing too slow (",
+            b"\") execution timed out (",
+            b"1.5 sec)",
+            b" exited on signal ",
+            b" exited with code ",
+            b"server reached pm.max_children setting (",
+            b")",
+            b"\n",
+            b" ",
+            b"\xff",
+        ];
+        let mut p = parser();
+        soup(tokens, 50_000, |b| {
+            let _ = p.starts_record(b);
+            let _ = p.parse(b);
+        });
     }
 
     #[test]

@@ -217,6 +217,56 @@ mod tests {
         assert_eq!(f[1].line, Some(10));
     }
 
+    /// Deterministic token soup: concatenations of pieces that matter to the parser.
+    fn soup(tokens: &[&[u8]], n: usize, mut f: impl FnMut(&[u8])) {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut buf = Vec::new();
+        for _ in 0..n {
+            buf.clear();
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 59) as usize + 1;
+            for _ in 0..len {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let t = tokens[(x >> 33) as usize % tokens.len()];
+                buf.extend_from_slice(t);
+            }
+            f(&buf);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_token_soup() {
+        let tokens: &[&[u8]] = &[
+            b"[25-Oct-2018 14:27:43]",
+            b"  [pool ",
+            b"www] pid ",
+            b"842",
+            b"\nscript_filename = ",
+            b"\n[0x00007f9be3014300] ",
+            b"unlink() ",
+            b"/a.php:",
+            b"285",
+            b"()",
+            b":",
+            b"]",
+            b"\n",
+            b" ",
+            b"\xff",
+        ];
+        let mut p = FpmSlowParser::new();
+        soup(tokens, 50_000, |b| {
+            let _ = p.starts_record(b);
+            if let Ok(Record::Event(e)) = p.parse(b) {
+                let _ = frames(e.frames).count();
+            }
+            let _ = frames(b).count();
+        });
+    }
+
     #[test]
     fn framing_and_edges() {
         let mut p = FpmSlowParser::new();

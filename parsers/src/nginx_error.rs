@@ -310,7 +310,8 @@ const BUDGET: u32 = 256;
 /// and loses. A fake tail inside the *request value* would come after the real one; it only
 /// wins if it is complete and well-formed up to the end of the line, which needs spaces in the
 /// request target (rejected by nginx >= 1.21.1 for valid requests). If no candidate parses,
-/// the last candidate's client address is kept and the rest is left in the message.
+/// the last candidate's client address is kept (when it looks like an address) and the rest
+/// is left in the message.
 fn split_tail(body: &[u8]) -> (usize, Tail<'_>) {
     let last_line_start = memrchr(b'\n', body).map(|n| n + 1).unwrap_or(0);
     let last_line = body.get(last_line_start..).unwrap_or(&[]);
@@ -358,10 +359,15 @@ fn split_tail(body: &[u8]) -> (usize, Tail<'_>) {
     let rest = last_line.get(vstart..).unwrap_or(&[]);
     let end = memmem::find(rest, b", ").unwrap_or(rest.len());
     let client = rest.get(..end).unwrap_or(&[]);
-    let client = match memchr(b' ', client) {
-        Some(sp) => client.get(..sp).unwrap_or(&[]),
-        None => client,
-    };
+    let client = client.strip_suffix(b" using starttls").unwrap_or(client);
+    // Only an address (IPv4, IPv6, unix:, hostname) counts; anything else is message text.
+    let is_addr = !client.is_empty()
+        && client
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b".:[]%_-/".contains(&c));
+    if !is_addr {
+        return (body.len(), Tail::default());
+    }
     (
         last_line_start + msg_end,
         Tail {
@@ -549,6 +555,11 @@ fn errno_after_failed(m: &[u8]) -> Option<(u32, &[u8])> {
 }
 
 /// Classify a message; the second value is the PHP message of `FastCGI sent in stderr`.
+///
+/// `RecvReset` is a connection reset (errno 104) *by the upstream*: `recv()`/`readv()`/`read()`
+/// or `writev()`/`send()` failing while talking to an upstream (the action names `upstream`). A
+/// reset while reading the client request, or `epoll_wait() reported that client prematurely
+/// closed connection` (the client left, 499) is `Other`.
 fn classify(m: &[u8]) -> (EventKind, &[u8]) {
     use EventKind::*;
     if let Some(rest) = m.strip_prefix(b"FastCGI sent in stderr: \"") {
@@ -597,7 +608,9 @@ fn classify(m: &[u8]) -> (EventKind, &[u8]) {
         }
     } else if (m.starts_with(b"recv() failed (")
         || m.starts_with(b"readv() failed (")
-        || m.starts_with(b"read() failed ("))
+        || m.starts_with(b"read() failed (")
+        || m.starts_with(b"writev() failed (")
+        || m.starts_with(b"send() failed ("))
         && !act.is_empty()
         && contains(act, b"upstream")
         && matches!(
@@ -757,6 +770,10 @@ mod tests {
     #[test]
     fn resets_and_closes() {
         assert_eq!(
+            kind("2023/03/15 05:45:13 [error] 22#22: *5 writev() failed (104: Connection reset by peer) while sending request to upstream, client: 127.0.0.1, server: localhost"),
+            EventKind::RecvReset
+        );
+        assert_eq!(
             kind("2023/03/15 05:45:13 [error] 22#22: *5 recv() failed (104: Connection reset by peer) while reading response header from upstream, client: 127.0.0.1, server: localhost, request: \"GET / HTTP/1.0\", upstream: \"http://127.0.0.1:80/\", host: \"127.0.0.1\""),
             EventKind::RecvReset
         );
@@ -865,6 +882,12 @@ mod tests {
         let e = ev(b"2022/04/05 13:25:11 [error] 8#8: *3 connect() failed (111: Connection refused) while connecting to upstream, client: 1.2.3.4, server: 0.0.0.0:3306, upstream: \"10.0.0.1:3306\", bytes from/to client:0/0, bytes from/to upstream:0/0");
         assert_eq!(e.client, b"1.2.3.4");
         assert_eq!(e.upstream, b"10.0.0.1:3306");
+        // lenient fallback: an unknown tail after the client
+        let e = ev(b"2022/04/05 13:25:11 [error] 8#8: *3 x, client: 1.2.3.4, whatever: 1");
+        assert_eq!((e.client, e.message), (&b"1.2.3.4"[..], &b"x"[..]));
+        let e = ev(b"2022/04/05 13:25:11 [error] 8#8: *3 FastCGI sent in stderr: \"a\nsee, client: the user, x");
+        assert_eq!(e.client, b"");
+        assert!(e.message.ends_with(b"x"));
     }
 
     #[test]
@@ -902,6 +925,66 @@ mod tests {
         assert!(p.parse(b"2023/13/09 21:35:20 [error] 1#1: x").is_err());
         assert!(p.parse(b"2023/12/09 21:35:20 [oops] 1#1: x").is_err());
         assert!(p.parse(b"2023/12/09 21:35:20 [error] x").is_err());
+    }
+
+    /// Deterministic token soup: concatenations of pieces that matter to the parser.
+    fn soup(tokens: &[&[u8]], n: usize, mut f: impl FnMut(&[u8])) {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut buf = Vec::new();
+        for _ in 0..n {
+            buf.clear();
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 59) as usize + 1;
+            for _ in 0..len {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let t = tokens[(x >> 33) as usize % tokens.len()];
+                buf.extend_from_slice(t);
+            }
+            f(&buf);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_token_soup() {
+        let tokens: &[&[u8]] = &[
+            b"2016/05/01 10:40:06 [error] 12#0: *1 ",
+            b"host nginx[1]: ",
+            b"nginx: [emerg] ",
+            b", client: ",
+            b", udp client: ",
+            b"1.2.3.4",
+            b", server: ",
+            b", request: \"",
+            b", upstream: \"",
+            b", host: \"",
+            b", referrer: \"",
+            b", login: \"",
+            b", bytes from/to client:",
+            b"\"",
+            b" HTTP/1.1",
+            b" using starttls",
+            b" while reading upstream",
+            b"FastCGI sent in stderr: \"",
+            b"connect() failed (",
+            b"111: Connection refused)",
+            b"upstream timed out",
+            b"\n",
+            b", ",
+            b" ",
+            b"\xff\x00",
+            b"[06/Mar/2022:16:14:13 +0000]",
+        ];
+        let mut p = NginxErrorParser::new();
+        soup(tokens, 50_000, |b| {
+            let _ = p.starts_record(b);
+            if let Ok(Record::Event(e)) = p.parse(b) {
+                assert!(e.message.len() <= b.len());
+            }
+        });
     }
 
     #[test]
