@@ -145,6 +145,18 @@ pub trait LineParser: Send {
 
     /// A fresh parser with the same configuration (for another thread).
     fn clone_box(&self) -> Box<dyn LineParser>;
+
+    /// Parse a record that may hold several records (a one-line JSON array of Alibaba SLB
+    /// records): `out` is called once per record, in order. The default calls
+    /// [`LineParser::parse`] once, so only formats that can pack several records into one
+    /// line override it.
+    fn parse_each<'a>(
+        &mut self,
+        rec: &'a [u8],
+        out: &mut dyn FnMut(Result<Record<'a>, ParseError>),
+    ) {
+        out(self.parse(rec))
+    }
 }
 
 /// What a record turned out to be.
