@@ -535,12 +535,11 @@ fn top_entries(t: &crate::acc::TopN, n: usize) -> Vec<TopEntry> {
 /// rows.
 struct Joiner<'a> {
     acc: &'a Acc,
-    /// (client, request) → indices of event rows, sorted by time
-    by_key: HashMap<(u64, u64), Vec<usize>>,
-    /// trace id → backend request rows
-    by_trace: HashMap<u64, Vec<usize>>,
-    /// request hash → backend (non-LB) request rows
-    by_request: HashMap<u64, Vec<usize>>,
+    /// For each request row, the event row that explains it (one-to-one: an error-log line
+    /// explains at most one request).
+    explained_by: Vec<Option<usize>>,
+    /// For each LB request row, the backend request row it was matched to.
+    backend: Vec<Option<usize>>,
 }
 
 /// How far around a request an explaining error-log line may be.
@@ -555,11 +554,37 @@ impl<'a> Joiner<'a> {
             }
         }
         for v in by_key.values_mut() {
-            v.sort_by_key(|&i| acc.event_rows[i].utc_us);
+            v.sort_by_key(|&i| (acc.event_rows[i].utc_us, i));
         }
+        let mut order: Vec<usize> = (0..acc.req_rows.len()).collect();
+        order.sort_by_key(|&i| (acc.req_rows[i].utc_us, i));
+        let mut used = vec![false; acc.event_rows.len()];
+        let mut explained_by = vec![None; acc.req_rows.len()];
+        for &i in &order {
+            let r = &acc.req_rows[i];
+            if r.status < 500 || r.layer == Layer::Lb {
+                continue;
+            }
+            let Some(cands) = by_key.get(&(r.client, r.request)) else {
+                continue;
+            };
+            let dur = r.dur_us.unwrap_or(0) as i64;
+            let lo = r.utc_us - dur - JOIN_SLACK_US;
+            let hi = r.utc_us + JOIN_SLACK_US;
+            if let Some(&k) = cands.iter().find(|&&k| {
+                let t = acc.event_rows[k].utc_us;
+                !used[k] && t >= lo && t <= hi
+            }) {
+                used[k] = true;
+                explained_by[i] = Some(k);
+            }
+        }
+        // LB rows to backend rows: same trace id, else same request line within the LB
+        // request's duration; each backend row used once.
         let mut by_trace: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut by_request: HashMap<u64, Vec<usize>> = HashMap::new();
-        for (i, r) in acc.req_rows.iter().enumerate() {
+        for &i in &order {
+            let r = &acc.req_rows[i];
             if r.layer != Layer::Lb {
                 if r.trace != 0 {
                     by_trace.entry(r.trace).or_default().push(i);
@@ -567,42 +592,41 @@ impl<'a> Joiner<'a> {
                 by_request.entry(r.request).or_default().push(i);
             }
         }
-        Joiner {
-            acc,
-            by_key,
-            by_trace,
-            by_request,
-        }
-    }
-
-    /// The event row explaining request row `i`, if any.
-    fn explain(&self, i: usize) -> Option<usize> {
-        let r = &self.acc.req_rows[i];
-        let cands = self.by_key.get(&(r.client, r.request))?;
-        let dur = r.dur_us.unwrap_or(0) as i64;
-        let lo = r.utc_us - dur - JOIN_SLACK_US;
-        let hi = r.utc_us + JOIN_SLACK_US;
-        cands.iter().copied().find(|&k| {
-            let t = self.acc.event_rows[k].utc_us;
-            t >= lo && t <= hi
-        })
-    }
-
-    /// The backend row for LB row `i`: same trace id, else same request line within the
-    /// LB request's duration.
-    fn backend_of(&self, i: usize) -> Option<usize> {
-        let r = &self.acc.req_rows[i];
-        if r.trace != 0 {
-            if let Some(v) = self.by_trace.get(&r.trace) {
-                return v.first().copied();
+        let mut used_b = vec![false; acc.req_rows.len()];
+        let mut backend = vec![None; acc.req_rows.len()];
+        for &i in &order {
+            let r = &acc.req_rows[i];
+            if r.layer != Layer::Lb || r.status < 500 {
+                continue;
+            }
+            let dur = r.dur_us.unwrap_or(0) as i64;
+            let by_id = if r.trace != 0 {
+                by_trace
+                    .get(&r.trace)
+                    .and_then(|v| v.iter().copied().find(|&k| !used_b[k]))
+            } else {
+                None
+            };
+            let found = by_id.or_else(|| {
+                by_request.get(&r.request).and_then(|v| {
+                    v.iter().copied().find(|&k| {
+                        let t = acc.req_rows[k].utc_us;
+                        !used_b[k]
+                            && t >= r.utc_us - dur - JOIN_SLACK_US
+                            && t <= r.utc_us + JOIN_SLACK_US
+                    })
+                })
+            });
+            if let Some(k) = found {
+                used_b[k] = true;
+                backend[i] = Some(k);
             }
         }
-        let v = self.by_request.get(&r.request)?;
-        let dur = r.dur_us.unwrap_or(0) as i64;
-        v.iter().copied().find(|&k| {
-            let t = self.acc.req_rows[k].utc_us;
-            t >= r.utc_us - dur - JOIN_SLACK_US && t <= r.utc_us + JOIN_SLACK_US
-        })
+        Joiner {
+            acc,
+            explained_by,
+            backend,
+        }
     }
 
     fn incident(&self, from: i64, to: i64) -> IncidentJoins {
@@ -613,7 +637,7 @@ impl<'a> Joiner<'a> {
             }
             if r.layer == Layer::Lb {
                 j.lb_5xx += 1;
-                if let Some(k) = self.backend_of(i) {
+                if let Some(k) = self.backend[i] {
                     j.lb_matched += 1;
                     *j.backend_status
                         .entry(self.acc.req_rows[k].status.to_string())
@@ -621,7 +645,7 @@ impl<'a> Joiner<'a> {
                 }
             } else {
                 j.total_5xx += 1;
-                if self.explain(i).is_some() {
+                if self.explained_by[i].is_some() {
                     j.explained += 1;
                 }
             }
@@ -632,8 +656,8 @@ impl<'a> Joiner<'a> {
     fn by_kind(&self, from: i64, to: i64) -> BTreeMap<String, u64> {
         let mut m = BTreeMap::new();
         for (i, r) in self.acc.req_rows.iter().enumerate() {
-            if r.status >= 500 && r.layer != Layer::Lb && r.utc_us >= from && r.utc_us < to {
-                if let Some(k) = self.explain(i) {
+            if r.utc_us >= from && r.utc_us < to {
+                if let Some(k) = self.explained_by[i] {
                     *m.entry(self.acc.event_rows[k].kind.id().to_string())
                         .or_insert(0) += 1;
                 }
@@ -1118,6 +1142,36 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         }
     }
 
+    // a proxy loop: nginx (or the LB) forwarding to itself exhausts its connections
+    let wc = c.events(&[WorkerConnectionsNotEnough]);
+    let mut self_loop = false;
+    if wc > 0 {
+        let loopback = c
+            .rows(
+                &[
+                    WorkerConnectionsNotEnough,
+                    NoLiveUpstreams,
+                    RecvReset,
+                    ConnectRefused,
+                ],
+                0,
+            )
+            .any(|r| {
+                let u = &r.upstream[..];
+                contains(u, b"://localhost") || contains(u, b"://127.") || contains(u, b"://[::1]")
+            });
+        self_loop = true;
+        let conf = if loopback { 0.85 } else { 0.55 };
+        let summary = format!(
+            "{}{}: the server proxied requests back to itself, so every request spawned another until worker_connections ran out and the 502s followed. Point proxy_pass / the backend's API calls at the real backend, not at this server or its load balancer.",
+            plural(wc, "'worker_connections are not enough'", "'worker_connections are not enough' lines"),
+            if loopback { " with upstream on a loopback address" } else { "" }
+        );
+        let mut ev = c.ev_kinds(&[WorkerConnectionsNotEnough], 0);
+        ev.extend(c.ev_kinds(&[NoLiveUpstreams], 0).into_iter().take(1));
+        out.push(cause("self_loop", conf, summary, ev));
+    }
+
     // clients repeating failed requests at once
     let mut last_fail: HashMap<(u64, u64), i64> = HashMap::new();
     let mut repeats = 0u64;
@@ -1138,7 +1192,11 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         }
         last_fail.insert((r.client, r.request), r.utc_us);
     }
-    if repeats >= 10 && share(repeats, fails) >= 0.3 && last_fail.len() < fails as usize / 2 {
+    if !self_loop
+        && repeats >= 10
+        && share(repeats, fails) >= 0.3
+        && last_fail.len() < fails as usize / 2
+    {
         let summary = format!(
             "{} of {} failed requests were repeats of a request the same client had just seen fail (within 1 s, no back-off) by {} clients: retries multiplied the load during the incident. Make clients back off exponentially.",
             repeats,
@@ -1207,6 +1265,10 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         ));
     }
     out
+}
+
+fn contains(h: &[u8], n: &[u8]) -> bool {
+    memchr::memmem::find(h, n).is_some()
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -1,0 +1,384 @@
+//! End-to-end tests of the `gatelog` binary on real logs (read in place from the corpus) and
+//! on small edge-case inputs written to temporary directories.
+
+#[path = "../parsers/tests/common/mod.rs"]
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn gatelog(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run gatelog")
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let mut a = vec!["analyze", "--json"];
+    a.extend_from_slice(args);
+    let out = gatelog(&a);
+    assert!(
+        out.status.success(),
+        "gatelog {:?} failed: {}",
+        a,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON report")
+}
+
+fn corpus(test: &str, rel: &str) -> Option<String> {
+    let p = common::corpus_dir(test)?.join(rel);
+    assert!(p.is_file(), "corpus file {} is missing", p.display());
+    Some(p.display().to_string())
+}
+
+/// Count lines of an access log whose status field (after the quoted request) is `code`,
+/// by a naive scan independent of gatelog's parser.
+fn naive_status_count(path: &str, code: &str) -> u64 {
+    let data = std::fs::read(path).unwrap();
+    let needle = format!("\" {code} ");
+    String::from_utf8_lossy(&data)
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .count() as u64
+}
+
+fn top_cause(inc: &Value) -> &str {
+    inc["causes"][0]["cause"].as_str().unwrap_or("")
+}
+
+#[test]
+fn refused_backend_502s_are_all_explained() {
+    let (Some(acc), Some(err)) = (
+        corpus(
+            "refused_backend",
+            "nginx-access/docker-phpfpm-8pockets-app_access-502.log",
+        ),
+        corpus(
+            "refused_backend",
+            "nginx-error/docker-phpfpm-8pockets-app_error-connect-refused.log",
+        ),
+    ) else {
+        return;
+    };
+    let r = json_of(&[&acc, &err]);
+    assert_eq!(r["schema"], 1);
+    let n502 = naive_status_count(&acc, "502");
+    assert!(n502 > 50);
+    assert_eq!(r["totals"]["status"]["502"].as_u64(), Some(n502));
+    let incidents = r["incidents"].as_array().unwrap();
+    assert!(!incidents.is_empty());
+    for inc in incidents {
+        assert_eq!(top_cause(inc), "upstream_refused", "{inc:#}");
+        let ev = &inc["causes"][0]["evidence"][0];
+        assert!(ev["text"].as_str().unwrap().contains("Connection refused"));
+        assert!(ev["line"].as_u64().unwrap() > 0);
+    }
+    // every 502 has its connect() failed line (same client, request, second)
+    assert_eq!(r["joins"]["explained"].as_u64(), Some(n502));
+    assert_eq!(
+        r["joins"]["by_kind"]["connect_refused"].as_u64(),
+        Some(n502)
+    );
+}
+
+#[test]
+fn upstream_timeouts_join_the_504s() {
+    let (Some(acc), Some(err)) = (
+        corpus("timeouts", "nginx-access/courtParse-nginx-access-504.log"),
+        corpus(
+            "timeouts",
+            "nginx-error/courtParse-nginx-error-upstream-timed-out.log",
+        ),
+    ) else {
+        return;
+    };
+    let r = json_of(&[&acc, &err]);
+    let n504 = naive_status_count(&acc, "504");
+    assert_eq!(r["totals"]["status"]["504"].as_u64(), Some(n504));
+    let timeouts = std::fs::read_to_string(&err)
+        .unwrap()
+        .matches("upstream timed out")
+        .count() as u64;
+    assert_eq!(
+        r["totals"]["events"]["upstream_timeout_header"].as_u64(),
+        Some(timeouts)
+    );
+    let explained = r["joins"]["by_kind"]["upstream_timeout_header"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        explained > 0 && explained <= timeouts.min(n504),
+        "{explained}"
+    );
+    for i in r["inputs"].as_array().unwrap() {
+        assert_eq!(i["rejected"], 0, "{i:#}");
+        assert_eq!(i["lines"], i["parsed"]);
+    }
+}
+
+#[test]
+fn proxy_loop_is_named() {
+    let (Some(acc), Some(err)) = (
+        corpus(
+            "proxy_loop",
+            "nginx-access/testDocker-nginx-access-502-burst.log",
+        ),
+        corpus("proxy_loop", "nginx-error/testDocker-nginx-error.log"),
+    ) else {
+        return;
+    };
+    let r = json_of(&[&acc, &err]);
+    let inc = &r["incidents"][0];
+    assert_eq!(top_cause(inc), "self_loop", "{inc:#}");
+    let causes: Vec<&str> = inc["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cause"].as_str().unwrap())
+        .collect();
+    assert!(causes.contains(&"no_live_upstreams"));
+    assert!(
+        !causes.contains(&"retry_storm"),
+        "a proxy loop is not a client retry storm: {causes:?}"
+    );
+}
+
+#[test]
+fn same_report_whatever_the_thread_count_and_chunking() {
+    let Some(acc) = corpus(
+        "threads",
+        "nginx-access/testDocker-nginx-access-502-burst.log",
+    ) else {
+        return;
+    };
+    let Some(err) = corpus("threads", "nginx-error/testDocker-nginx-error.log") else {
+        return;
+    };
+    let args = gatelog::cli::AnalyzeArgs {
+        inputs: vec![acc.clone(), err.clone()],
+        fmt: gatelog::cli::FormatArgs {
+            format: vec![],
+            nginx_conf: vec![],
+            log_format: vec![],
+            max_line: 1 << 20,
+        },
+        tz: None,
+        since: None,
+        until: None,
+        bucket: None,
+        json: true,
+        html: None,
+        parquet: None,
+        state: None,
+        fail_on: vec![],
+        strict: false,
+        min_errors: 5,
+        threads: Some(1),
+        quiet: true,
+        color: "never".into(),
+    };
+    let mut reports = Vec::new();
+    for (threads, chunk) in [
+        (1usize, u64::MAX),
+        (2, u64::MAX),
+        (2, 64 * 1024),
+        (1, 100_000),
+        (2, 7_777),
+    ] {
+        let mut p = gatelog::cmd::analyze::prepare(&args).unwrap();
+        p.threads = threads;
+        p.opts.chunk_bytes = chunk;
+        p.opts.block_bytes = 4096;
+        let out = gatelog::cmd::analyze::analyze(&args.inputs, &p);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        reports.push(serde_json::to_string(&out.report).unwrap());
+    }
+    for r in &reports[1..] {
+        assert_eq!(r, &reports[0]);
+    }
+}
+
+fn tmpdir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+const LINES: &str =
+    "127.0.0.1 - - [23/Nov/2026:10:00:01 +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n\
+127.0.0.1 - - [23/Nov/2026:10:00:02 +0000] \"GET /b HTTP/1.1\" 502 5 \"-\" \"curl/8\"\n\
+127.0.0.1 - - [23/Nov/2026:10:00:03 +0000] \"GET /c HTTP/1.1\" 504 5 \"-\" \"curl/8\"\n";
+
+#[test]
+fn missing_path_is_a_clear_error() {
+    let out = gatelog(&["analyze", "/no/such/access.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/no/such/access.log") && err.contains("no such file"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn unknown_format_named_file_fails_but_directory_file_is_skipped() {
+    let d = tmpdir();
+    let log = write(d.path(), "access.log", LINES.as_bytes());
+    let readme = write(
+        d.path(),
+        "README.txt",
+        b"this directory holds our logs\nnothing else\n",
+    );
+    // named explicitly: an error naming the file and pointing at `gatelog formats`
+    let out = gatelog(&["analyze", readme.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("README.txt") && err.contains("gatelog formats"),
+        "{err}"
+    );
+    // the other input was still analysed and reported
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("access.log"), "{text}");
+    // found in a directory: skipped and listed, not fatal
+    let r = json_of(&[d.path().to_str().unwrap()]);
+    assert_eq!(
+        r["skipped_inputs"][0]["path"].as_str().unwrap(),
+        readme.to_str().unwrap()
+    );
+    assert_eq!(r["totals"]["requests"], 3);
+}
+
+#[test]
+fn gzip_zstd_and_stdin_read_the_same() {
+    let d = tmpdir();
+    let plain = write(d.path(), "a.log", LINES.as_bytes());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(LINES.as_bytes()).unwrap();
+    // no .gz suffix: detected by magic bytes
+    let gzp = write(d.path(), "b.log", &gz.finish().unwrap());
+    let zst = zstd::encode_all(LINES.as_bytes(), 3).unwrap();
+    let zp = write(d.path(), "c.log", &zst);
+    for p in [&plain, &gzp, &zp] {
+        let r = json_of(&[p.to_str().unwrap()]);
+        assert_eq!(r["totals"]["status"]["502"], 1, "{}", p.display());
+        assert_eq!(r["totals"]["requests"], 3);
+        assert_eq!(r["inputs"][0]["format"], "nginx-access");
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&gzp).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["totals"]["status"]["504"], 1);
+}
+
+#[test]
+fn truncated_gzip_keeps_what_was_readable_and_fails() {
+    let d = tmpdir();
+    let mut text = String::new();
+    for i in 0..5000 {
+        text.push_str(&format!(
+            "10.0.0.{} - - [23/Nov/2026:10:{:02}:{:02} +0000] \"GET /p{i} HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n",
+            i % 200,
+            (i / 60) % 60,
+            i % 60
+        ));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    let full = gz.finish().unwrap();
+    let cut = write(d.path(), "access.log.2.gz", &full[..full.len() / 2]);
+    let out = gatelog(&["analyze", "--json", cut.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("access.log.2.gz"), "{err}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parsed = r["inputs"][0]["parsed"].as_u64().unwrap();
+    assert!(parsed > 100 && parsed < 5000, "parsed {parsed}");
+    let i = &r["inputs"][0];
+    assert_eq!(
+        i["lines"].as_u64().unwrap(),
+        parsed + i["rejected"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn strict_exits_2_on_rejected_lines_and_counts_reconcile() {
+    let d = tmpdir();
+    let mut data = LINES.as_bytes().to_vec();
+    data.extend_from_slice(b"this is not an access log line\n\xff\xfe binary \x00 junk\n");
+    let p = write(d.path(), "access.log", &data);
+    let out = gatelog(&["analyze", "--json", "--strict", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let i = &r["inputs"][0];
+    assert_eq!(i["lines"], 5);
+    assert_eq!(i["parsed"], 3);
+    assert_eq!(i["rejected"], 2);
+    assert_eq!(i["rejected_samples"][0]["line"], 4);
+    let out = gatelog(&["analyze", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn control_characters_from_logs_never_reach_the_terminal() {
+    let d = tmpdir();
+    let mut data = String::new();
+    for s in 0..20 {
+        data.push_str(&format!(
+            "10.0.0.1 - - [23/Nov/2026:10:00:{s:02} +0000] \"GET /\x1b]0;owned\x07\x1b[2J HTTP/1.1\" 502 5 \"-\" \"x\x1b[31m\"\n"
+        ));
+    }
+    let p = write(d.path(), "access.log", data.as_bytes());
+    let out = gatelog(&["analyze", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(!out.stdout.contains(&0x1b), "raw ESC in output");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\\x1b"));
+}
+
+#[test]
+fn formats_lists_every_format_and_detect_explains() {
+    let out = gatelog(&["formats"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    for f in gatelog_parsers::Format::ALL {
+        assert!(s.contains(f.id()), "{} missing", f.id());
+    }
+    let d = tmpdir();
+    let p = write(d.path(), "x.log", LINES.as_bytes());
+    let out = gatelog(&["detect", p.to_str().unwrap()]);
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("nginx-access") && s.contains("3 of 3"), "{s}");
+}
+
+#[test]
+fn usage_errors_point_at_the_option() {
+    let out = gatelog(&["analyze", "--bucket", "10x", "x.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bucket"));
+    let out = gatelog(&["analyze", "--format", "nginx-acces", "x.log"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nginx-access"));
+}
