@@ -20,7 +20,7 @@
 
 use memchr::{memchr, memrchr};
 
-use crate::fields::{dash_empty, find_closing_quote, parse_status, parse_u64, split_request_line};
+use crate::fields::{find_closing_quote, parse_status, parse_u64};
 use crate::time::{parse_epoch, parse_secs_us, SecondCache};
 use crate::{ErrorKind, Format, LineParser, ParseError, Record, Request, Ts};
 
@@ -241,6 +241,106 @@ enum Delim {
     ToEnd,
 }
 
+/// A literal with a precomputed word for literals of up to 8 bytes, so that checking it
+/// costs a load and a compare instead of a `memcmp` call.
+#[derive(Clone, Debug)]
+struct Lit {
+    bytes: Box<[u8]>,
+    word: u64,
+    mask: u64,
+}
+
+impl Lit {
+    fn new(b: Vec<u8>) -> Lit {
+        let mut buf = [0u8; 8];
+        let n = b.len().min(8);
+        buf[..n].copy_from_slice(&b[..n]);
+        let mask = if n == 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * n)) - 1
+        };
+        Lit {
+            bytes: b.into_boxed_slice(),
+            word: u64::from_le_bytes(buf),
+            mask,
+        }
+    }
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    #[inline(always)]
+    fn first(&self) -> Option<u8> {
+        self.bytes.first().copied()
+    }
+    /// Whether `h` starts with this literal.
+    #[inline(always)]
+    fn at(&self, h: &[u8]) -> bool {
+        if self.bytes.len() <= 8 {
+            if let Some(w) = h.get(..8) {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(w);
+                return u64::from_le_bytes(a) & self.mask == self.word;
+            }
+        }
+        if self.bytes.len() > h.len() {
+            return false;
+        }
+        if self.bytes.len() <= 8 {
+            let mut i = 0;
+            while let (Some(a), Some(b)) = (self.bytes.get(i), h.get(i)) {
+                if a != b {
+                    return false;
+                }
+                i += 1;
+            }
+            return true;
+        }
+        h.starts_with(&self.bytes)
+    }
+}
+
+/// `-` and empty both mean "not logged" (without a `memcmp` call).
+#[inline(always)]
+fn dash_empty(b: &[u8]) -> &[u8] {
+    if let [b'-'] = b {
+        &[]
+    } else {
+        b
+    }
+}
+
+#[inline(always)]
+fn is_dash(b: &[u8]) -> bool {
+    matches!(b, [b'-'])
+}
+
+/// `GET /path HTTP/1.1` → (method, target, protocol), like
+/// [`crate::fields::split_request_line`] but with byte compares only.
+#[inline]
+fn split_request_line(b: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    let Some(sp1) = memchr(b' ', b) else {
+        return (&[], b, &[]);
+    };
+    let method = b.get(..sp1).unwrap_or_default();
+    if method.is_empty()
+        || !method
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
+    {
+        return (&[], b, &[]);
+    }
+    let rest = b.get(sp1 + 1..).unwrap_or_default();
+    if let Some(sp2) = memrchr(b' ', rest) {
+        let proto = rest.get(sp2 + 1..).unwrap_or_default();
+        if let [b'H', b'T', b'T', b'P', b'/', ..] = proto {
+            return (method, rest.get(..sp2).unwrap_or_default(), proto);
+        }
+    }
+    (method, rest, &[])
+}
+
 #[derive(Clone, Debug)]
 struct Item {
     var: Var,
@@ -248,14 +348,14 @@ struct Item {
     delim: Delim,
     /// The literal that follows the variable (may be empty only for the last item or after a
     /// self-delimiting timestamp).
-    lit: Box<[u8]>,
+    lit: Lit,
 }
 
 /// One compiled `log_format`.
 #[derive(Clone, Debug)]
 struct Compiled {
     name: String,
-    lead: Box<[u8]>,
+    lead: Lit,
     items: Vec<Item>,
 }
 
@@ -399,12 +499,12 @@ impl Compiled {
                 var,
                 field: static_name(vname),
                 delim,
-                lit: lit.into_boxed_slice(),
+                lit: Lit::new(lit),
             });
         }
         Ok(Compiled {
             name: name.to_string(),
-            lead: lits.first().cloned().unwrap_or_default().into_boxed_slice(),
+            lead: Lit::new(lits.first().cloned().unwrap_or_default()),
             items,
         })
     }
@@ -415,7 +515,7 @@ impl Compiled {
         cache: &mut SecondCache,
     ) -> Result<Request<'a>, ParseError> {
         let mut req = Request::default();
-        if !line.starts_with(&self.lead) {
+        if !self.lead.at(line) {
             return Err(ParseError::new(ErrorKind::Expected("literal"), "line", 0));
         }
         let mut pos = self.lead.len();
@@ -447,7 +547,7 @@ impl Compiled {
             };
             let value = rest.get(..len).unwrap_or_default();
             let after = rest.get(len..).unwrap_or_default();
-            if !after.starts_with(&it.lit) {
+            if !it.lit.at(after) {
                 return Err(if after.is_empty() {
                     ParseError::truncated(it.field, pos + len)
                 } else {
@@ -467,15 +567,15 @@ impl Compiled {
 /// Position of the first occurrence of `lit` (non-empty) in `hay`; with `list`, an occurrence
 /// that is part of a `, ` or ` : ` list separator is skipped.
 #[inline]
-fn find_lit(hay: &[u8], lit: &[u8], list: bool) -> Option<usize> {
-    let first = *lit.first()?;
+fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
+    let first = lit.first()?;
     let mut i = 0;
     loop {
         let j = i + memchr(first, hay.get(i..)?)?;
         let at = hay.get(j..)?;
-        if at.starts_with(lit) {
+        if lit.at(at) {
             if list {
-                if at.starts_with(b" : ") {
+                if let [b' ', b':', b' ', ..] = at {
                     i = j + 3;
                     continue;
                 }
@@ -502,7 +602,7 @@ fn assign<'a>(
         Var::RemoteAddr => set_client(req, v),
         Var::TimeLocal | Var::TimeIso => {}
         Var::Msec => {
-            if v != b"-" {
+            if !is_dash(v) {
                 req.ts = parse_epoch(v).ok_or_else(|| ParseError::invalid(field, pos))?;
             }
         }
@@ -546,7 +646,7 @@ fn assign<'a>(
             }
         }
         Var::RequestTime => {
-            if v != b"-" && !v.is_empty() {
+            if !is_dash(v) && !v.is_empty() {
                 req.request_time_us =
                     Some(parse_secs_us(v).ok_or_else(|| ParseError::invalid(field, pos))?);
             }
@@ -591,7 +691,7 @@ fn checked_list<'a>(
 
 #[inline]
 fn opt_u64(v: &[u8], field: &'static str, pos: usize) -> Result<Option<u64>, ParseError> {
-    if v == b"-" || v.is_empty() {
+    if is_dash(v) || v.is_empty() {
         return Ok(None);
     }
     parse_u64(v)
@@ -1008,7 +1108,7 @@ impl NginxAccessMulti {
     }
 
     fn from_compiled(formats: Vec<Compiled>) -> NginxAccessMulti {
-        let text_json = formats.iter().any(|f| f.lead.first() == Some(&b'{'));
+        let text_json = formats.iter().any(|f| f.lead.first() == Some(b'{'));
         NginxAccessMulti {
             formats,
             last: 0,
@@ -1313,6 +1413,35 @@ mod tests {
         ];
         for s in samples {
             let _ = p.parse(s);
+        }
+        // random mutations of good lines (a small LCG, no dependency)
+        let goods: &[&[u8]] = &[
+            br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "c" 1.0 0.0, 0.1 : - - 10.0.0.1:9000 502"#,
+            br#"{"time":"2026-11-23T10:00:00Z","status":"502","request":"GET / HTTP/1.1","x":[{"a":"\"}]}"#,
+            br#"[24/Jan/2022:16:51:02 +0000] - 404 404 - GET http h "/s" [Client 1.2.3.4] [Length 192] [Gzip 3.10] [Sent-to o] "M" "-""#,
+        ];
+        let mut seed: u64 = 0x9e3779b97f4a7c15;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let alphabet = b" \"-,:[]{}0.x\\\xff";
+        for _ in 0..20_000 {
+            let g = goods[next() % goods.len()];
+            let mut l = g.to_vec();
+            for _ in 0..(1 + next() % 4) {
+                let i = next() % l.len();
+                match next() % 3 {
+                    0 => l[i] = alphabet[next() % alphabet.len()],
+                    1 => {
+                        l.remove(i);
+                    }
+                    _ => l.insert(i, alphabet[next() % alphabet.len()]),
+                }
+            }
+            let _ = p.parse(&l);
         }
         // every prefix of a good line
         let l = br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl" 1.002 0.000, 0.001 - - 10.0.0.1:9000 502"#;

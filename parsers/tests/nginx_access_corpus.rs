@@ -272,3 +272,59 @@ fn proxy_manager_and_xff() {
     let r = p.parse_request(lines[4]).unwrap();
     assert_eq!(r.client, b"10.2.1.185");
 }
+
+/// Throughput check (run with `cargo test --release -- --ignored --nocapture bench_`).
+#[test]
+#[ignore]
+fn bench_main_upstream_and_combined() {
+    let mut data = Vec::new();
+    for i in 0..200_000u32 {
+        let st = if i % 50 == 0 { 502 } else { 200 };
+        data.extend_from_slice(
+            format!(
+                "10.{}.{}.{} - - [23/Nov/2026:10:{:02}:{:02} +0000] \"GET /api/v1/items/{}?page={} HTTP/1.1\" {} {} \"https://example.com/page\" \"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36\" 0.{:03} 0.000 0.{:03} 0.{:03} 10.0.0.{}:9000 {}\n",
+                i % 7, i % 251, i % 13, (i / 3600) % 60, (i / 60) % 60, i, i % 9, st, 1000 + i % 5000, i % 1000, i % 900, i % 1000, i % 4, st
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, fmt) in [
+        ("main_upstream", None),
+        ("combined-explicit", Some(nginx_access::COMBINED)),
+    ] {
+        let input: Vec<u8> = if fmt.is_some() {
+            // strip the 6 upstream fields to get combined lines
+            common::lines(&data)
+                .iter()
+                .flat_map(|l| {
+                    let s = String::from_utf8_lossy(l);
+                    let end = s.rfind('"').unwrap() + 1;
+                    format!("{}\n", &s[..end]).into_bytes()
+                })
+                .collect()
+        } else {
+            data.clone()
+        };
+        let lines = common::lines(&input);
+        let mut p = match fmt {
+            None => NginxAccessMulti::defaults(),
+            Some(f) => NginxAccessMulti::new(&[f.to_string()]).unwrap(),
+        };
+        let t = std::time::Instant::now();
+        let mut n5 = 0usize;
+        for _ in 0..5 {
+            for l in &lines {
+                let r = p.parse_request(l).unwrap();
+                n5 += (r.status >= 500) as usize;
+            }
+        }
+        let dt = t.elapsed().as_secs_f64();
+        let bytes = input.len() as f64 * 5.0;
+        eprintln!(
+            "{name}: {:.0} ns/line, {:.2} GB/s ({} 5xx)",
+            dt * 1e9 / (lines.len() as f64 * 5.0),
+            bytes / dt / 1e9,
+            n5
+        );
+    }
+}
