@@ -394,3 +394,113 @@ fn haproxy_spot_checks() {
     assert_eq!(r.route, b"http-webservices http-webservices/<NOSRV>");
     assert_eq!(r.request_time_us, Some(0));
 }
+
+#[test]
+fn envoy_corpus() {
+    let mut uf = 0;
+    let mut nr = 0;
+    let mut istio_routes = 0;
+    let Some(files) = run_folder(
+        "envoy",
+        &|| Box::new(EnvoyParser::new()),
+        |_, _, r| {
+            if r.lb_flags == b"UF,URX" {
+                assert_eq!(r.status, 0);
+                assert_eq!(r.upstream_addr, b"127.0.0.1:9200");
+                uf += 1;
+            }
+            if r.lb_flags == b"NR" {
+                assert_eq!((r.status, r.upstream_addr), (404, &b""[..]));
+                nr += 1;
+            }
+            if r.route.starts_with(b"outbound|") || r.route.starts_with(b"inbound|") {
+                istio_routes += 1;
+            }
+        },
+        |_, _, e| assert_eq!(e.kind, EventKind::Other),
+    ) else {
+        return;
+    };
+    for (name, (st, data)) in &files {
+        // status = first token after the quoted request line (plain or `\"`-escaped)
+        let naive = common::lines(data)
+            .iter()
+            .filter(|l| {
+                let s = String::from_utf8_lossy(l);
+                let s = s.replace("\\\"", "\"");
+                let Some(i) = s.find("] \"") else {
+                    return false;
+                };
+                let rest = &s[i + 3..];
+                let Some(close) = rest.find('"') else {
+                    return false;
+                };
+                let after = rest[close + 1..].trim_start();
+                after.starts_with('5') && after.as_bytes().get(3) == Some(&b' ')
+            })
+            .count();
+        assert_eq!(st.s5xx, naive, "{name}");
+    }
+    assert_eq!(uf, 2); // beats-envoy.log and the wrapped line of the integrations file
+    assert_eq!(nr, 1);
+    assert_eq!(istio_routes, 2);
+    assert_eq!(files["integrations-envoyproxy-test-log.log"].0.s5xx, 1); // wrapped 501
+    assert_eq!(
+        files["gloo-docs-access_logging-json-format.log"].0.ignored,
+        6
+    );
+    assert_eq!(
+        files["gloo-docs-access_logging-default-format.log"]
+            .0
+            .requests,
+        8
+    );
+    assert_eq!(files["datadog-envoy_tests-samples.log"].0.events, 1);
+}
+
+#[test]
+fn traefik_corpus() {
+    let mut origin_differs = 0;
+    let Some(files) = run_folder(
+        "traefik",
+        &|| Box::new(TraefikParser::new()),
+        |_, _, r| {
+            if !r.upstream_status.is_empty() && r.upstream_status != r.status.to_string().as_bytes()
+            {
+                origin_differs += 1;
+            }
+            assert!(r.ts.wall_us > 0);
+        },
+        |_, _, e| assert_eq!(e.kind, EventKind::Other),
+    ) else {
+        return;
+    };
+    for (name, (st, data)) in &files {
+        let naive = common::lines(data)
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| !is_excluded(name, i + 1) && !l.starts_with(b"#"))
+            .filter(|(_, l)| {
+                if l.starts_with(b"{") {
+                    l.windows(20).any(|w| {
+                        w.starts_with(b"\"DownstreamStatus\":") && w.get(19) == Some(&b'5')
+                    }) || l
+                        .windows(21)
+                        .any(|w| w.starts_with(b"\"DownstreamStatus\": 5"))
+                } else {
+                    let s = String::from_utf8_lossy(l);
+                    s.splitn(3, "\" ")
+                        .nth(1)
+                        .is_some_and(|r| r.starts_with('5'))
+                }
+            })
+            .count();
+        assert_eq!(st.s5xx, naive, "{name}");
+    }
+    // crowdsec scan: DownstreamStatus 404 while the origin answered 200 (79 lines).
+    assert!(origin_differs >= 79);
+    let (st, _) = &files["keycloak-nextcloud-grafana-traefik-access-clf.log"];
+    assert_eq!(st.requests, 207);
+    assert_eq!(files["crowdsec-traefik_json.log"].0.events, 1); // plugin DEBUG line
+    assert_eq!(files["fail2ban-traefik-auth.log"].0.requests, 6);
+}
