@@ -20,6 +20,9 @@
 //! `lb_flags` = the 4-character termination state (`SC--`, `sH--`, `cD--`, `----`...). No
 //! server status is logged by HAProxy, so `upstream_status` stays empty.
 //!
+//! A JSON `log-format` (optionally in single quotes) with the field names of HAProxy's
+//! log-format variable table is read too (`route` = backend, `upstream_addr` = server name).
+//!
 //! tcplog lines (`Tw/Tc/Tt bytes state ...`) and `Connect from ... (fe/MODE)` lines are
 //! [`Record::Ignored`] (no HTTP). Events: `Server be/srv is DOWN...` (and `is going DOWN`,
 //! `enters maintenance`) → [`EventKind::LbServerDown`], `Server be/srv is UP` →
@@ -369,6 +372,66 @@ impl HaproxyParser {
     }
 }
 
+impl HaproxyParser {
+    /// A JSON `log-format` using the field names of HAProxy's log-format variable table
+    /// (`client_ip`, `gmt_date_time`/`date_time`, `http_request`, `status_code`,
+    /// `termination_state[_with_cookie_status]`, `frontend_name`, `backend_name`,
+    /// `server_name`, `tt`, `response_time` (Tr), `bytes_read`, `unique_id`).
+    fn json<'a>(&mut self, b: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        let mut r = Request::default();
+        let (mut gmt, mut local, mut status) = (None, None, None);
+        let (mut tt, mut server, mut term4) = (&[][..], &[][..], &[][..]);
+        let mut bytes: &[u8] = &[];
+        let end = super::json::scan_object(b, 0, |k, v| {
+            let Some(s) = v.scalar() else { return };
+            match k {
+                b"client_ip" => r.client = dash_empty(s),
+                b"gmt_date_time" => gmt = Some(s),
+                b"date_time" => local = Some(s),
+                b"http_request" => r.request_line = s,
+                b"status_code" => status = Some(s),
+                b"termination_state" if r.lb_flags.is_empty() => r.lb_flags = s,
+                b"termination_state_with_cookie_status" => term4 = s,
+                b"backend_name" => r.route = s,
+                b"server_name" => server = s,
+                b"tt" => tt = s,
+                b"response_time" => r.upstream_response_time = s,
+                b"bytes_read" => bytes = s,
+                b"unique_id" => r.trace_id = dash_empty(s),
+                _ => {}
+            }
+        })
+        .map_err(|p| ParseError::invalid("json", p))?;
+        if super::json::skip_ws(b, end) < b.len() {
+            return Err(ParseError::new(crate::ErrorKind::Trailing, "json", end));
+        }
+        let st = status.ok_or(ParseError::not_this_format(0))?;
+        r.status = if st == b"-1" {
+            0
+        } else {
+            parse_status(st).ok_or(ParseError::invalid("status_code", 0))?
+        };
+        let d = gmt.or(local).ok_or(ParseError::truncated("date_time", 0))?;
+        r.ts = match self.cache.clf(d) {
+            Some((ts, used)) if used == d.len() => ts,
+            _ => return Err(ParseError::invalid("date_time", 0)),
+        };
+        if !term4.is_empty() {
+            r.lb_flags = term4;
+        }
+        if r.upstream_response_time == b"-1" {
+            r.upstream_response_time = &[];
+        }
+        if server.first() != Some(&b'<') {
+            r.upstream_addr = dash_empty(server);
+        }
+        r.request_time_us = super::ms_us(tt);
+        r.bytes_sent = parse_u64(bytes);
+        (r.method, r.path, r.protocol) = split_request_line(r.request_line);
+        Ok(Record::Request(r))
+    }
+}
+
 struct Timers<'a> {
     n: usize,
     /// Tr (httplog) as logged, `None` when `-1`.
@@ -437,6 +500,11 @@ impl LineParser for HaproxyParser {
         let (p, m) = self.prefix(rec);
         let msg = rec.get(m..).unwrap_or(&[]);
         let msg = msg.strip_suffix(b"\r").unwrap_or(msg);
+        let body = msg.strip_prefix(b"'").unwrap_or(msg);
+        if body.first() == Some(&b'{') {
+            let body = body.strip_suffix(b"'").unwrap_or(body);
+            return self.json(body);
+        }
         if let Some((sev, text)) = stderr_form(msg) {
             return Ok(self.event(&p, None, text, Some(sev)));
         }
