@@ -391,7 +391,8 @@ pub struct Acc {
     pub files: BTreeMap<u32, FileStats>,
     /// Requests per status code (0..=999).
     pub status_counts: Box<[u64; 1000]>,
-    last_up: (Box<[u8]>, u32),
+    /// The last upstream id looked up (consecutive lines often share it).
+    last_up: u32,
 }
 
 pub const OTHER_UPSTREAM: &[u8] = b"(other)";
@@ -411,7 +412,7 @@ impl Acc {
             samples: BTreeMap::new(),
             files: BTreeMap::new(),
             status_counts: Box::new([0; 1000]),
-            last_up: (Box::new([]), u32::MAX),
+            last_up: u32::MAX,
         }
     }
 
@@ -421,8 +422,17 @@ impl Acc {
 
     #[inline]
     pub fn upstream_id(&mut self, name: &[u8]) -> u32 {
-        if self.last_up.1 != u32::MAX && &*self.last_up.0 == name {
-            return self.last_up.1;
+        if let Some(n) = self.upstream_names.get(self.last_up as usize) {
+            if &**n == name {
+                return self.last_up;
+            }
+        }
+        // few upstreams: a linear scan beats hashing
+        if self.upstream_names.len() <= 16 {
+            if let Some(i) = self.upstream_names.iter().position(|n| &**n == name) {
+                self.last_up = i as u32;
+                return self.last_up;
+            }
         }
         let id = match self.upstream_ids.get(name) {
             Some(&id) => id,
@@ -442,7 +452,7 @@ impl Acc {
                 }
             }
         };
-        self.last_up = (name.into(), id);
+        self.last_up = id;
         id
     }
 
@@ -671,7 +681,7 @@ impl Acc {
             .iter()
             .map(|n| self.upstream_id(n))
             .collect();
-        self.last_up = (Box::new([]), u32::MAX);
+        self.last_up = u32::MAX;
         self.timeline.merge(o.timeline, &remap);
         for r in &mut o.req_rows {
             if let Some(&n) = remap.get(r.upstream as usize) {

@@ -8,7 +8,7 @@ use gatelog_parsers::{
 };
 use rayon::prelude::*;
 
-use crate::acc::{Acc, LbVerdict, Sample, REJECTED_SAMPLES};
+use crate::acc::{Acc, FileStats, LbVerdict, Sample, REJECTED_SAMPLES};
 use crate::input::{self, Compression, Input, LineItem, LineReader, Source};
 use crate::tz::TzChoice;
 
@@ -327,6 +327,7 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     };
     let mut w = Worker {
         acc,
+        st: FileStats::default(),
         parser,
         opts,
         tz: tz.resolver(),
@@ -367,7 +368,9 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
         w.flush();
     }
     let name = job.input.name.clone();
+    let fs = std::mem::take(&mut w.st);
     let st = w.acc.stats(file);
+    *st = fs;
     st.bytes += if job.input.compression == Compression::None {
         bytes
     } else {
@@ -386,6 +389,8 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
 
 struct Worker<'o> {
     acc: Acc,
+    /// This job's file statistics (moved into `acc` at the end).
+    st: FileStats,
     parser: Box<dyn LineParser>,
     opts: &'o RunOptions,
     tz: crate::tz::TzResolver,
@@ -431,7 +436,7 @@ impl Worker<'_> {
 
     fn reject_too_long(&mut self, line_no: u64, offset: u64, len: u64) {
         let max = self.opts.max_line;
-        let st = self.acc.stats(self.file);
+        let st = &mut self.st;
         st.lines += 1;
         st.rejected += 1;
         let reason = format!("line longer than --max-line ({max} bytes)");
@@ -459,7 +464,7 @@ impl Worker<'_> {
                     None => self.tz.offset(r.ts.wall_us),
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
-                let st = self.acc.stats(file);
+                let st = &mut self.st;
                 st.lines += n_lines;
                 if self.opts.since_us.is_some_and(|s| utc < s)
                     || self.opts.until_us.is_some_and(|u| utc >= u)
@@ -497,7 +502,7 @@ impl Worker<'_> {
                     None => self.tz.offset(e.ts.wall_us),
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
-                let st = self.acc.stats(file);
+                let st = &mut self.st;
                 st.lines += n_lines;
                 if self.opts.since_us.is_some_and(|s| utc < s)
                     || self.opts.until_us.is_some_and(|u| utc >= u)
@@ -512,12 +517,12 @@ impl Worker<'_> {
                 self.acc.add_event(utc, &e, file, line_no, rec);
             }
             Ok(Record::Ignored) => {
-                let st = self.acc.stats(file);
+                let st = &mut self.st;
                 st.lines += n_lines;
                 st.parsed += n_lines;
             }
             Err(e) => {
-                let st = self.acc.stats(file);
+                let st = &mut self.st;
                 st.lines += n_lines;
                 st.rejected += n_lines;
                 let reason = e.reason();
