@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use gatelog_parsers::{fields, time::parse_secs_us, EventKind, Layer};
+use gatelog_parsers::{fields, EventKind, Layer};
 
 use crate::hist::Hist;
 
@@ -479,6 +479,7 @@ impl Acc {
         layer: Layer,
         status: u16,
         req_time_us: Option<u64>,
+        up_us: Option<u64>,
         r: &gatelog_parsers::Request<'_>,
         lb: Option<LbVerdict>,
         file: u32,
@@ -490,11 +491,6 @@ impl Acc {
             None
         } else {
             Some(self.upstream_id(up_addr))
-        };
-        let up_us = if r.upstream_response_time.is_empty() {
-            None
-        } else {
-            parse_secs_us(fields::upstream_last(r.upstream_response_time))
         };
         self.status_counts[(status as usize).min(999)] += 1;
         let b = self.timeline.bucket_mut(utc_us);

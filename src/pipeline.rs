@@ -454,41 +454,61 @@ impl Worker<'_> {
         }
     }
 
+    /// Parse one framed record (one physical line, or several for multi-line formats) and
+    /// account for its `n_lines` lines: parsed when at least one record in it parsed (a
+    /// Log Service array line holds many), skipped when all fell outside `--since/--until`,
+    /// else rejected.
     #[inline]
     fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, _offset: u64) {
-        let file = self.file;
-        match self.parser.parse(rec) {
+        let Worker {
+            acc,
+            st,
+            parser,
+            opts,
+            tz,
+            file,
+            layer,
+            format,
+            ..
+        } = self;
+        let (file, layer, format) = (*file, *layer, *format);
+        let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
+            (0, 0, None);
+        parser.parse_each(rec, &mut |res| match res {
             Ok(Record::Request(r)) => {
                 let off = match r.ts.offset {
                     Some(o) => o,
-                    None => self.tz.offset(r.ts.wall_us),
+                    None => tz.offset(r.ts.wall_us),
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
-                let st = &mut self.st;
-                st.lines += n_lines;
-                if self.opts.since_us.is_some_and(|s| utc < s)
-                    || self.opts.until_us.is_some_and(|u| utc >= u)
+                if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
-                    st.skipped += n_lines;
+                    skipped += 1;
                     return;
                 }
-                st.parsed += n_lines;
+                ok += 1;
                 st.requests += 1;
                 if st.offset_seen.is_none() {
                     st.offset_seen = r.ts.offset;
                 }
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
-                let lb = if self.layer == Layer::Lb && r.status >= 500 {
-                    Some(lb_verdict(self.format, &r))
+                let lb = if layer == Layer::Lb && r.status >= 500 {
+                    Some(lb_verdict(format, &r))
                 } else {
                     None
                 };
-                self.acc.add_request(
+                let up_us = if r.upstream_response_time.is_empty() {
+                    None
+                } else {
+                    gatelog_parsers::lb::upstream_time_us(format, r.upstream_response_time)
+                };
+                acc.add_request(
                     utc,
-                    self.layer,
+                    layer,
                     r.status,
                     r.request_time_us,
+                    up_us,
                     &r,
                     lb,
                     file,
@@ -499,47 +519,49 @@ impl Worker<'_> {
             Ok(Record::Event(e)) => {
                 let off = match e.ts.offset {
                     Some(o) => o,
-                    None => self.tz.offset(e.ts.wall_us),
+                    None => tz.offset(e.ts.wall_us),
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
-                let st = &mut self.st;
-                st.lines += n_lines;
-                if self.opts.since_us.is_some_and(|s| utc < s)
-                    || self.opts.until_us.is_some_and(|u| utc >= u)
+                if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
-                    st.skipped += n_lines;
+                    skipped += 1;
                     return;
                 }
-                st.parsed += n_lines;
+                ok += 1;
                 st.events += 1;
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
-                self.acc.add_event(utc, &e, file, line_no, rec);
+                acc.add_event(utc, &e, file, line_no, rec);
             }
-            Ok(Record::Ignored) => {
-                let st = &mut self.st;
-                st.lines += n_lines;
-                st.parsed += n_lines;
-            }
+            Ok(Record::Ignored) => ok += 1,
             Err(e) => {
-                let st = &mut self.st;
-                st.lines += n_lines;
-                st.rejected += n_lines;
-                let reason = e.reason();
-                if st.rejected_samples.len() < REJECTED_SAMPLES {
-                    st.rejected_samples.push(Sample {
-                        utc_us: 0,
-                        file,
-                        line: line_no,
-                        text: crate::acc::clip(rec),
-                    });
-                    st.rejected_reason_of_samples.push(format!("{e}"));
+                if failed.is_none() {
+                    failed = Some(e);
                 }
-                match st.rejected_reasons.get_mut(&reason) {
-                    Some(n) => *n += n_lines,
-                    None => {
-                        st.rejected_reasons.insert(reason, n_lines);
-                    }
+            }
+        });
+        st.lines += n_lines;
+        if ok > 0 {
+            st.parsed += n_lines;
+        } else if skipped > 0 {
+            st.skipped += n_lines;
+        } else {
+            st.rejected += n_lines;
+            let e = failed.unwrap_or_else(|| gatelog_parsers::ParseError::not_this_format(0));
+            if st.rejected_samples.len() < REJECTED_SAMPLES {
+                st.rejected_samples.push(Sample {
+                    utc_us: 0,
+                    file,
+                    line: line_no,
+                    text: crate::acc::clip(rec),
+                });
+                st.rejected_reason_of_samples.push(format!("{e}"));
+            }
+            let reason = e.reason();
+            match st.rejected_reasons.get_mut(&reason) {
+                Some(n) => *n += n_lines,
+                None => {
+                    st.rejected_reasons.insert(reason, n_lines);
                 }
             }
         }

@@ -124,8 +124,12 @@ pub fn rank(candidates: &mut [Box<dyn LineParser>], lines: &[&[u8]]) -> Vec<Scor
     scores
 }
 
-/// Whether a score is good enough to call the sample this format: at least one request or
-/// event, and at least half of the non-blank lines accounted for.
+/// Whether a score is good enough to call the sample this format: at least half of the
+/// non-blank lines accounted for (blank lines parse as ignored in every format, so they do
+/// not count). A sample of well-formed lines that hold no HTTP request (an ELB TCP listener,
+/// HAProxy `option tcplog`) still matches.
 pub fn is_match(s: &Score, nonblank_lines: usize) -> bool {
-    s.useful > 0 && s.lines_parsed * 2 >= nonblank_lines.max(1)
+    let blank = s.lines.saturating_sub(nonblank_lines);
+    let need = nonblank_lines.div_ceil(2).max(1);
+    s.lines_parsed >= blank + need
 }
