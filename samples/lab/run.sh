@@ -53,7 +53,7 @@ ensure_packages
 FPM_BIN=$(ls /usr/sbin/php-fpm* | sort -V | tail -1)
 NGX_VER=$(nginx -v 2>&1 | sed 's|.*nginx/||')
 FPM_VER=$("$FPM_BIN" -v | sed -n '1s/^PHP \([^ ]*\).*/\1/p')
-HAP_VER=$(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p')
+HAP_VER=$(haproxy -v | sed -n '1s/^HAProxy version \([0-9.]*\).*/\1/p')
 
 for p in $HAP_PORT $NGX1_PORT $NGX2_PORT $FPM_TCP_PORT $SYSLOG_PORT; do
   if (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "port $p already in use" >&2; exit 1; fi
