@@ -252,7 +252,7 @@ pub fn build_report(
             name_of: &name_of,
             up_name: &up_name,
         };
-        let mut ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
+        let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
         let saturation = saturation(&acc, start_us - 300_000_000, end_us);
         let mut causes = attribute(&ctx, &ij, saturation.as_ref());
         causes.sort_by(|a, b| {
@@ -260,7 +260,6 @@ pub fn build_report(
                 .partial_cmp(&a.confidence)
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        ij.total_5xx = all5.max(ij.total_5xx.min(all5));
         incidents.push(Incident {
             id: n + 1,
             start: rfc3339(start_us),
@@ -380,7 +379,9 @@ fn error_events(b: &Bucket) -> u64 {
         .sum()
 }
 
-/// Robust baseline of the error rate: (median, MAD) over buckets with traffic.
+/// Robust baseline of the error signal: (low quartile, spread). The low quartile rather
+/// than the median, because an incident may cover most of a short log (a capture made
+/// around the failure), and the baseline is what the service does when it is well.
 fn baseline(sig: &[(u64, u64)], rates: bool) -> (f64, f64) {
     let mut v: Vec<f64> = if rates {
         sig.iter()
@@ -393,9 +394,14 @@ fn baseline(sig: &[(u64, u64)], rates: bool) -> (f64, f64) {
     if v.is_empty() {
         return (0.0, 0.0);
     }
-    let med = median(&mut v);
-    let mut dev: Vec<f64> = v.iter().map(|x| (x - med).abs()).collect();
-    (med, median(&mut dev))
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let q1 = v[(v.len() - 1) / 4];
+    // spread: median absolute deviation of the lower half around the low quartile
+    let mut dev: Vec<f64> = v[..v.len().div_ceil(2)]
+        .iter()
+        .map(|x| (x - q1).abs())
+        .collect();
+    (q1, median(&mut dev))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -426,7 +432,7 @@ pub fn find_incidents(sig: &[(u64, u64)], rates: bool, min_errors: u64) -> Vec<(
                     return false;
                 }
                 let r = e as f64 / n as f64;
-                (r >= med + (4.0 * mad).max(0.02) && r >= 2.0 * med) || r >= 0.5
+                (r >= med + (4.0 * mad).max(0.05) && r >= 2.0 * med) || r >= 0.5
             } else {
                 e as f64 >= med + (4.0 * mad).max(2.0)
             }
@@ -1192,20 +1198,26 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         }
         last_fail.insert((r.client, r.request), r.utc_us);
     }
+    // One client address sending everything is a proxy or a load generator in front, not a
+    // crowd retrying: require several clients.
+    let clients = {
+        let mut v: Vec<u64> = last_fail.keys().map(|k| k.0).collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    };
     if !self_loop
+        && clients >= 5
         && repeats >= 10
         && share(repeats, fails) >= 0.3
         && last_fail.len() < fails as usize / 2
     {
         let summary = format!(
-            "{} of {} failed requests were repeats of a request the same client had just seen fail (within 1 s, no back-off) by {} clients: retries multiplied the load during the incident. Make clients back off exponentially.",
-            repeats,
-            fails,
-            { let mut v: Vec<u64> = last_fail.keys().map(|k| k.0).collect(); v.sort(); v.dedup(); v.len() }
+            "{repeats} of {fails} failed requests were repeats of a request the same client had just seen fail (within 1 s, no back-off), from {clients} clients: retries multiplied the load during the incident. Make clients back off exponentially."
         );
         out.push(cause(
             "retry_storm",
-            0.3 + 0.4 * share(repeats, fails),
+            0.3 + 0.3 * share(repeats, fails),
             summary,
             c.ev_status(&[502, 503, 504], 2),
         ));

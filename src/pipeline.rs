@@ -580,10 +580,9 @@ pub fn lb_verdict(f: Format, r: &gatelog_parsers::Request<'_>) -> LbVerdict {
             }
             match flags {
                 [b's', b'H', ..] | [b's', b'D', ..] | [b's', b'Q', ..] => LbVerdict::TargetTimeout,
-                [b's', b'C', ..] | [b'S', b'C', ..] | [b'S', b'H', ..] | [_, b'Q', ..] => {
-                    LbVerdict::NoBackend
-                }
-                _ if r.status == 503 && no_target => LbVerdict::NoBackend,
+                [b's', b'C', ..] | [b'S', b'C', ..] | [_, b'Q', ..] => LbVerdict::NoBackend,
+                // HAProxy logs no server status: a 5xx with a server and no LB-side
+                // termination came from the backend itself
                 _ => LbVerdict::BackendError,
             }
         }

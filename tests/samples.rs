@@ -1,0 +1,160 @@
+//! The bundled lab samples (logs our own HAProxy → nginx → php-fpm lab wrote while reproducing
+//! each failure, with `ground_truth.json`) are attributed to the right causes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn samples() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("samples/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("ground_truth.json").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+fn analyze(dir: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--json"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn read_text(path: &str) -> String {
+    let raw = std::fs::read(path).unwrap();
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    } else {
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+}
+
+fn ts(s: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap()
+        .timestamp_millis()
+}
+
+#[test]
+fn every_scenario_is_attributed_to_its_ground_truth_cause() {
+    let dirs = samples();
+    assert!(
+        dirs.len() >= 8,
+        "expected the lab scenarios under samples/, found {}",
+        dirs.len()
+    );
+    for dir in dirs {
+        let truth: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("ground_truth.json")).unwrap())
+                .unwrap();
+        let r = analyze(&dir);
+        // real servers wrote these: no line may be rejected
+        for i in r["inputs"].as_array().unwrap() {
+            assert_eq!(i["rejected"], 0, "{}: {}", dir.display(), i);
+            assert_eq!(i["lines"], i["parsed"], "{}: {}", dir.display(), i);
+        }
+        let incidents = r["incidents"].as_array().unwrap();
+        for phase in truth["phases"].as_array().unwrap() {
+            // incidents are whole buckets (1 s here): allow a bucket of slack at the edges
+            let (ps, pe) = (
+                ts(phase["start"].as_str().unwrap()) + 1000,
+                ts(phase["end"].as_str().unwrap()) - 1000,
+            );
+            let overlapping: Vec<&Value> = incidents
+                .iter()
+                .filter(|i| {
+                    ts(i["start"].as_str().unwrap()) < pe && ts(i["end"].as_str().unwrap()) > ps
+                })
+                .collect();
+            match phase["cause"].as_str() {
+                Some(cause) => {
+                    assert!(
+                        !overlapping.is_empty(),
+                        "{}: no incident during phase {}",
+                        dir.display(),
+                        phase
+                    );
+                    let tops: Vec<&str> = overlapping
+                        .iter()
+                        .map(|i| i["causes"][0]["cause"].as_str().unwrap())
+                        .collect();
+                    assert!(
+                        tops.contains(&cause),
+                        "{}: phase {} wants {cause}, top causes {tops:?}",
+                        dir.display(),
+                        phase["name"]
+                    );
+                    let inc = overlapping
+                        .iter()
+                        .find(|i| i["causes"][0]["cause"] == cause)
+                        .unwrap();
+                    let c = &inc["causes"][0];
+                    assert!(
+                        c["confidence"].as_f64().unwrap() >= 0.5,
+                        "{}: {c}",
+                        dir.display()
+                    );
+                    assert!(
+                        !c["evidence"].as_array().unwrap().is_empty(),
+                        "{}: no evidence",
+                        dir.display()
+                    );
+                    for e in c["evidence"].as_array().unwrap() {
+                        // evidence points at a real line of a real file
+                        let path = e["path"].as_str().unwrap();
+                        let n = e["line"].as_u64().unwrap() as usize;
+                        let text = read_text(path);
+                        let line = text.lines().nth(n - 1).unwrap();
+                        let shown = e["text"].as_str().unwrap();
+                        assert!(
+                            line.starts_with(
+                                shown.trim_end_matches('…').split("\\n").next().unwrap()
+                            ),
+                            "{path}:{n}: {shown} vs {line}"
+                        );
+                    }
+                }
+                None if phase["name"] == "baseline" => {
+                    assert!(
+                        overlapping.is_empty(),
+                        "{}: incident in a healthy baseline: {:?}",
+                        dir.display(),
+                        overlapping
+                    );
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn saturation_root_names_the_slow_script() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation");
+    let r = analyze(&dir);
+    let inc = &r["incidents"][0];
+    let sat = &inc["saturation"];
+    assert!(sat["slow_traces"].as_u64().unwrap() > 0);
+    assert!(sat["top_script"][0].as_str().unwrap().ends_with(".php"));
+    assert!(inc["causes"][0]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("pm.max_children"));
+}
