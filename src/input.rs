@@ -188,13 +188,35 @@ fn walk(
     };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
+    let ignore = read_ignore(dir);
     for e in entries {
+        let name = e.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if name == IGNORE_FILE || ignore.iter().any(|p| p.matches(&name)) {
+            continue;
+        }
         if e.is_dir() {
             walk(&e, seen, out, problems);
         } else if e.is_file() {
             out.push(e);
         }
     }
+}
+
+/// A file in a directory that lists names (glob patterns, one per line, `#` comments) that
+/// recursion skips there, like ripgrep's `.rgignore`: second copies of the same log in
+/// another format, configuration folders, scripts. Files named on the command line are
+/// always read.
+pub const IGNORE_FILE: &str = ".gatelogignore";
+
+fn read_ignore(dir: &Path) -> Vec<glob::Pattern> {
+    let Ok(text) = std::fs::read_to_string(dir.join(IGNORE_FILE)) else {
+        return Vec::new();
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| glob::Pattern::new(l.trim_end_matches('/')).ok())
+        .collect()
 }
 
 /// Split `access.log.2.gz` into (`access.log`, 2); `access.log` → (`access.log`, 0).

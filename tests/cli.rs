@@ -382,3 +382,17 @@ fn usage_errors_point_at_the_option() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nginx-access"));
 }
+
+#[test]
+fn gatelogignore_skips_listed_names_in_directories_only() {
+    let d = tmpdir();
+    let log = write(d.path(), "access.log", LINES.as_bytes());
+    write(d.path(), "access_combined.log", LINES.as_bytes());
+    write(d.path(), ".gatelogignore", b"# the same requests in another format\naccess_combined.log*\n");
+    let r = json_of(&[d.path().to_str().unwrap()]);
+    assert_eq!(r["totals"]["requests"], 3, "the ignored copy must not be counted");
+    assert_eq!(r["inputs"].as_array().unwrap().len(), 1);
+    // named explicitly, an ignored file is read
+    let both = json_of(&[log.to_str().unwrap(), d.path().join("access_combined.log").to_str().unwrap()]);
+    assert_eq!(both["totals"]["requests"], 6);
+}
