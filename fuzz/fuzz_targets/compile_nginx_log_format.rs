@@ -1,0 +1,7 @@
+//! Fuzz target: see `gatelog_fuzz::compile_nginx` (fuzz/src/lib.rs).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    gatelog_fuzz::compile_nginx(data);
+});
