@@ -134,6 +134,11 @@ pub struct Timeline {
     /// Bucket index (utc seconds / width) of `buckets[0]`.
     pub first: i64,
     pub buckets: Vec<Bucket>,
+    /// The last bucket used, as [lo, hi) in µs and its index: consecutive lines mostly share
+    /// a bucket, and this saves a 64-bit division per line. `hot_lo > hot_hi` = none.
+    hot_lo: i64,
+    hot_hi: i64,
+    hot_rel: usize,
 }
 
 impl Timeline {
@@ -143,6 +148,9 @@ impl Timeline {
             step: 0,
             first: 0,
             buckets: Vec::new(),
+            hot_lo: 1,
+            hot_hi: 0,
+            hot_rel: 0,
         }
     }
     pub fn width_s(&self) -> i64 {
@@ -151,23 +159,37 @@ impl Timeline {
     /// The bucket for a UTC instant (µs), growing or coarsening as needed.
     #[inline]
     pub fn bucket_mut(&mut self, utc_us: i64) -> &mut Bucket {
-        let idx = utc_us.div_euclid(1_000_000 * self.width_s());
+        if utc_us >= self.hot_lo && utc_us < self.hot_hi {
+            return &mut self.buckets[self.hot_rel];
+        }
+        let w = 1_000_000 * self.width_s();
+        let idx = utc_us.div_euclid(w);
+        self.hot_lo = idx * w;
+        self.hot_hi = self.hot_lo + w;
         if self.buckets.is_empty() {
             self.first = idx;
             self.buckets.push(Bucket::default());
+            self.hot_rel = 0;
             return &mut self.buckets[0];
         }
         let rel = idx - self.first;
         if rel >= 0 && (rel as usize) < self.buckets.len() {
+            self.hot_rel = rel as usize;
             return &mut self.buckets[rel as usize];
         }
         self.grow_to(idx);
-        let idx = utc_us.div_euclid(1_000_000 * self.width_s());
+        let w = 1_000_000 * self.width_s();
+        let idx = utc_us.div_euclid(w);
         let rel = (idx - self.first) as usize;
+        self.hot_lo = idx * w;
+        self.hot_hi = self.hot_lo + w;
+        self.hot_rel = rel;
         &mut self.buckets[rel]
     }
 
     fn grow_to(&mut self, idx: i64) {
+        self.hot_lo = 1;
+        self.hot_hi = 0;
         let mut idx = idx;
         loop {
             let lo = self.first.min(idx);
@@ -195,6 +217,8 @@ impl Timeline {
 
     /// Coarsen to ladder step `step` (merging buckets).
     pub fn coarsen(&mut self, step: usize) {
+        self.hot_lo = 1;
+        self.hot_hi = 0;
         if step <= self.step || self.buckets.is_empty() {
             self.step = self.step.max(step);
             return;

@@ -160,28 +160,17 @@ fn same_report_whatever_the_thread_count_and_chunking() {
     let Some(err) = corpus("threads", "nginx-error/testDocker-nginx-error.log") else {
         return;
     };
-    let args = gatelog::cli::AnalyzeArgs {
-        inputs: vec![acc.clone(), err.clone()],
-        fmt: gatelog::cli::FormatArgs {
-            format: vec![],
-            nginx_conf: vec![],
-            log_format: vec![],
-            max_line: 1 << 20,
-        },
-        tz: None,
-        since: None,
-        until: None,
-        bucket: None,
-        json: true,
-        html: None,
-        parquet: None,
-        state: None,
-        fail_on: vec![],
-        strict: false,
-        min_errors: 5,
-        threads: Some(1),
-        quiet: true,
-        color: "never".into(),
+    // built through the real option parser, so new options keep their defaults
+    let cli = <gatelog::cli::Cli as clap::Parser>::try_parse_from([
+        "gatelog",
+        "analyze",
+        "--json",
+        acc.as_str(),
+        err.as_str(),
+    ])
+    .unwrap();
+    let gatelog::cli::Command::Analyze(args) = cli.cmd else {
+        panic!("not analyze")
     };
     let mut reports = Vec::new();
     for (threads, chunk) in [
@@ -388,11 +377,21 @@ fn gatelogignore_skips_listed_names_in_directories_only() {
     let d = tmpdir();
     let log = write(d.path(), "access.log", LINES.as_bytes());
     write(d.path(), "access_combined.log", LINES.as_bytes());
-    write(d.path(), ".gatelogignore", b"# the same requests in another format\naccess_combined.log*\n");
+    write(
+        d.path(),
+        ".gatelogignore",
+        b"# the same requests in another format\naccess_combined.log*\n",
+    );
     let r = json_of(&[d.path().to_str().unwrap()]);
-    assert_eq!(r["totals"]["requests"], 3, "the ignored copy must not be counted");
+    assert_eq!(
+        r["totals"]["requests"], 3,
+        "the ignored copy must not be counted"
+    );
     assert_eq!(r["inputs"].as_array().unwrap().len(), 1);
     // named explicitly, an ignored file is read
-    let both = json_of(&[log.to_str().unwrap(), d.path().join("access_combined.log").to_str().unwrap()]);
+    let both = json_of(&[
+        log.to_str().unwrap(),
+        d.path().join("access_combined.log").to_str().unwrap(),
+    ]);
     assert_eq!(both["totals"]["requests"], 6);
 }

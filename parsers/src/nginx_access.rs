@@ -18,7 +18,7 @@
 //! with the one that worked last, and reads nginx `escape=json` lines (a flat JSON object whose
 //! keys are nginx variable names or common aliases) when a line starts with `{`.
 
-use memchr::{memchr, memrchr};
+use memchr::memrchr;
 
 use crate::fields::{find_closing_quote, parse_status, parse_u64};
 use crate::time::{parse_epoch, parse_secs_us, SecondCache};
@@ -320,7 +320,7 @@ fn is_dash(b: &[u8]) -> bool {
 /// [`crate::fields::split_request_line`] but with byte compares only.
 #[inline]
 fn split_request_line(b: &[u8]) -> (&[u8], &[u8], &[u8]) {
-    let Some(sp1) = memchr(b' ', b) else {
+    let Some(sp1) = crate::fields::find_byte(b, b' ') else {
         return (&[], b, &[]);
     };
     let method = b.get(..sp1).unwrap_or_default();
@@ -571,7 +571,7 @@ fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
     let first = lit.first()?;
     let mut i = 0;
     loop {
-        let j = i + memchr(first, hay.get(i..)?)?;
+        let j = i + crate::fields::find_byte(hay.get(i..)?, first)?;
         let at = hay.get(j..)?;
         if lit.at(at) {
             if list {

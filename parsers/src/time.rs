@@ -299,12 +299,33 @@ pub fn parse_epoch(b: &[u8]) -> Option<Ts> {
 }
 
 /// Parse a duration written in seconds with optional fraction (`0.123`, `12`) into
-/// microseconds. `-` or empty → `None`.
+/// microseconds. `-` or empty → `None`. The common nginx shape (`D+.DDD`) takes a fast path.
 #[inline]
 pub fn parse_secs_us(b: &[u8]) -> Option<u64> {
+    let n = b.len();
+    if (5..=8).contains(&n) && b[n - 4] == b'.' {
+        // fast path: up to 4 integer digits and exactly 3 decimals (nginx $request_time)
+        let mut whole: u64 = 0;
+        for &c in &b[..n - 4] {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            whole = whole * 10 + d as u64;
+        }
+        let (d1, d2, d3) = (
+            b[n - 3].wrapping_sub(b'0'),
+            b[n - 2].wrapping_sub(b'0'),
+            b[n - 1].wrapping_sub(b'0'),
+        );
+        if d1 > 9 || d2 > 9 || d3 > 9 {
+            return None;
+        }
+        return Some(whole * 1_000_000 + (d1 as u64 * 100 + d2 as u64 * 10 + d3 as u64) * 1000);
+    }
     let mut whole: u64 = 0;
     let mut i = 0;
-    while i < b.len() && b[i].is_ascii_digit() {
+    while i < n && b[i].is_ascii_digit() {
         whole = whole.checked_mul(10)?.checked_add((b[i] - b'0') as u64)?;
         i += 1;
     }
@@ -312,7 +333,7 @@ pub fn parse_secs_us(b: &[u8]) -> Option<u64> {
         return None;
     }
     let (us, used) = parse_fraction(&b[i..]);
-    if i + used != b.len() {
+    if i + used != n {
         return None;
     }
     whole.checked_mul(1_000_000)?.checked_add(us as u64)
@@ -373,5 +394,12 @@ mod tests {
         assert_eq!(parse_secs_us(b"0.004"), Some(4000));
         assert_eq!(parse_secs_us(b"-"), None);
         assert_eq!(parse_secs_us(b"12"), Some(12_000_000));
+        assert_eq!(parse_secs_us(b"60.001"), Some(60_001_000));
+        assert_eq!(parse_secs_us(b"1234.567"), Some(1_234_567_000));
+        assert_eq!(parse_secs_us(b"12345.678"), Some(12_345_678_000));
+        assert_eq!(parse_secs_us(b"0.5"), Some(500_000));
+        assert_eq!(parse_secs_us(b"0.a00"), None);
+        assert_eq!(parse_secs_us(b"x.000"), None);
+        assert_eq!(parse_secs_us(b"1.0000001"), Some(1_000_000));
     }
 }
