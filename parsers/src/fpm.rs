@@ -78,7 +78,7 @@ impl FpmErrorParser {
         let h = time::digits(b, 7, 2)?;
         let mi = time::digits(b, 10, 2)?;
         let s = time::digits(b, 13, 2)?;
-        if !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        if d == 0 || d > time::days_in_month(2000, mo) || h > 23 || mi > 59 || s > 60 {
             return None;
         }
         let sod = (h * 3600 + mi * 60 + s) as i64;

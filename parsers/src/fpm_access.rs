@@ -300,7 +300,7 @@ fn parse_strftime(parts: &[TPart], b: &[u8]) -> Option<(Ts, usize)> {
     if let Some(e) = epoch {
         return Some((Ts::new(e.checked_mul(1_000_000)?, Some(0)), i));
     }
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    if d == 0 || d > crate::time::days_in_month(y as i64, mo) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
     let secs = days_from_civil(y as i64, mo, d) * 86400 + (h * 3600 + mi * 60 + s) as i64;

@@ -96,8 +96,20 @@ fn hms(b: &[u8], i: usize) -> Option<i64> {
     Some((h * 3600 + m * 60 + s) as i64)
 }
 
+/// Days in month `m` (1..=12) of year `y` (proleptic Gregorian); 0 for a month out of range.
+/// Day checks use it so that `31/Feb` is an invalid date, not 3 March.
+pub fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 fn ymd_secs(y: u32, mo: u32, d: u32) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || y < 1970 || y > 9999 {
+    if d == 0 || d > days_in_month(y as i64, mo) || y < 1970 || y > 9999 {
         return None;
     }
     Some(days_from_civil(y as i64, mo, d) * 86400)

@@ -638,3 +638,61 @@ fn hostile_lines_parse_in_linear_time() {
 
 // ---------------------------------------------------------------------------------------
 // Regressions: every crash the fuzz targets found, as the exact input that crashed.
+
+/// Found by the bad-input suite (tests/bad_input.rs): day-of-month was checked against 31
+/// only, so `31/Feb/2026` parsed as 3 March. An impossible date is now an invalid field.
+#[test]
+fn impossible_dates_are_rejected_not_rolled_over() {
+    fn ok(format: Format, line: &str) -> bool {
+        let mut p = harness::default_parser(format);
+        matches!(
+            p.parse(line.as_bytes()),
+            Ok(Record::Request(_)) | Ok(Record::Event(_))
+        )
+    }
+    let clf =
+        |d: &str| format!(r#"10.0.0.1 - - [{d}:10:00:00 +0000] "GET / HTTP/1.1" 502 5 "-" "curl""#);
+    assert!(ok(Format::NginxAccess, &clf("28/Feb/2026")));
+    assert!(ok(Format::NginxAccess, &clf("29/Feb/2028")), "leap day");
+    assert!(
+        ok(Format::NginxAccess, &clf("29/Feb/2000")),
+        "leap day (400 rule)"
+    );
+    for bad in [
+        "29/Feb/2026",
+        "31/Feb/2026",
+        "31/Apr/2026",
+        "29/Feb/2100",
+        "00/Jan/2026",
+    ] {
+        assert!(!ok(Format::NginxAccess, &clf(bad)), "{bad} parsed");
+    }
+    let err = |d: &str| {
+        format!("{d} 10:00:01 [error] 1#1: *1 no live upstreams while connecting to upstream, client: 10.0.0.1")
+    };
+    assert!(ok(Format::NginxError, &err("2026/04/30")));
+    assert!(!ok(Format::NginxError, &err("2026/04/31")));
+    let fpm = |d: &str| {
+        format!("[{d} 10:00:00] WARNING: [pool www] server reached pm.max_children setting (5), consider raising it")
+    };
+    assert!(ok(Format::FpmError, &fpm("30-Jun-2026")));
+    assert!(!ok(Format::FpmError, &fpm("31-Jun-2026")));
+    let mut fa =
+        fpm_access::FpmAccessParser::compile(r#"%R - %u %{%d/%b/%Y:%H:%M:%S}t "%m %r" %s"#)
+            .unwrap();
+    assert!(fa
+        .parse(br#"10.0.0.1 - - 30/Sep/2026:10:00:00 "GET /" 200"#)
+        .is_ok());
+    assert!(fa
+        .parse(br#"10.0.0.1 - - 31/Sep/2026:10:00:00 "GET /" 200"#)
+        .is_err());
+    let alb = |d: &str| String::from_utf8_lossy(example(Format::Alb)).replace("2026-11-23", d);
+    assert!(ok(Format::Alb, &alb("2026-11-30")));
+    assert!(!ok(Format::Alb, &alb("2026-11-31")));
+    let hap = |d: &str| String::from_utf8_lossy(example(Format::Haproxy)).replacen("Nov 23", d, 1);
+    assert!(
+        ok(Format::Haproxy, &hap("Feb 29")),
+        "year-less syslog stamp: 29 Feb may be valid"
+    );
+    assert!(!ok(Format::Haproxy, &hap("Feb 30")));
+}

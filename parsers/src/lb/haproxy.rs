@@ -156,7 +156,8 @@ impl HaproxyParser {
                 if let (Some(d), Some(h), Some(m), Some(s), Some(b' ')) =
                     (day, h, m, s, rest.get(15))
                 {
-                    if (1..=31).contains(&d)
+                    if d >= 1
+                        && d <= crate::time::days_in_month(2000, mo)
                         && h < 24
                         && m < 60
                         && s < 61
