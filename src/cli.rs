@@ -85,6 +85,15 @@ pub struct AnalyzeArgs {
     /// Also write Parquet tables into DIR
     #[arg(long, value_name = "DIR")]
     pub parquet: Option<PathBuf>,
+    /// With --parquet: Hive-style directories by date, host, or date,host
+    #[arg(long, value_name = "KEY", value_delimiter = ',', requires = "parquet")]
+    pub partition: Vec<String>,
+    /// Host name for --partition host (default: the directory holding each input)
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Also write timeline.csv and incidents.csv into DIR
+    #[arg(long, value_name = "DIR")]
+    pub csv: Option<PathBuf>,
     /// Incremental mode: resume after the bytes already analysed
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,

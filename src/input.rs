@@ -190,7 +190,10 @@ fn walk(
     entries.sort();
     let ignore = read_ignore(dir);
     for e in entries {
-        let name = e.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = e
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if name == IGNORE_FILE || ignore.iter().any(|p| p.matches(&name)) {
             continue;
         }
@@ -281,7 +284,8 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     }
 }
 
-fn wrap(r: Box<dyn Read + Send>, comp: Compression) -> io::Result<Box<dyn Read + Send>> {
+/// Decompress a byte stream as `comp` says.
+pub fn wrap(r: Box<dyn Read + Send>, comp: Compression) -> io::Result<Box<dyn Read + Send>> {
     Ok(match comp {
         Compression::None => r,
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
@@ -386,15 +390,18 @@ impl LineReader {
         let mut line_no = first_line;
         let mut offset = first_offset; // absolute offset of buf[0]
         let mut skipping: Option<(u64, u64)> = None; // (offset, len so far) of an overlong line
-        self.buf.clear();
+                                                     // `buf` only grows (zero-filled once); `filled` is how much of it holds data
+        let mut filled = 0usize;
         let mut err = None;
         loop {
             // fill
-            let old = self.buf.len();
-            let want = self.block;
-            self.buf.resize(old + want, 0);
+            let old = filled;
+            let need = old + self.block;
+            if self.buf.len() < need {
+                self.buf.resize(need, 0);
+            }
             let got = loop {
-                match r.read(&mut self.buf[old..]) {
+                match r.read(&mut self.buf[old..need]) {
                     Ok(n) => break n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
@@ -403,11 +410,11 @@ impl LineReader {
                     }
                 }
             };
-            self.buf.truncate(old + got);
+            filled = old + got;
             let eof = got == 0;
             // hand out complete lines
             let mut start = 0usize;
-            let data = &self.buf[..];
+            let data = &self.buf[..filled];
             let mut search_from = old;
             loop {
                 let Some(i) = memchr(b'\n', &data[search_from..]) else {
@@ -442,8 +449,8 @@ impl LineReader {
                 search_from = start;
             }
             if eof {
-                if start < self.buf.len() || skipping.is_some() {
-                    let tail = &self.buf[start..];
+                if start < filled || skipping.is_some() {
+                    let tail = &self.buf[start..filled];
                     if let Some((off, len)) = skipping.take() {
                         f(LineItem::TooLong {
                             line_no,
@@ -469,20 +476,20 @@ impl LineReader {
                     }
                     line_no += 1;
                 }
-                offset += self.buf.len() as u64;
+                offset += filled as u64;
                 break;
             }
             // roll the tail forward
-            let tail_len = self.buf.len() - start;
+            let tail_len = filled - start;
             if skipping.is_some() || tail_len > self.max_line {
                 // overlong: drop what we have, remember where it started
                 let (off, len) = skipping.unwrap_or((offset + start as u64, 0));
                 skipping = Some((off, len + tail_len as u64));
-                offset += self.buf.len() as u64;
-                self.buf.clear();
+                offset += filled as u64;
+                filled = 0;
             } else {
-                self.buf.copy_within(start.., 0);
-                self.buf.truncate(tail_len);
+                self.buf.copy_within(start..filled, 0);
+                filled = tail_len;
                 offset += start as u64;
             }
         }

@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
+pub mod export;
 pub mod hist;
 pub mod input;
 pub mod pipeline;

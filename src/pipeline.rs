@@ -28,6 +28,8 @@ pub struct RunOptions {
     /// Size of the chunks large uncompressed files are split into.
     pub chunk_bytes: u64,
     pub block_bytes: usize,
+    /// Per-row export (`--parquet`): when set, every job also hands each line to a sink.
+    pub rows: Option<std::sync::Arc<dyn crate::export::RowSinkFactory>>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +45,7 @@ impl Default for RunOptions {
             max_line: 1 << 20,
             chunk_bytes: 64 << 20,
             block_bytes: 1 << 20,
+            rows: None,
         }
     }
 }
@@ -341,29 +344,36 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     };
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
-    let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| match item {
-        LineItem::Line {
-            bytes,
-            line_no,
-            offset,
-        } => {
-            if multiline {
-                w.frame(bytes, line_no, offset);
-            } else {
-                w.record(bytes, 1, line_no, offset);
-            }
+    let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
+    let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
+        if let Some(s) = sink.as_mut() {
+            s.item(&item);
         }
-        LineItem::TooLong {
-            line_no,
-            offset,
-            len,
-        } => {
-            if multiline {
-                w.flush();
+        match item {
+            LineItem::Line {
+                bytes,
+                line_no,
+                offset,
+            } => {
+                if multiline {
+                    w.frame(bytes, line_no, offset);
+                } else {
+                    w.record(bytes, 1, line_no, offset);
+                }
             }
-            w.reject_too_long(line_no, offset, len);
+            LineItem::TooLong {
+                line_no,
+                offset,
+                len,
+            } => {
+                if multiline {
+                    w.flush();
+                }
+                w.reject_too_long(line_no, offset, len);
+            }
         }
     });
+    drop(sink); // closes this job's part files
     if multiline {
         w.flush();
     }

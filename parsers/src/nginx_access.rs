@@ -332,6 +332,15 @@ fn split_request_line(b: &[u8]) -> (&[u8], &[u8], &[u8]) {
         return (&[], b, &[]);
     }
     let rest = b.get(sp1 + 1..).unwrap_or_default();
+    // the usual ` HTTP/x.y` ending, without a search
+    let n = rest.len();
+    if n >= 9 && rest.get(n - 9..n - 3) == Some(&b" HTTP/"[..]) {
+        return (
+            method,
+            rest.get(..n - 9).unwrap_or_default(),
+            rest.get(n - 8..).unwrap_or_default(),
+        );
+    }
     if let Some(sp2) = memrchr(b' ', rest) {
         let proto = rest.get(sp2 + 1..).unwrap_or_default();
         if let [b'H', b'T', b'T', b'P', b'/', ..] = proto {
@@ -569,6 +578,9 @@ impl Compiled {
 #[inline]
 fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
     let first = lit.first()?;
+    if !list && lit.len() == 1 {
+        return crate::fields::find_byte(hay, first);
+    }
     let mut i = 0;
     loop {
         let j = i + crate::fields::find_byte(hay.get(i..)?, first)?;
@@ -706,7 +718,13 @@ fn opt_u64(v: &[u8], field: &'static str, pos: usize) -> Result<Option<u64>, Par
 #[inline]
 fn set_client<'a>(req: &mut Request<'a>, v: &'a [u8]) {
     let v = dash_empty(v);
-    match memrchr(b' ', v) {
+    // an address is short: a plain backward scan for a space
+    let sp = if v.len() <= 48 {
+        v.iter().rposition(|&c| c == b' ')
+    } else {
+        memrchr(b' ', v)
+    };
+    match sp {
         None => req.client = v,
         Some(sp) => {
             let last = v.get(sp + 1..).unwrap_or_default();

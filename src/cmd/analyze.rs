@@ -54,15 +54,11 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     if a.strict && a.fail_on.is_empty() {
         // nothing more to check
     }
-    if !a.fail_on.is_empty() || a.state.is_some() || a.parquet.is_some() || a.html.is_some() {
+    if !a.fail_on.is_empty() || a.state.is_some() {
         let which = if !a.fail_on.is_empty() {
             "--fail-on"
-        } else if a.state.is_some() {
-            "--state"
-        } else if a.parquet.is_some() {
-            "--parquet"
         } else {
-            "--html"
+            "--state"
         };
         return Err(UserError(format!(
             "{which} is not available in this build yet; run without it"
@@ -186,7 +182,11 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
 }
 
 pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
-    let p = prepare(&a)?;
+    let mut p = prepare(&a)?;
+    let parquet = crate::export::start_parquet(&a)?;
+    p.opts.rows = parquet
+        .clone()
+        .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
     let out = analyze(&a.inputs, &p);
     let color = match a.color.as_str() {
         "always" => true,
@@ -215,9 +215,13 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     } else {
         crate::text::render(&out.report, color)
     };
+    let export_errors = crate::export::write_all(&a, parquet.as_deref(), &out.report);
     super::emit(&rendered)?;
-    for e in &out.errors {
+    for e in out.errors.iter().chain(&export_errors) {
         eprintln!("gatelog: error: {e}");
+    }
+    if !export_errors.is_empty() {
+        return Ok(Exit::Error);
     }
     if !out.errors.is_empty() {
         return Ok(Exit::Error);
