@@ -395,3 +395,69 @@ fn gatelogignore_skips_listed_names_in_directories_only() {
     ]);
     assert_eq!(both["totals"]["requests"], 6);
 }
+
+#[test]
+fn nginx_conf_formats_with_includes_inside_the_config_dir_only() {
+    let d = tmpdir();
+    std::fs::create_dir(d.path().join("conf.d")).unwrap();
+    write(
+        d.path(),
+        "nginx.conf",
+        b"http {\n  include conf.d/*.conf;\n  include /etc/passwd;\n  access_log /var/log/x.log pipes;\n}\n",
+    );
+    write(
+        &d.path().join("conf.d"),
+        "fmt.conf",
+        b"log_format pipes '$remote_addr|$status|$request_time|[$time_local]|'\n                 '\"$request\"';\n",
+    );
+    let log = write(
+        d.path(),
+        "x.log",
+        b"10.0.0.1|200|0.010|[23/Nov/2026:10:00:01 +0000]|\"GET / HTTP/1.1\"\n10.0.0.2|504|60.001|[23/Nov/2026:10:00:02 +0000]|\"GET /slow HTTP/1.1\"\n",
+    );
+    let conf = d.path().join("nginx.conf");
+    let out = gatelog(&[
+        "analyze",
+        "--json",
+        "--nginx-conf",
+        conf.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["inputs"][0]["format"], "nginx-access");
+    assert_eq!(r["inputs"][0]["rejected"], 0);
+    assert_eq!(r["totals"]["status"]["504"], 1);
+    assert_eq!(
+        r["latency"]["request_time"]["p99"]
+            .as_f64()
+            .map(|x| x > 50.0),
+        Some(true)
+    );
+    // the absolute include outside the configuration's directory was refused, and said so
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/etc/passwd") && err.contains("not read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lab_nginx_conf_reads_the_lab_access_log() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation");
+    let conf = root.join("conf/nginx.conf");
+    let log = root.join("access.log");
+    let r = json_of(&[
+        "--nginx-conf",
+        conf.to_str().unwrap(),
+        "--format",
+        "nginx-access",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(r["inputs"][0]["rejected"], 0);
+    assert!(r["totals"]["status"]["504"].as_u64().unwrap() > 100);
+}
