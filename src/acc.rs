@@ -415,8 +415,36 @@ pub struct Acc {
     pub files: BTreeMap<u32, FileStats>,
     /// Requests per status code (0..=999).
     pub status_counts: Box<[u64; 1000]>,
+    /// Client addresses (hashed, port stripped) seen by a load balancer, bounded: a
+    /// backend's own address among them is a request loop (`self_loop`).
+    pub lb_clients: std::collections::HashSet<u64>,
+    /// More distinct LB clients than [`MAX_LB_CLIENTS`] were seen (the set is partial).
+    pub lb_clients_full: bool,
+    /// Upstream ids that load balancers forwarded to (their targets).
+    pub lb_upstreams: Vec<u32>,
     /// The last upstream id looked up (consecutive lines often share it).
     last_up: u32,
+}
+
+/// Load-balancer targets remembered for `self_loop` (a linear set: kept small).
+pub const MAX_LB_TARGETS: usize = 64;
+
+/// Distinct load-balancer clients remembered for `self_loop`.
+pub const MAX_LB_CLIENTS: usize = 65_536;
+
+/// The host part of `ip:port`, `[v6]:port` (or the whole thing when there is no port).
+pub fn host_of(addr: &[u8]) -> &[u8] {
+    if let Some(rest) = addr.strip_prefix(b"[") {
+        return match memchr::memchr(b']', rest) {
+            Some(i) => &rest[..i],
+            None => rest,
+        };
+    }
+    let colons = addr.iter().filter(|&&c| c == b':').count();
+    match (colons, memchr::memrchr(b':', addr)) {
+        (1, Some(i)) => &addr[..i],
+        _ => addr,
+    }
 }
 
 pub const OTHER_UPSTREAM: &[u8] = b"(other)";
@@ -436,6 +464,9 @@ impl Acc {
             samples: BTreeMap::new(),
             files: BTreeMap::new(),
             status_counts: Box::new([0; 1000]),
+            lb_clients: std::collections::HashSet::new(),
+            lb_clients_full: false,
+            lb_upstreams: Vec::new(),
             last_up: u32::MAX,
         }
     }
@@ -542,6 +573,16 @@ impl Acc {
         if let Some(id) = up_id {
             b.add_upstream(id, 1, is5 as u32);
         }
+        if layer == Layer::Lb {
+            if !self.lb_clients_full {
+                self.note_lb_client(r.client);
+            }
+            if let Some(id) = up_id {
+                if self.lb_upstreams.len() < MAX_LB_TARGETS && !self.lb_upstreams.contains(&id) {
+                    self.lb_upstreams.push(id);
+                }
+            }
+        }
         if is5 || status == 499 {
             self.add_error_request(
                 utc_us,
@@ -556,6 +597,14 @@ impl Acc {
                 text,
             );
         }
+    }
+
+    fn note_lb_client(&mut self, client: &[u8]) {
+        if self.lb_clients.len() >= MAX_LB_CLIENTS {
+            self.lb_clients_full = true;
+            return;
+        }
+        self.lb_clients.insert(hash(host_of(client)));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -711,6 +760,20 @@ impl Acc {
         for (a, b) in self.status_counts.iter_mut().zip(o.status_counts.iter()) {
             *a += b;
         }
+        self.lb_clients_full |= o.lb_clients_full;
+        for id in &o.lb_upstreams {
+            let n = remap.get(*id as usize).copied().unwrap_or(*id);
+            if self.lb_upstreams.len() < MAX_LB_TARGETS && !self.lb_upstreams.contains(&n) {
+                self.lb_upstreams.push(n);
+            }
+        }
+        for c in o.lb_clients {
+            if self.lb_clients.len() >= MAX_LB_CLIENTS {
+                self.lb_clients_full = true;
+                break;
+            }
+            self.lb_clients.insert(c);
+        }
         self.top_clients.merge(o.top_clients);
         self.top_paths.merge(o.top_paths);
         self.top_upstreams.merge(o.top_upstreams);
@@ -855,6 +918,15 @@ mod tests {
             let wv: Vec<u64> = whole.buckets.iter().map(|b| b.requests).collect();
             assert_eq!(av, wv, "split {split}");
         }
+    }
+
+    #[test]
+    fn hosts_of_addresses() {
+        assert_eq!(host_of(b"10.0.0.1:80"), b"10.0.0.1");
+        assert_eq!(host_of(b"10.0.0.1"), b"10.0.0.1");
+        assert_eq!(host_of(b"[::1]:8080"), b"::1");
+        assert_eq!(host_of(b"2001:db8::1"), b"2001:db8::1");
+        assert_eq!(host_of(b"be_nginx/n1"), b"be_nginx/n1");
     }
 
     #[test]
