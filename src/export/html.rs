@@ -193,9 +193,14 @@ fn x_axis(out: &mut String, rows: &[TimelineRow], bucket_s: i64, y: f64) {
         let x = LEFT + (i as f64 + 0.5) * pw / nb;
         let _ = write!(
             out,
-            r###"<line x1="{x:.1}" x2="{x:.1}" y1="{y:.1}" y2="{:.1}" stroke="#999"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"###,
+            r###"<line x1="{x:.1}" x2="{x:.1}" y1="{y:.1}" y2="{:.1}" stroke="#999"/><text x="{x:.1}" y="{:.1}" text-anchor="{}">{}</text>"###,
             y + 4.0,
             y + 16.0,
+            if t + 1 == ticks && ticks > 1 {
+                "end"
+            } else {
+                "middle"
+            },
             esc(&tick_label(r.start_us, with_date, bucket_s))
         );
     }
