@@ -44,11 +44,24 @@ const LADDER_TARGET_ROWS: usize = 300;
 const EVIDENCE_PER_CAUSE: usize = 3;
 
 pub fn build_report(
+    acc: Acc,
+    inputs: &[InputMeta],
+    skipped: Vec<SkippedInput>,
+    timezone: String,
+    opts: &AnalysisOptions,
+) -> Report {
+    build_report_with(acc, inputs, skipped, timezone, opts, &[])
+}
+
+/// [`build_report`] with the (5xx, requests) of recent buckets of earlier runs (`--state`):
+/// they join the baseline that this run's incidents are measured against.
+pub fn build_report_with(
     mut acc: Acc,
     inputs: &[InputMeta],
     skipped: Vec<SkippedInput>,
     timezone: String,
     opts: &AnalysisOptions,
+    prior: &[(u64, u64)],
 ) -> Report {
     let mut notes = Vec::new();
     // choose the analysis width
@@ -169,8 +182,13 @@ pub fn build_report(
             }
         })
         .collect();
-    let spans = find_incidents(&signal, any_requests, opts.min_incident_errors);
-    let baseline_rate = baseline(&signal, any_requests).0;
+    let base_sig: Vec<(u64, u64)> = if any_requests && !prior.is_empty() {
+        prior.iter().chain(signal.iter()).copied().collect()
+    } else {
+        signal.clone()
+    };
+    let spans = find_incidents_with(&signal, &base_sig, any_requests, opts.min_incident_errors);
+    let baseline_rate = baseline(&base_sig, any_requests).0;
 
     // timeline rows
     let mut rows = Vec::with_capacity(tl.buckets.len());
@@ -336,6 +354,7 @@ pub fn build_report(
         },
         capacity,
         notes,
+        rules: Vec::new(),
     }
 }
 
@@ -420,7 +439,17 @@ fn median(v: &mut [f64]) -> f64 {
 /// above the series' own baseline, gaps of up to two quiet buckets bridged, with at least
 /// `min_errors` errors in all.
 pub fn find_incidents(sig: &[(u64, u64)], rates: bool, min_errors: u64) -> Vec<(usize, usize)> {
-    let (med, mad) = baseline(sig, rates);
+    find_incidents_with(sig, sig, rates, min_errors)
+}
+
+/// [`find_incidents`] against the baseline of `base` (the signal with earlier runs' buckets).
+pub fn find_incidents_with(
+    sig: &[(u64, u64)],
+    base: &[(u64, u64)],
+    rates: bool,
+    min_errors: u64,
+) -> Vec<(usize, usize)> {
+    let (med, mad) = baseline(base, rates);
     let hot: Vec<bool> = sig
         .iter()
         .map(|&(e, n)| {

@@ -232,6 +232,15 @@ pub struct Job {
     pub input: Input,
     pub format: Format,
     pub range: Option<(u64, u64)>,
+    /// Lines before this job's first byte (a resumed or seeked start, see `seek::plan`):
+    /// its line numbers start after them.
+    pub line_base: u64,
+    /// Decompressed bytes to discard before the first line (resuming a compressed file).
+    pub skip: u64,
+    /// Lines outside a seeked `--since/--until` window, counted as read and skipped, and
+    /// the bytes they hold.
+    pub skipped_lines: u64,
+    pub skipped_bytes: u64,
 }
 
 /// Split inputs into jobs: large uncompressed single-line-format files become several.
@@ -255,6 +264,10 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
                             input: inp.clone(),
                             format: *f,
                             range: Some(r),
+                            line_base: 0,
+                            skip: 0,
+                            skipped_lines: 0,
+                            skipped_bytes: 0,
                         });
                     }
                     continue;
@@ -265,6 +278,10 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
             input: inp.clone(),
             format: *f,
             range: None,
+            line_base: 0,
+            skip: 0,
+            skipped_lines: 0,
+            skipped_bytes: 0,
         });
     }
     jobs
@@ -303,7 +320,10 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
             return acc;
         }
     };
-    let (first_line, first_offset) = (1, job.range.map(|r| r.0).unwrap_or(0));
+    let (first_line, first_offset) = (
+        1 + job.line_base,
+        job.range.map(|r| r.0).unwrap_or(job.skip),
+    );
     let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
@@ -314,10 +334,7 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
-        (Source::File(p), Some((s, e))) => {
-            input::open_range(p, s, e).map(|r| Box::new(r) as Box<dyn Read + Send>)
-        }
-        (Source::File(_), None) => input::open(&job.input),
+        (Source::File(_), _) => crate::seek::open_job(job),
     };
     let reader = match reader {
         Ok(r) => r,
@@ -381,6 +398,9 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     let fs = std::mem::take(&mut w.st);
     let st = w.acc.stats(file);
     *st = fs;
+    st.lines += job.skipped_lines;
+    st.skipped += job.skipped_lines;
+    st.bytes += job.skipped_bytes;
     st.bytes += if job.input.compression == Compression::None {
         bytes
     } else {

@@ -24,6 +24,8 @@ pub struct Report {
     pub capacity: Capacity,
     /// Things the reader should know (rows not kept past a cap, read errors...).
     pub notes: Vec<String>,
+    /// `--fail-on` rules and what each found (empty without `--fail-on`).
+    pub rules: Vec<crate::rules::RuleResult>,
 }
 
 #[derive(Clone, Debug, Serialize)]

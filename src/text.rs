@@ -371,6 +371,22 @@ pub fn render(r: &Report, color: bool) -> String {
             }
         }
     }
+    if !r.rules.is_empty() {
+        let held = r.rules.iter().filter(|x| x.held).count();
+        let _ = writeln!(
+            o,
+            "\n{}",
+            st.bold(&format!("RULES ({held} of {} held)", r.rules.len()))
+        );
+        for x in &r.rules {
+            let mark = if x.held {
+                st.red("HELD")
+            } else {
+                "ok  ".to_string()
+            };
+            let _ = writeln!(o, "  {mark} {}: {}", x.rule, x.detail);
+        }
+    }
     if !r.notes.is_empty() {
         let _ = writeln!(o, "\n{}", st.bold("NOTES"));
         for n in &r.notes {

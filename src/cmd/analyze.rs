@@ -18,6 +18,15 @@ pub struct Prepared {
     pub opts: RunOptions,
     pub analysis: AnalysisOptions,
     pub threads: usize,
+    /// `--fail-on` rules.
+    pub rules: Vec<crate::rules::Rule>,
+    /// `--state FILE`.
+    pub state: Option<PathBuf>,
+    /// Find `--since/--until` windows in large time-ordered files by seeking (off with
+    /// `GATELOG_NO_SEEK=1`, to compare with reading from the top).
+    pub seek: bool,
+    /// Draw progress on stderr.
+    pub progress: bool,
 }
 
 pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
@@ -54,15 +63,15 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     if a.strict && a.fail_on.is_empty() {
         // nothing more to check
     }
-    if !a.fail_on.is_empty() || a.state.is_some() {
-        let which = if !a.fail_on.is_empty() {
-            "--fail-on"
-        } else {
-            "--state"
-        };
-        return Err(UserError(format!(
-            "{which} is not available in this build yet; run without it"
-        )));
+    let rules = a
+        .fail_on
+        .iter()
+        .map(|r| crate::rules::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    if a.state.is_some() && a.inputs.iter().any(|i| i == "-") {
+        return Err(UserError(
+            "--state reads files only: stdin cannot be resumed; name the log files instead".into(),
+        ));
     }
     let threads = a
         .threads
@@ -90,6 +99,10 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
             top_n: 10,
         },
         threads,
+        rules,
+        state: a.state.clone(),
+        seek: std::env::var_os("GATELOG_NO_SEEK").is_none_or(|v| v.is_empty() || v == "0"),
+        progress: crate::progress::wanted(a.quiet),
     })
 }
 
@@ -105,6 +118,8 @@ pub struct Outcome {
     /// Errors that make the run fail (exit 1) after the report: unreadable inputs, inputs
     /// named on the command line whose format is unknown.
     pub errors: Vec<String>,
+    /// With `--state`: the new state, to commit once the outputs are written.
+    pub state: Option<crate::state::Plan>,
 }
 
 /// Discover, detect, read and analyse: the whole pass, independent of how it is rendered.
@@ -166,7 +181,21 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
             None => TzChoice::Local,
         },
     };
-    let jobs = pipeline::plan_jobs(&chosen, &p.opts, p.threads);
+    let (jobs, state, prior) = match crate::seek::plan_run(&chosen, p, &tz) {
+        Ok(x) => x,
+        Err(e) => {
+            errors.push(e.0);
+            let acc = crate::acc::Acc::new(p.opts.base_bucket_s);
+            let report = analysis::build_report(acc, &[], skipped, tz.describe(), &p.analysis);
+            return Outcome {
+                report,
+                errors,
+                state: None,
+            };
+        }
+    };
+    let total = jobs.iter().map(crate::seek::job_bytes).sum();
+    let bar = crate::progress::Progress::start(total, p.progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(p.threads)
         .build();
@@ -174,11 +203,21 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         Ok(pool) => pool.install(|| pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head)),
         Err(_) => pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head),
     };
+    drop(bar);
     for st in acc.files.values() {
         errors.extend(st.errors.iter().cloned());
     }
-    let report = analysis::build_report(acc, &metas, skipped, tz.describe(), &p.analysis);
-    Outcome { report, errors }
+    let mut report =
+        analysis::build_report_with(acc, &metas, skipped, tz.describe(), &p.analysis, &prior);
+    if let Some(plan) = &state {
+        report.notes.extend(plan.notes.iter().cloned());
+    }
+    report.rules = crate::rules::eval_all(&p.rules, &report).1;
+    Outcome {
+        report,
+        errors,
+        state,
+    }
 }
 
 pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
@@ -223,8 +262,25 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     if !export_errors.is_empty() {
         return Ok(Exit::Error);
     }
+    // the state advances only now that every output is written
+    if let Some(plan) = out.state {
+        if let Err(e) = plan.commit(&out.report) {
+            eprintln!("gatelog: error: {e}");
+            return Ok(Exit::Error);
+        }
+    }
     if !out.errors.is_empty() {
         return Ok(Exit::Error);
+    }
+    let held: Vec<&crate::rules::RuleResult> =
+        out.report.rules.iter().filter(|r| r.held).collect();
+    if !held.is_empty() {
+        if !a.quiet {
+            for r in held {
+                eprintln!("gatelog: rule held: {}: {}", r.rule, r.detail);
+            }
+        }
+        return Ok(Exit::RuleHeld);
     }
     if a.strict && out.report.totals.rejected > 0 {
         eprintln!(

@@ -1,0 +1,766 @@
+//! `--fail-on RULE`: conditions a scheduler can alert on (exit status 3 when one holds).
+//!
+//! Grammar (whitespace between tokens is optional):
+//!
+//! ```text
+//! rule   := metric [cmp value] [for DURATION]
+//! metric := rate(SEL) | count(SEL) | p50(FIELD) | p95(FIELD) | p99(FIELD)
+//!         | incidents | rejected | cause(CAUSE_ID)
+//! SEL    := 5xx | 4xx | ... | a status code such as 504
+//! FIELD  := request_time | upstream_time
+//! cmp    := > | >= | < | <=
+//! ```
+//!
+//! Without `for`, a rule is evaluated once over the whole window of the report (`rate(5xx) >
+//! 5%`: the window's 5xx share). With `for D` it holds when the condition was true in every
+//! timeline bucket of an unbroken run lasting at least `D` (`rate(5xx) > 5% for 5m`), at the
+//! report's bucket resolution (choose it with `--bucket`).
+
+use serde::Serialize;
+
+use crate::report::{rfc3339, Quantiles, Report};
+
+/// Cause ids (SPEC "Cause vocabulary").
+pub const CAUSES: [&str; 19] = [
+    "fpm_max_children",
+    "upstream_read_timeout",
+    "upstream_connect_timeout",
+    "fpm_request_terminate",
+    "fpm_worker_crash",
+    "upstream_refused",
+    "fpm_listen_backlog",
+    "upstream_header_too_big",
+    "no_live_upstreams",
+    "rate_limited",
+    "lb_backend_down",
+    "lb_target_timeout",
+    "single_backend",
+    "app_error",
+    "overload",
+    "client_subset",
+    "retry_storm",
+    "self_loop",
+    "unknown",
+];
+
+/// Status codes the timeline keeps per bucket (see `acc::STATUS_TRACKED`).
+const PER_BUCKET_CODES: [u16; 6] = [499, 500, 502, 503, 504, 429];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sel {
+    /// `5xx`: the class digit.
+    Class(u8),
+    Code(u16),
+}
+
+impl Sel {
+    fn label(self) -> String {
+        match self {
+            Sel::Class(c) => format!("{c}xx"),
+            Sel::Code(c) => c.to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    RequestTime,
+    UpstreamTime,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Metric {
+    Rate(Sel),
+    Count(Sel),
+    /// Quantile in percent (50, 95, 99) of a latency field.
+    Quantile(u8, Field),
+    Incidents,
+    Rejected,
+    Cause(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Cmp {
+    fn holds(self, v: f64, t: f64) -> bool {
+        match self {
+            Cmp::Gt => v > t,
+            Cmp::Ge => v >= t,
+            Cmp::Lt => v < t,
+            Cmp::Le => v <= t,
+        }
+    }
+    fn sym(self) -> &'static str {
+        match self {
+            Cmp::Gt => ">",
+            Cmp::Ge => ">=",
+            Cmp::Lt => "<",
+            Cmp::Le => "<=",
+        }
+    }
+}
+
+/// A parsed rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub text: String,
+    pub metric: Metric,
+    pub cmp: Cmp,
+    /// Rates as fractions (5% = 0.05), latencies in seconds, counts as numbers, cause
+    /// confidences in 0..1.
+    pub threshold: f64,
+    pub for_s: Option<i64>,
+}
+
+/// What a rule found, for the `rules` key of the JSON report and the RULES section.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RuleResult {
+    pub rule: String,
+    pub held: bool,
+    /// When it held: the first qualifying run of buckets, the incident, or the window.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The measured value (peak of the run, or the window's value).
+    pub value: Option<f64>,
+    pub detail: String,
+}
+
+#[derive(Debug)]
+struct Tok<'a> {
+    at: usize,
+    s: &'a str,
+}
+
+fn tokenize(s: &str) -> Result<Vec<Tok<'_>>, (usize, String)> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'%' {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'%')
+            {
+                i += 1;
+            }
+        } else if c == b'(' || c == b')' {
+            i += 1;
+        } else if c == b'>' || c == b'<' {
+            i += 1;
+            if b.get(i) == Some(&b'=') {
+                i += 1;
+            }
+        } else {
+            let ch = s[start..].chars().next().unwrap_or('?');
+            return Err((start, format!("unexpected character '{ch}'")));
+        }
+        out.push(Tok {
+            at: start,
+            s: &s[start..i],
+        });
+    }
+    Ok(out)
+}
+
+/// A rule that does not parse: the message names the token and its column.
+fn bad(rule: &str, at: Option<usize>, tok: &str, why: &str) -> String {
+    match at {
+        Some(a) => format!(
+            "--fail-on '{rule}': {why} at '{tok}' (column {}); examples: 'rate(5xx) > 5% for 5m', 'count(504) > 100', 'p99(request_time) > 2s for 10m', 'incidents > 0', 'cause(fpm_max_children)'",
+            a + 1
+        ),
+        None => format!(
+            "--fail-on '{rule}': {why} at the end of the rule; examples: 'rate(5xx) > 5% for 5m', 'count(504) > 100', 'incidents > 0'"
+        ),
+    }
+}
+
+fn parse_sel(t: &str) -> Option<Sel> {
+    let b = t.as_bytes();
+    if b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && &t[1..] == "xx" {
+        return Some(Sel::Class(b[0] - b'0'));
+    }
+    match t.parse::<u16>() {
+        Ok(c) if (100..600).contains(&c) => Some(Sel::Code(c)),
+        _ => None,
+    }
+}
+
+fn parse_seconds(t: &str) -> Option<f64> {
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    let v: f64 = num.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v * mult)
+}
+
+/// Parse one `--fail-on` value.
+pub fn parse(rule: &str) -> Result<Rule, String> {
+    let toks = tokenize(rule).map_err(|(at, why)| {
+        let tok: String = rule[at..].chars().take(1).collect();
+        bad(rule, Some(at), &tok, &why)
+    })?;
+    let mut i = 0usize;
+    let next = |i: &mut usize| -> Option<&Tok<'_>> {
+        let t = toks.get(*i);
+        *i += 1;
+        t
+    };
+    let expect = |i: &mut usize, want: &str| -> Result<(), String> {
+        match toks.get(*i) {
+            Some(t) if t.s == want => {
+                *i += 1;
+                Ok(())
+            }
+            Some(t) => Err(bad(rule, Some(t.at), t.s, &format!("expected '{want}'"))),
+            None => Err(bad(rule, None, "", &format!("expected '{want}'"))),
+        }
+    };
+    let Some(head) = next(&mut i) else {
+        return Err(bad(rule, None, "", "empty rule"));
+    };
+    let arg = |i: &mut usize| -> Result<&Tok<'_>, String> {
+        expect(i, "(")?;
+        let t = match toks.get(*i) {
+            Some(t) if t.s != ")" => t,
+            Some(t) => return Err(bad(rule, Some(t.at), t.s, "missing argument")),
+            None => return Err(bad(rule, None, "", "missing argument")),
+        };
+        *i += 1;
+        expect(i, ")")?;
+        Ok(t)
+    };
+    let metric =
+        match head.s {
+            "rate" | "count" => {
+                let a = arg(&mut i)?;
+                let sel = parse_sel(a.s).ok_or_else(|| {
+                    bad(
+                        rule,
+                        Some(a.at),
+                        a.s,
+                        "expected a status class (5xx) or code (504)",
+                    )
+                })?;
+                if head.s == "rate" {
+                    Metric::Rate(sel)
+                } else {
+                    Metric::Count(sel)
+                }
+            }
+            "p50" | "p95" | "p99" => {
+                let a = arg(&mut i)?;
+                let f = match a.s {
+                    "request_time" => Field::RequestTime,
+                    "upstream_time" | "upstream_response_time" => Field::UpstreamTime,
+                    _ => {
+                        return Err(bad(
+                            rule,
+                            Some(a.at),
+                            a.s,
+                            "expected request_time or upstream_time",
+                        ))
+                    }
+                };
+                let q = head.s[1..].parse::<u8>().unwrap_or(99);
+                Metric::Quantile(q, f)
+            }
+            "incidents" => Metric::Incidents,
+            "rejected" => Metric::Rejected,
+            "cause" => {
+                let a = arg(&mut i)?;
+                if !CAUSES.contains(&a.s) {
+                    return Err(bad(
+                        rule,
+                        Some(a.at),
+                        a.s,
+                        &format!("unknown cause id (known: {})", CAUSES.join(", ")),
+                    ));
+                }
+                Metric::Cause(a.s.to_string())
+            }
+            _ if head.s.starts_with('p') && head.s[1..].bytes().all(|c| c.is_ascii_digit()) => {
+                return Err(bad(
+                    rule,
+                    Some(head.at),
+                    head.s,
+                    "only p50, p95 and p99 are kept",
+                ))
+            }
+            _ => return Err(bad(
+                rule,
+                Some(head.at),
+                head.s,
+                "expected rate(..), count(..), p50/p95/p99(..), incidents, rejected or cause(..)",
+            )),
+        };
+    // comparison
+    let cmp = match toks.get(i).map(|t| t.s) {
+        Some(">") => Some(Cmp::Gt),
+        Some(">=") => Some(Cmp::Ge),
+        Some("<") => Some(Cmp::Lt),
+        Some("<=") => Some(Cmp::Le),
+        _ => None,
+    };
+    let (cmp, threshold) = match cmp {
+        Some(c) => {
+            i += 1;
+            let Some(v) = toks.get(i) else {
+                return Err(bad(
+                    rule,
+                    None,
+                    "",
+                    "expected a threshold after the comparison",
+                ));
+            };
+            i += 1;
+            let t = match &metric {
+                Metric::Rate(_) => {
+                    let pct =
+                        v.s.strip_suffix('%')
+                            .and_then(|n| n.parse::<f64>().ok())
+                            .filter(|x| x.is_finite() && (0.0..=100.0).contains(x));
+                    let frac =
+                        v.s.parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite() && (0.0..=1.0).contains(x));
+                    match (pct, frac) {
+                        (Some(p), _) => p / 100.0,
+                        (None, Some(f)) => f,
+                        _ => {
+                            return Err(bad(
+                                rule,
+                                Some(v.at),
+                                v.s,
+                                "expected a percentage such as 5% (or a fraction such as 0.05)",
+                            ))
+                        }
+                    }
+                }
+                Metric::Count(_) | Metric::Incidents | Metric::Rejected => {
+                    match v.s.parse::<u64>() {
+                        Ok(n) => n as f64,
+                        Err(_) => {
+                            return Err(bad(rule, Some(v.at), v.s, "expected a whole number"))
+                        }
+                    }
+                }
+                Metric::Quantile(..) => parse_seconds(v.s).ok_or_else(|| {
+                    bad(
+                        rule,
+                        Some(v.at),
+                        v.s,
+                        "expected a duration such as 2s or 500ms",
+                    )
+                })?,
+                Metric::Cause(_) => match v.s.parse::<f64>() {
+                    Ok(x) if (0.0..=1.0).contains(&x) => x,
+                    _ => {
+                        return Err(bad(
+                            rule,
+                            Some(v.at),
+                            v.s,
+                            "expected a confidence between 0 and 1",
+                        ))
+                    }
+                },
+            };
+            (c, t)
+        }
+        None => match (&metric, toks.get(i)) {
+            (Metric::Cause(_), _) => (Cmp::Gt, 0.0),
+            (_, Some(t)) if t.s != "for" => {
+                return Err(bad(
+                    rule,
+                    Some(t.at),
+                    t.s,
+                    "expected a comparison (>, >=, <, <=)",
+                ))
+            }
+            _ => return Err(bad(rule, None, "", "expected a comparison (>, >=, <, <=)")),
+        },
+    };
+    // for DURATION
+    let mut for_s = None;
+    if let Some(t) = toks.get(i) {
+        if t.s != "for" {
+            return Err(bad(
+                rule,
+                Some(t.at),
+                t.s,
+                "expected 'for DURATION' or the end of the rule",
+            ));
+        }
+        if matches!(
+            metric,
+            Metric::Incidents | Metric::Cause(_) | Metric::Rejected
+        ) {
+            return Err(bad(
+                rule,
+                Some(t.at),
+                t.s,
+                "'for' applies to rate, count and latency rules only",
+            ));
+        }
+        i += 1;
+        let Some(d) = toks.get(i) else {
+            return Err(bad(rule, None, "", "expected a duration after 'for'"));
+        };
+        let s = crate::cli::parse_duration_s(d.s).map_err(|_| {
+            bad(
+                rule,
+                Some(d.at),
+                d.s,
+                "expected a duration such as 30s, 5m or 1h",
+            )
+        })?;
+        for_s = Some(s);
+        i += 1;
+        if let Some(t) = toks.get(i) {
+            return Err(bad(rule, Some(t.at), t.s, "unexpected text after the rule"));
+        }
+    }
+    if let (Some(_), Metric::Count(Sel::Code(c))) = (for_s, &metric) {
+        if !PER_BUCKET_CODES.contains(c) {
+            return Err(bad(
+                rule,
+                Some(toks.get(2).map(|t| t.at).unwrap_or(0)),
+                &c.to_string(),
+                "per-bucket counts are kept for 499, 500, 502, 503, 504, 429 and classes (5xx) only",
+            ));
+        }
+    }
+    if let (Some(_), Metric::Rate(Sel::Code(c))) = (for_s, &metric) {
+        if !PER_BUCKET_CODES.contains(c) {
+            return Err(bad(
+                rule,
+                Some(toks.get(2).map(|t| t.at).unwrap_or(0)),
+                &c.to_string(),
+                "per-bucket counts are kept for 499, 500, 502, 503, 504, 429 and classes (5xx) only",
+            ));
+        }
+    }
+    Ok(Rule {
+        text: rule.trim().to_string(),
+        metric,
+        cmp,
+        threshold,
+        for_s,
+    })
+}
+
+fn quantile_of(q: &Quantiles, p: u8) -> Option<f64> {
+    match p {
+        50 => q.p50,
+        95 => q.p95,
+        _ => q.p99,
+    }
+}
+
+fn fmt_value(m: &Metric, v: f64) -> String {
+    match m {
+        Metric::Rate(_) => format!("{:.2}%", v * 100.0),
+        Metric::Quantile(..) => {
+            if v >= 1.0 {
+                format!("{v:.2}s")
+            } else {
+                format!("{:.0}ms", v * 1000.0)
+            }
+        }
+        Metric::Cause(_) => format!("{v:.2}"),
+        _ => format!("{v:.0}"),
+    }
+}
+
+fn describe(m: &Metric) -> String {
+    match m {
+        Metric::Rate(s) => format!("{} rate", s.label()),
+        Metric::Count(s) => format!("{} count", s.label()),
+        Metric::Quantile(q, f) => format!(
+            "p{q} {}",
+            match f {
+                Field::RequestTime => "request time",
+                Field::UpstreamTime => "upstream time",
+            }
+        ),
+        Metric::Incidents => "incidents".into(),
+        Metric::Rejected => "rejected lines".into(),
+        Metric::Cause(c) => format!("cause {c}"),
+    }
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// The value of a rate/count/quantile metric in one timeline row.
+fn row_value(r: &Report, i: usize, m: &Metric) -> Option<f64> {
+    let row = r.timeline.rows.get(i)?;
+    let sel_count = |s: &Sel| -> u64 {
+        match s {
+            Sel::Class(c) => row
+                .status_class
+                .get(&format!("{c}xx"))
+                .copied()
+                .unwrap_or(0),
+            Sel::Code(c) => row.status.get(&c.to_string()).copied().unwrap_or(0),
+        }
+    };
+    match m {
+        Metric::Rate(s) => (row.requests > 0).then(|| sel_count(s) as f64 / row.requests as f64),
+        Metric::Count(s) => Some(sel_count(s) as f64),
+        Metric::Quantile(q, f) => {
+            let qs = match f {
+                Field::RequestTime => &row.latency,
+                Field::UpstreamTime => &row.upstream_latency,
+            };
+            quantile_of(qs, *q)
+        }
+        _ => None,
+    }
+}
+
+/// The value of a metric over the report's whole window.
+fn window_value(r: &Report, m: &Metric) -> Option<f64> {
+    let t = &r.totals;
+    let sel_count = |s: &Sel| -> u64 {
+        match s {
+            Sel::Class(c) => t.status_class.get(&format!("{c}xx")).copied().unwrap_or(0),
+            Sel::Code(c) => t.status.get(&c.to_string()).copied().unwrap_or(0),
+        }
+    };
+    match m {
+        Metric::Rate(s) => (t.requests > 0).then(|| sel_count(s) as f64 / t.requests as f64),
+        Metric::Count(s) => Some(sel_count(s) as f64),
+        Metric::Quantile(q, f) => quantile_of(
+            match f {
+                Field::RequestTime => &r.latency.request_time,
+                Field::UpstreamTime => &r.latency.upstream_time,
+            },
+            *q,
+        ),
+        Metric::Incidents => Some(r.incidents.len() as f64),
+        Metric::Rejected => Some(t.rejected as f64),
+        Metric::Cause(_) => None,
+    }
+}
+
+/// Evaluate one rule against a finished report.
+pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
+    let what = describe(&rule.metric);
+    let cond = format!(
+        "{} {}",
+        rule.cmp.sym(),
+        fmt_value(&rule.metric, rule.threshold)
+    );
+    let mut res = RuleResult {
+        rule: rule.text.clone(),
+        held: false,
+        from: None,
+        to: None,
+        value: None,
+        detail: String::new(),
+    };
+    if let Metric::Cause(c) = &rule.metric {
+        let hit = r.incidents.iter().find_map(|inc| {
+            inc.causes
+                .iter()
+                .find(|x| &x.cause == c && rule.cmp.holds(x.confidence, rule.threshold))
+                .map(|x| (inc, x.confidence))
+        });
+        match hit {
+            Some((inc, conf)) => {
+                res.held = true;
+                res.from = Some(inc.start.clone());
+                res.to = Some(inc.end.clone());
+                res.value = Some(conf);
+                res.detail = format!(
+                    "incident #{} ({} to {}) names {c} (confidence {conf:.2})",
+                    inc.id, inc.start, inc.end
+                );
+            }
+            None => {
+                res.detail = format!("no incident names {c}");
+                if rule.threshold > 0.0 {
+                    res.detail.push_str(&format!(" with confidence {cond}"));
+                }
+            }
+        }
+        return res;
+    }
+    let Some(for_s) = rule.for_s else {
+        let v = window_value(r, &rule.metric);
+        res.value = v.map(round6);
+        match v {
+            Some(v) if rule.cmp.holds(v, rule.threshold) => {
+                res.held = true;
+                if let Metric::Incidents = rule.metric {
+                    res.from = r.incidents.first().map(|i| i.start.clone());
+                    res.to = r.incidents.last().map(|i| i.end.clone());
+                } else {
+                    res.from = r.window.from.clone();
+                    res.to = r.window.to.clone();
+                }
+                res.detail = format!(
+                    "{what} {} {cond} over the window",
+                    fmt_value(&rule.metric, v)
+                );
+            }
+            Some(v) => res.detail = format!("{what} {} (not {cond})", fmt_value(&rule.metric, v)),
+            None => res.detail = format!("no {what} in this window"),
+        }
+        return res;
+    };
+    // runs of buckets where the condition holds
+    let width = r.timeline.bucket_seconds.max(1);
+    let need = (for_s + width - 1) / width;
+    let rows = &r.timeline.rows;
+    let mut runs = 0usize;
+    let mut first: Option<(usize, usize, f64)> = None;
+    let mut best: Option<f64> = None;
+    let mut i = 0;
+    while i < rows.len() {
+        let v = row_value(r, i, &rule.metric);
+        if let Some(v) = v {
+            best = Some(best.map_or(v, |b: f64| if rule.cmp.holds(v, b) { v } else { b }));
+        }
+        if !v.is_some_and(|v| rule.cmp.holds(v, rule.threshold)) {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        let mut peak = v.unwrap_or(0.0);
+        while i + 1 < rows.len() {
+            match row_value(r, i + 1, &rule.metric) {
+                Some(w) if rule.cmp.holds(w, rule.threshold) => {
+                    if rule.cmp.holds(w, peak) {
+                        peak = w;
+                    }
+                    i += 1;
+                }
+                _ => break,
+            }
+        }
+        let len = (i - s + 1) as i64;
+        if len >= need.max(1) {
+            runs += 1;
+            if first.is_none() {
+                first = Some((s, i, peak));
+            }
+        }
+        i += 1;
+    }
+    match first {
+        Some((s, e, peak)) => {
+            let from_us = rows.get(s).map(|x| x.start_us).unwrap_or(0);
+            let to_us = rows.get(e).map(|x| x.start_us).unwrap_or(0) + width * 1_000_000;
+            res.held = true;
+            res.from = Some(rfc3339(from_us));
+            res.to = Some(rfc3339(to_us));
+            res.value = Some(round6(peak));
+            res.detail = format!(
+                "{what} {cond} for {} from {} to {} (peak {}, {}-bucket resolution){}",
+                crate::report::fmt_duration_s((to_us - from_us) / 1_000_000),
+                rfc3339(from_us),
+                rfc3339(to_us),
+                fmt_value(&rule.metric, peak),
+                crate::report::fmt_duration_s(width),
+                if runs > 1 {
+                    format!("; held {runs} times in all")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        None => {
+            res.value = best.map(round6);
+            res.detail = match best {
+                Some(b) => format!(
+                    "{what} never {cond} for {} (most extreme bucket: {})",
+                    crate::report::fmt_duration_s(for_s),
+                    fmt_value(&rule.metric, b)
+                ),
+                None => format!("no {what} in this window"),
+            };
+        }
+    }
+    res
+}
+
+/// Evaluate every rule; the first return is whether any held.
+pub fn eval_all(rules: &[Rule], r: &Report) -> (bool, Vec<RuleResult>) {
+    let out: Vec<RuleResult> = rules.iter().map(|x| eval(x, r)).collect();
+    (out.iter().any(|x| x.held), out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let r = parse("rate(5xx) > 5% for 5m").unwrap();
+        assert_eq!(r.metric, Metric::Rate(Sel::Class(5)));
+        assert_eq!(r.cmp, Cmp::Gt);
+        assert!((r.threshold - 0.05).abs() < 1e-12);
+        assert_eq!(r.for_s, Some(300));
+        let r = parse("count(504) > 100").unwrap();
+        assert_eq!(r.metric, Metric::Count(Sel::Code(504)));
+        assert_eq!(r.threshold, 100.0);
+        assert_eq!(r.for_s, None);
+        let r = parse("p99(request_time) > 2s for 10m").unwrap();
+        assert_eq!(r.metric, Metric::Quantile(99, Field::RequestTime));
+        assert_eq!(r.threshold, 2.0);
+        assert_eq!(r.for_s, Some(600));
+        let r = parse("incidents > 0").unwrap();
+        assert_eq!(r.metric, Metric::Incidents);
+        let r = parse("cause(fpm_max_children)").unwrap();
+        assert_eq!(r.metric, Metric::Cause("fpm_max_children".into()));
+        assert_eq!((r.cmp, r.threshold), (Cmp::Gt, 0.0));
+        // spacing is free
+        assert_eq!(parse("rate( 5xx )>=0.5%for 1m").unwrap().cmp, Cmp::Ge);
+        assert!((parse("p95(upstream_time) < 500ms").unwrap().threshold - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn malformed_rules_point_at_the_bad_token() {
+        let cases = [
+            ("rate(5xx) > 5 % for 5m", "at '5' (column 13)"),
+            ("rate(6xx) > 5%", "at '6xx' (column 6)"),
+            ("count(504) > lots", "at 'lots' (column 14)"),
+            ("p98(request_time) > 2s", "at 'p98'"),
+            ("p99(request_tme) > 2s", "at 'request_tme'"),
+            ("rate(5xx) > 5% for 5x", "at '5x'"),
+            ("rate(5xx) > 5% during 5m", "at 'during'"),
+            ("cause(fpm_max_kids)", "at 'fpm_max_kids'"),
+            ("incidents > 0 for 5m", "at 'for'"),
+            ("rate(5xx) > 5% for 5m; rm -rf", "at ';'"),
+            ("rate 5xx > 5%", "expected '('"),
+            ("rate(5xx) >", "at the end of the rule"),
+            ("banana", "at 'banana' (column 1)"),
+            ("count(404) > 3 for 1m", "at '404'"),
+        ];
+        for (rule, want) in cases {
+            let e = parse(rule).unwrap_err();
+            assert!(e.contains(want), "{rule}: {e}");
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+    }
+}
