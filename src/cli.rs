@@ -34,7 +34,8 @@ pub enum Command {
     #[command(after_help = EXAMPLES)]
     Analyze(AnalyzeArgs),
     /// Follow logs and show the 5xx rate, latency and probable cause as it happens
-    Live(AnalyzeArgs),
+    #[command(after_help = LIVE_EXAMPLES)]
+    Live(LiveArgs),
     /// List the supported formats with an example line each
     Formats,
     /// Print the detected format of each input and why
@@ -115,6 +116,55 @@ pub struct AnalyzeArgs {
     /// Colour: auto (terminal and no NO_COLOR), always, never
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: String,
+}
+
+pub const LIVE_EXAMPLES: &str = "\
+Examples:
+  gatelog live /var/log/nginx/ /var/log/php8.2-fpm.log
+  tail -F /var/log/nginx/access.log /var/log/nginx/error.log | gatelog live -
+  gatelog live /var/log/nginx/access.log --alert 'rate(5xx) > 5% for 1m' --on-alert ./page.sh
+  gatelog live /var/log/nginx/ --metrics 127.0.0.1:9464 > live.jsonl
+
+Keys: q quits, p pauses, 1 / 5 / f show the last 1, 5 or 15 minutes.
+Not on a terminal (or with --json): one JSON line per --interval.";
+
+#[derive(Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Files or directories to follow (tail -F semantics), or - for stdin (tail -F headers understood)
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+    #[command(flatten)]
+    pub fmt: FormatArgs,
+    /// Time zone for timestamps that carry none (nginx error, php-fpm): UTC, +08:00, Asia/Shanghai, local
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Refresh (and JSON line) interval: 1s, 5s, ...
+    #[arg(long, value_name = "DUR", default_value = "1s")]
+    pub interval: String,
+    /// Window for latency, incidents and causes: 1m, 5m or 15m (keys 1, 5, f switch it)
+    #[arg(long, value_name = "DUR", default_value = "5m")]
+    pub window: String,
+    /// Read what the files already hold before following them (default: only new lines)
+    #[arg(long)]
+    pub from_start: bool,
+    /// Print an alert line when a rule starts to hold and when it clears (the --fail-on grammar)
+    #[arg(long, value_name = "RULE")]
+    pub alert: Vec<String>,
+    /// Run this command (with sh -c) on each alert; details are in GATELOG_ALERT_* variables
+    #[arg(long, value_name = "CMD")]
+    pub on_alert: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a bare port listens on 127.0.0.1)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+    /// JSON lines on stdout even on a terminal
+    #[arg(long)]
+    pub json: bool,
+    /// Fewest errors an incident needs
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub min_errors: u64,
+    /// No notices on stderr
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]

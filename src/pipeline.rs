@@ -637,3 +637,74 @@ pub fn lb_verdict(f: Format, r: &gatelog_parsers::Request<'_>) -> LbVerdict {
         }
     }
 }
+
+/// A worker fed one line at a time (`gatelog live`): the same framing and normalisation as a
+/// batch job ([`Worker::record`]), with its accumulator taken out at each refresh.
+pub struct LineFeed<'o> {
+    w: Worker<'o>,
+}
+
+impl<'o> LineFeed<'o> {
+    pub fn new(
+        format: Format,
+        file: u32,
+        opts: &'o RunOptions,
+        tz: &TzChoice,
+    ) -> Result<Self, String> {
+        let parser = parsers::build(format, &opts.parser_opts).map_err(|e| e.to_string())?;
+        Ok(LineFeed {
+            w: Worker {
+                acc: Acc::new(opts.base_bucket_s),
+                st: FileStats::default(),
+                parser,
+                opts,
+                tz: tz.resolver(),
+                file,
+                layer: format.layer(),
+                format,
+                pending: Vec::new(),
+                pending_line: 0,
+                pending_offset: 0,
+                pending_lines: 0,
+            },
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.w.format
+    }
+
+    /// One physical line (without its terminator).
+    pub fn line(&mut self, bytes: &[u8], line_no: u64, offset: u64) {
+        if self.w.parser.framing() == Framing::MultiLine {
+            self.w.frame(bytes, line_no, offset);
+        } else {
+            self.w.record(bytes, 1, line_no, offset);
+        }
+    }
+
+    /// A line longer than `--max-line`.
+    pub fn too_long(&mut self, line_no: u64, offset: u64, len: u64) {
+        self.w.flush();
+        self.w.reject_too_long(line_no, offset, len);
+    }
+
+    /// Whether a multi-line record is waiting for the line that starts the next one.
+    pub fn has_pending(&self) -> bool {
+        self.w.pending_lines > 0
+    }
+
+    /// End the multi-line record in progress (the source went quiet or rotated).
+    pub fn flush(&mut self) {
+        self.w.flush();
+    }
+
+    /// Everything recorded since the last call; this source's line counts are in
+    /// `files[file]`.
+    pub fn take(&mut self) -> Acc {
+        let mut acc = std::mem::replace(&mut self.w.acc, Acc::new(self.w.opts.base_bucket_s));
+        let st = std::mem::take(&mut self.w.st);
+        *acc.stats(self.w.file) = st;
+        acc
+    }
+}

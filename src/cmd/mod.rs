@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod detect;
 pub mod formats;
+pub mod live;
 
 use std::io::{self, Write};
 
@@ -13,9 +14,7 @@ use gatelog_parsers::{Format, ParserOptions};
 pub fn run(cli: Cli) -> Exit {
     let r = match cli.cmd {
         Command::Analyze(a) => analyze::run(a),
-        Command::Live(_) => Err(UserError(
-            "gatelog live is not available in this build yet; use `gatelog analyze` on the files for now".into(),
-        )),
+        Command::Live(a) => live::run(a),
         Command::Formats => formats::run(),
         Command::Detect(d) => detect::run(d),
     };

@@ -1,0 +1,1540 @@
+//! `gatelog live`: follow logs (files with `tail -F` semantics, directories, or a pipe with
+//! `tail -F` headers) and show the request rate, 5xx rate, latency and the probable cause of
+//! the active incident, refreshed every interval: a terminal view on a terminal, one JSON
+//! line per interval otherwise; `--alert` rules, `--on-alert` commands and `--metrics`.
+//!
+//! The figures come from the same code as `analyze`: lines go through
+//! [`pipeline::LineFeed`] (the batch worker's framing and normalisation) into accumulators;
+//! every interval the accumulator of that interval is merged into a ring of 10-second slots
+//! (by arrival time), and the incident and its causes come from
+//! [`analysis::build_report`] over the merged slots of the window.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatelog_parsers::{EventKind, Format, Layer};
+use serde::Serialize;
+
+use crate::acc::{Acc, FileStats, TopN};
+use crate::analysis::{self, AnalysisOptions, InputMeta};
+use crate::cli::{self, LiveArgs};
+use crate::exit::{Exit, UserError};
+use crate::follow::{Follower, Notice, PipeDemux};
+use crate::hist::Hist;
+use crate::input::LineItem;
+use crate::metrics::{self, Metrics};
+use crate::pipeline::{self, LineFeed, RunOptions};
+use crate::report::{self, Incident, Quantiles, Report};
+use crate::tui::{self, View};
+use crate::tz::TzChoice;
+
+/// Width of one slot of the ring, by arrival time.
+pub const SLOT_S: i64 = 10;
+/// Windows the view offers (keys 1, 5, f).
+pub const WINDOWS: [i64; 3] = [60, 300, 900];
+/// Error rows (5xx requests, error events) kept per slot for joins and causes; the counts
+/// and the timeline are exact regardless.
+const SLOT_ROWS: usize = 1000;
+/// Heavy-hitter entries kept per slot (clients, paths, upstreams among 5xx).
+const SLOT_TOP: usize = 100;
+/// Lines sampled from a source before its format is decided.
+const SAMPLE_LINES: usize = 50;
+const SAMPLE_MIN_LINES: usize = 20;
+const SAMPLE_BYTES: usize = 64 * 1024;
+/// Shortest time between two reads triggered by change notifications.
+const READ_DEBOUNCE: Duration = Duration::from_millis(100);
+/// Longest alert `for` duration (the ring keeps this much history).
+const MAX_ALERT_FOR_S: i64 = 3600;
+
+enum Msg {
+    /// Something changed in a watched directory.
+    Fs,
+    Stdin(Vec<u8>),
+    StdinEnd(Option<String>),
+    Key(tui::Key),
+    Resize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SrcState {
+    Sampling,
+    Feeding,
+    /// No known format: its lines are counted as rejected.
+    Unknown,
+    /// Found in a directory and not a log: not followed.
+    Dropped,
+}
+
+struct Source<'o> {
+    name: String,
+    from_dir: bool,
+    follow_id: Option<usize>,
+    state: SrcState,
+    format: Option<Format>,
+    detected: String,
+    feed: Option<LineFeed<'o>>,
+    sample: Vec<SampleItem>,
+    sample_bytes: usize,
+    sample_since: Option<Instant>,
+    lines_this_tick: u64,
+}
+
+/// A line kept while a source's format is not known yet.
+enum SampleItem {
+    Line(Vec<u8>, u64, u64),
+    TooLong(u64, u64, u64),
+}
+
+/// One 10-second slot of arrivals.
+struct Slot {
+    start_s: i64,
+    acc: Acc,
+}
+
+/// Per-interval history for sparklines.
+#[derive(Clone, Copy, Default)]
+struct Tick {
+    t_s: i64,
+    /// 499, 500, 502, 503, 504
+    status: [u64; 5],
+}
+
+/// What the window holds, computed cheaply from the slots every interval.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WindowFigures {
+    pub seconds: i64,
+    pub requests: u64,
+    pub status: BTreeMap<String, u64>,
+    pub rate_5xx: f64,
+    #[serde(skip)]
+    pub err5xx: u64,
+    #[serde(skip)]
+    pub latency: Quantiles,
+    pub upstreams_5xx: BTreeMap<String, u64>,
+    #[serde(skip)]
+    pub upstreams: Vec<(String, u64, u64)>,
+    pub events: BTreeMap<String, u64>,
+}
+
+/// The JSON line of one interval (SPEC "Live JSON lines").
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    time: String,
+    interval_seconds: f64,
+    requests: u64,
+    status: BTreeMap<String, u64>,
+    total_lines: u64,
+    rejected_lines: u64,
+    rate_5xx: f64,
+    latency: &'a Quantiles,
+    window: &'a WindowFigures,
+    incident: Option<&'a Incident>,
+}
+
+#[derive(Serialize)]
+struct AlertLine<'a> {
+    time: String,
+    alert: &'a str,
+    state: &'a str,
+    value: Option<f64>,
+    detail: &'a str,
+}
+
+/// A `--alert` rule and whether it is firing.
+struct Alert {
+    text: String,
+    rule: alert_rules::Parsed,
+    firing: bool,
+}
+
+/// Live state: sources, the ring of slots, cumulative counters.
+struct Live<'o> {
+    opts: &'o RunOptions,
+    tz_forced: Option<TzChoice>,
+    offset_seen: Option<(i32, String)>,
+    sources: Vec<Source<'o>>,
+    by_follow: HashMap<usize, usize>,
+    by_pipe: HashMap<usize, usize>,
+    ring: VecDeque<Slot>,
+    ring_s: i64,
+    history: VecDeque<Tick>,
+    total_lines: u64,
+    total_rejected: u64,
+    unknown_lines: u64,
+    metrics: Metrics,
+    min_errors: u64,
+    /// Follower ids to stop following (found in a directory, not logs).
+    drops: Vec<usize>,
+    notices: VecDeque<String>,
+    new_notices: Vec<String>,
+    /// Last analysis of the window, and when the next may run.
+    report: Option<Report>,
+    report_window: i64,
+    next_report: Instant,
+    report_cost: Duration,
+    newest: Vec<String>,
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl<'o> Live<'o> {
+    fn tz_for_new(&self) -> TzChoice {
+        match (&self.tz_forced, &self.offset_seen) {
+            (Some(t), _) => t.clone(),
+            (None, Some((o, name))) => {
+                TzChoice::Fixed(*o, format!("offset of $time_local in {name}"))
+            }
+            (None, None) => TzChoice::Local,
+        }
+    }
+
+    fn tz_describe(&self) -> String {
+        self.tz_for_new().describe()
+    }
+
+    fn add_source(&mut self, name: String, from_dir: bool, follow_id: Option<usize>) -> usize {
+        let i = self.sources.len();
+        self.sources.push(Source {
+            name,
+            from_dir,
+            follow_id,
+            state: SrcState::Sampling,
+            format: None,
+            detected: String::new(),
+            feed: None,
+            sample: Vec::new(),
+            sample_bytes: 0,
+            sample_since: None,
+            lines_this_tick: 0,
+        });
+        if let Some(f) = follow_id {
+            self.by_follow.insert(f, i);
+        }
+        i
+    }
+
+    fn forced(&self, name: &str) -> Option<Format> {
+        for (p, f) in &self.opts.force_path {
+            if p == name || Path::new(p) == Path::new(name) {
+                return Some(*f);
+            }
+        }
+        self.opts.force_all
+    }
+
+    /// Decide a source's format from a sample of its bytes (or `--format`). Returns false
+    /// when undecided (too few lines to say no yet).
+    fn decide(&mut self, s: usize, head: &[u8], complete: bool, final_try: bool) -> bool {
+        let Some(src) = self.sources.get(s) else {
+            return true;
+        };
+        let name = src.name.clone();
+        let (format, reason, offset) = match self.forced(&name) {
+            Some(f) => (Some(f), "forced with --format".to_string(), None),
+            None => pipeline::detect_bytes(head, complete, &self.opts.parser_opts),
+        };
+        if self.offset_seen.is_none() {
+            if let Some(o) = offset {
+                self.offset_seen = Some((o, name.clone()));
+            }
+        }
+        match format {
+            Some(f) => {
+                let tz = self.tz_for_new();
+                match LineFeed::new(f, s as u32, self.opts, &tz) {
+                    Ok(feed) => {
+                        let src = &mut self.sources[s];
+                        src.feed = Some(feed);
+                        src.format = Some(f);
+                        src.detected = reason;
+                        src.state = SrcState::Feeding;
+                    }
+                    Err(e) => {
+                        self.sources[s].state = SrcState::Unknown;
+                        self.note(format!("{name}: cannot build the {f} parser: {e}"));
+                    }
+                }
+                true
+            }
+            None if !final_try => false,
+            None => {
+                let src = &mut self.sources[s];
+                if src.from_dir {
+                    src.state = SrcState::Dropped;
+                    if let Some(f) = src.follow_id {
+                        self.drops.push(f);
+                    }
+                    self.note(format!(
+                        "{name}: skipped, not a log of a known format ({reason})"
+                    ));
+                } else {
+                    src.state = SrcState::Unknown;
+                    src.detected = reason.clone();
+                    self.note(format!(
+                        "{name}: unknown format, its lines are counted as rejected: {reason}"
+                    ));
+                }
+                true
+            }
+        }
+    }
+
+    /// Try to decide a sampling source from its sample; replay the sample when decided.
+    fn try_sample(&mut self, s: usize, final_try: bool) {
+        let Some(src) = self.sources.get_mut(s) else {
+            return;
+        };
+        if src.state != SrcState::Sampling || src.sample.is_empty() {
+            return;
+        }
+        let sample = std::mem::take(&mut src.sample);
+        src.sample_bytes = 0;
+        src.sample_since = None;
+        let mut head = Vec::new();
+        for it in &sample {
+            if let SampleItem::Line(l, _, _) = it {
+                head.extend_from_slice(l);
+                head.push(b'\n');
+            }
+        }
+        let final_try = final_try || sample.len() >= SAMPLE_MIN_LINES;
+        if !self.decide(s, &head, true, final_try) {
+            let src = &mut self.sources[s];
+            src.sample = sample;
+            src.sample_bytes = head.len();
+            src.sample_since = Some(Instant::now());
+            return;
+        }
+        let n = sample.len() as u64;
+        let src = &mut self.sources[s];
+        match (src.state, src.feed.as_mut()) {
+            (SrcState::Feeding, Some(feed)) => {
+                for it in &sample {
+                    match it {
+                        SampleItem::Line(l, no, off) => feed.line(l, *no, *off),
+                        SampleItem::TooLong(no, off, len) => feed.too_long(*no, *off, *len),
+                    }
+                }
+            }
+            (SrcState::Unknown, _) => self.unknown_lines += n,
+            _ => {}
+        }
+    }
+
+    fn on_line(&mut self, s: usize, item: LineItem<'_>) {
+        let Some(src) = self.sources.get_mut(s) else {
+            return;
+        };
+        src.lines_this_tick += 1;
+        match src.state {
+            SrcState::Feeding => {
+                if let Some(feed) = src.feed.as_mut() {
+                    match item {
+                        LineItem::Line {
+                            bytes,
+                            line_no,
+                            offset,
+                        } => feed.line(bytes, line_no, offset),
+                        LineItem::TooLong {
+                            line_no,
+                            offset,
+                            len,
+                        } => feed.too_long(line_no, offset, len),
+                    }
+                }
+            }
+            SrcState::Sampling => {
+                match item {
+                    LineItem::Line {
+                        bytes,
+                        line_no,
+                        offset,
+                    } => {
+                        src.sample_bytes += bytes.len() + 1;
+                        src.sample
+                            .push(SampleItem::Line(bytes.to_vec(), line_no, offset));
+                    }
+                    LineItem::TooLong {
+                        line_no,
+                        offset,
+                        len,
+                    } => src.sample.push(SampleItem::TooLong(line_no, offset, len)),
+                }
+                if src.sample_since.is_none() {
+                    src.sample_since = Some(Instant::now());
+                }
+                if src.sample.len() >= SAMPLE_LINES || src.sample_bytes >= SAMPLE_BYTES {
+                    self.try_sample(s, true);
+                }
+            }
+            SrcState::Unknown => self.unknown_lines += 1,
+            SrcState::Dropped => {}
+        }
+    }
+
+    fn note(&mut self, s: String) {
+        let line = format!("{} {s}", chrono::Utc::now().format("%H:%M:%S"));
+        self.new_notices.push(s);
+        self.notices.push_back(line);
+        while self.notices.len() > 5 {
+            self.notices.pop_front();
+        }
+    }
+
+    fn on_notice(&mut self, n: Notice, follower: &Follower) {
+        let path = |p: &Path| p.display().to_string();
+        match n {
+            Notice::Added(fid, p) => {
+                let s = self.add_source(path(&p), true, Some(fid));
+                self.note(format!("{}: new file, following it", self.sources[s].name));
+            }
+            Notice::Rotated(fid, p) => {
+                if let Some(feed) = self
+                    .by_follow
+                    .get(&fid)
+                    .and_then(|&s| self.sources.get_mut(s))
+                    .and_then(|s| s.feed.as_mut())
+                {
+                    feed.flush();
+                }
+                self.note(format!(
+                    "{}: rotated, finishing the old file and reading the new one",
+                    path(&p)
+                ));
+            }
+            Notice::Truncated(_, p, rec) => self.note(if rec > 0 {
+                format!(
+                    "{}: truncated (copytruncate); read {rec} bytes from its copy, then the file from its start",
+                    path(&p)
+                )
+            } else {
+                format!("{}: truncated; reading it from its start", path(&p))
+            }),
+            Notice::Finished(_, p) => {
+                self.note(format!("{}: the rotated file went quiet; closed", path(&p)))
+            }
+            Notice::Gone(_, p) => self.note(format!(
+                "{}: no longer there; waiting for it to come back",
+                path(&p)
+            )),
+            Notice::Error(_, p, e) => self.note(format!("{}: cannot read: {e}", path(&p))),
+        }
+        let _ = follower;
+    }
+
+    /// End of an interval: collect what the sources recorded, update the ring, figures and
+    /// metrics. Returns the interval's accumulator figures.
+    fn collect(&mut self, now_s: i64, final_tick: bool) -> (u64, BTreeMap<String, u64>, u64) {
+        // decide sources that sampled long enough; end quiet multi-line records
+        for s in 0..self.sources.len() {
+            let src = &self.sources[s];
+            match src.state {
+                SrcState::Sampling => {
+                    let due = src
+                        .sample_since
+                        .is_some_and(|t| t.elapsed() >= Duration::from_millis(900));
+                    if due || final_tick {
+                        self.try_sample(s, final_tick);
+                    }
+                }
+                SrcState::Feeding => {
+                    let quiet = src.lines_this_tick == 0 || final_tick;
+                    if let Some(feed) = self.sources[s].feed.as_mut() {
+                        if quiet && feed.has_pending() {
+                            feed.flush();
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.sources[s].lines_this_tick = 0;
+        }
+        let mut tick = new_acc();
+        for src in &mut self.sources {
+            if let Some(feed) = src.feed.as_mut() {
+                merge_live(&mut tick, feed.take());
+            }
+        }
+        let mut lines = 0;
+        let mut rejected = 0;
+        for st in tick.files.values() {
+            lines += st.lines;
+            rejected += st.rejected;
+        }
+        lines += self.unknown_lines;
+        rejected += self.unknown_lines;
+        self.unknown_lines = 0;
+        self.total_lines += lines;
+        self.total_rejected += rejected;
+        self.metrics.add_lines(lines, rejected);
+        self.metrics.add(&tick);
+        let mut status = BTreeMap::new();
+        let mut requests = 0;
+        let mut err5 = 0;
+        for (code, &n) in tick.status_counts.iter().enumerate() {
+            if n > 0 {
+                requests += n;
+                status.insert(code.to_string(), n);
+                if (500..600).contains(&code) {
+                    err5 += n;
+                }
+            }
+        }
+        let mut t = Tick {
+            t_s: now_s,
+            status: [0; 5],
+        };
+        for (i, code) in [499usize, 500, 502, 503, 504].iter().enumerate() {
+            t.status[i] = tick.status_counts.get(*code).copied().unwrap_or(0);
+        }
+        self.history.push_back(t);
+        while self
+            .history
+            .front()
+            .is_some_and(|h| h.t_s <= now_s - self.ring_s)
+        {
+            self.history.pop_front();
+        }
+        // into the ring
+        let slot_start = now_s.div_euclid(SLOT_S) * SLOT_S;
+        if self.ring.back().is_none_or(|s| s.start_s != slot_start) {
+            self.ring.push_back(Slot {
+                start_s: slot_start,
+                acc: new_acc(),
+            });
+        }
+        if let Some(slot) = self.ring.back_mut() {
+            cap_rows(&mut tick, &slot.acc);
+            merge_live(&mut slot.acc, tick);
+        }
+        while self
+            .ring
+            .front()
+            .is_some_and(|s| s.start_s + SLOT_S <= now_s - self.ring_s)
+        {
+            self.ring.pop_front();
+        }
+        (requests, status, err5)
+    }
+
+    fn slots_in(&self, now_s: i64, window_s: i64) -> impl Iterator<Item = &Slot> {
+        let cutoff = now_s - window_s;
+        self.ring
+            .iter()
+            .filter(move |s| s.start_s + SLOT_S > cutoff)
+    }
+
+    /// Window figures straight from the slots (cheap: no analysis).
+    fn figures(&self, now_s: i64, window_s: i64) -> WindowFigures {
+        let mut w = WindowFigures {
+            seconds: window_s,
+            ..Default::default()
+        };
+        let mut codes = [0u64; 1000];
+        let mut hist = Hist::default();
+        let mut ups: HashMap<Vec<u8>, (u64, u64)> = HashMap::new();
+        let mut events = [0u64; EventKind::COUNT];
+        for slot in self.slots_in(now_s, window_s) {
+            for (a, b) in codes.iter_mut().zip(slot.acc.status_counts.iter()) {
+                *a += b;
+            }
+            for b in &slot.acc.timeline.buckets {
+                if let Some(h) = &b.req_time {
+                    hist.merge(h);
+                }
+                for &(id, r, e) in &b.upstreams {
+                    if let Some(n) = slot.acc.upstream_names.get(id as usize) {
+                        let x = ups.entry(n.to_vec()).or_insert((0, 0));
+                        x.0 += r as u64;
+                        x.1 += e as u64;
+                    }
+                }
+                for (k, n) in b.events.iter().enumerate() {
+                    if let Some(x) = events.get_mut(k) {
+                        *x += *n as u64;
+                    }
+                }
+            }
+        }
+        for (code, &n) in codes.iter().enumerate() {
+            if n > 0 {
+                w.requests += n;
+                w.status.insert(code.to_string(), n);
+                if (500..600).contains(&code) {
+                    w.err5xx += n;
+                }
+            }
+        }
+        w.rate_5xx = ratio(w.err5xx, w.requests);
+        if hist.total() > 0 {
+            let q = |p: f64| hist.quantile(p).map(secs);
+            w.latency = Quantiles {
+                p50: q(0.5),
+                p95: q(0.95),
+                p99: q(0.99),
+            };
+        }
+        let mut up: Vec<(String, u64, u64)> = ups
+            .into_iter()
+            .filter(|(_, v)| v.1 > 0)
+            .map(|(k, v)| (report::display_bytes(&k), v.1, v.0))
+            .collect();
+        up.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        up.truncate(10);
+        w.upstreams_5xx = up.iter().map(|u| (u.0.clone(), u.1)).collect();
+        w.upstreams = up;
+        for k in EventKind::ALL {
+            let n = events.get(k.index()).copied().unwrap_or(0);
+            if n > 0 && k.is_error() {
+                w.events.insert(k.id().to_string(), n);
+            }
+        }
+        w
+    }
+
+    fn metas(&self) -> Vec<InputMeta> {
+        self.sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let f = s.format?;
+                Some(InputMeta {
+                    id: i as u32,
+                    name: s.name.clone(),
+                    format: f.id().to_string(),
+                    layer: f.layer(),
+                    detected: s.detected.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The merged accumulator of a window's slots.
+    fn window_acc(&self, now_s: i64, window_s: i64) -> Acc {
+        let mut acc = Acc::new(1);
+        for slot in self.slots_in(now_s, window_s) {
+            merge_live(&mut acc, slot.acc.clone());
+        }
+        acc
+    }
+
+    /// Run the analysis over a window (the same `build_report` as `analyze`). `width_hint`:
+    /// coarsen the timeline to about this bucket width first (alerts with `for`).
+    fn analyse(&self, now_s: i64, window_s: i64, width_hint: Option<i64>) -> Report {
+        let mut acc = self.window_acc(now_s, window_s);
+        if let Some(w) = width_hint {
+            let step = LADDER.iter().rposition(|&l| l <= w.max(1)).unwrap_or(0);
+            acc.timeline.coarsen(step);
+        }
+        analysis::build_report(
+            acc,
+            &self.metas(),
+            Vec::new(),
+            self.tz_describe(),
+            &AnalysisOptions {
+                bucket_s: width_hint,
+                min_incident_errors: self.min_errors,
+                top_n: 5,
+                ..Default::default()
+            },
+        )
+    }
+
+    /// The newest error lines of the window (5xx requests and error events), newest first.
+    fn newest_lines(&self, now_s: i64, window_s: i64, n: usize) -> Vec<String> {
+        let mut v: Vec<(i64, u32, u64, &[u8])> = Vec::new();
+        for slot in self.slots_in(now_s, window_s) {
+            for (k, samples) in slot.acc.samples.iter().rev().take(64) {
+                let is_err = if k.1 >= 1000 {
+                    k.1 >= 1500
+                } else {
+                    EventKind::ALL
+                        .get(k.1 as usize)
+                        .is_some_and(|e| e.is_error())
+                };
+                if !is_err {
+                    continue;
+                }
+                for s in samples {
+                    v.push((s.utc_us, s.file, s.line, &s.text));
+                }
+            }
+        }
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)));
+        v.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+        v.into_iter()
+            .take(n)
+            .map(|(_, f, l, t)| {
+                let name = self
+                    .sources
+                    .get(f as usize)
+                    .map(|s| s.name.as_str())
+                    .unwrap_or("?");
+                format!("{name}:{l}: {}", report::display_bytes(t))
+            })
+            .collect()
+    }
+}
+
+const LADDER: [i64; 12] = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400, 604800];
+
+fn secs(us: u64) -> f64 {
+    (us as f64 / 1000.0).round() / 1000.0
+}
+
+fn ratio(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        ((n as f64 / of as f64) * 10000.0).round() / 10000.0
+    }
+}
+
+fn new_acc() -> Acc {
+    let mut a = Acc::new(1);
+    a.top_clients = TopN::new(SLOT_TOP);
+    a.top_paths = TopN::new(SLOT_TOP);
+    a.top_upstreams = TopN::new(SLOT_TOP);
+    a
+}
+
+/// Keep at most [`SLOT_ROWS`] error rows per slot (counts stay exact).
+fn cap_rows(tick: &mut Acc, slot: &Acc) {
+    let room = SLOT_ROWS.saturating_sub(slot.req_rows.len());
+    if tick.req_rows.len() > room {
+        tick.rows_dropped += (tick.req_rows.len() - room) as u64;
+        tick.req_rows.truncate(room);
+    }
+    let room = SLOT_ROWS.saturating_sub(slot.event_rows.len());
+    if tick.event_rows.len() > room {
+        tick.rows_dropped += (tick.event_rows.len() - room) as u64;
+        tick.event_rows.truncate(room);
+    }
+}
+
+/// Merge `src` into `dst` keeping line numbers as they are: live line numbers are already
+/// the files' own (`Acc::merge` would shift them as if `src` were a later chunk of a file).
+fn merge_live(dst: &mut Acc, mut src: Acc) {
+    let files = std::mem::take(&mut src.files);
+    dst.merge(src);
+    for (f, st) in files {
+        add_stats(dst.stats(f), st);
+    }
+}
+
+fn add_stats(t: &mut FileStats, st: FileStats) {
+    t.lines += st.lines;
+    t.parsed += st.parsed;
+    t.rejected += st.rejected;
+    t.skipped += st.skipped;
+    t.bytes += st.bytes;
+    t.requests += st.requests;
+    t.events += st.events;
+    for (r, n) in st.rejected_reasons {
+        *t.rejected_reasons.entry(r).or_insert(0) += n;
+    }
+    for (s, r) in st
+        .rejected_samples
+        .into_iter()
+        .zip(st.rejected_reason_of_samples)
+    {
+        if t.rejected_samples.len() < crate::acc::REJECTED_SAMPLES {
+            t.rejected_samples.push(s);
+            t.rejected_reason_of_samples.push(r);
+        }
+    }
+    if t.errors.len() < 10 {
+        t.errors.extend(st.errors.into_iter().take(10));
+    }
+    t.first_us = match (t.first_us, st.first_us) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    t.last_us = match (t.last_us, st.last_us) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    t.offset_seen = t.offset_seen.or(st.offset_seen);
+}
+
+/// The incident still going on at the end of a report's timeline (its last bucket is one
+/// of the last three), if any.
+pub fn active_incident(r: &Report) -> Option<&Incident> {
+    let width = r.timeline.bucket_seconds.max(1) * 1_000_000;
+    let last_end = r.timeline.rows.last()?.start_us + width;
+    r.incidents
+        .iter()
+        .rev()
+        .find(|i| i.end_us >= last_end - 3 * width)
+}
+
+/// Read the first bytes of a file for format detection.
+fn read_head(p: &Path) -> Option<(Vec<u8>, bool)> {
+    let mut f = std::fs::File::open(p).ok()?;
+    let mut buf = vec![0u8; SAMPLE_BYTES];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let complete = n < buf.len();
+    buf.truncate(n);
+    Some((buf, complete))
+}
+
+/// Write to stdout; true when stdout was closed (a pipe whose reader went away).
+fn emit_closed(s: &str) -> Result<bool, UserError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(UserError(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+fn has_glob_meta(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// `--metrics` value: a bare port (or `:port`) listens on loopback.
+pub fn metrics_addr(s: &str) -> Result<String, UserError> {
+    let t = s.trim();
+    let addr = if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
+        format!("127.0.0.1:{t}")
+    } else if let Some(p) = t.strip_prefix(':') {
+        format!("127.0.0.1:{p}")
+    } else {
+        t.to_string()
+    };
+    use std::net::ToSocketAddrs;
+    match addr.to_socket_addrs().map(|mut it| it.next()) {
+        Ok(Some(_)) => Ok(addr),
+        _ => Err(UserError(format!(
+            "--metrics '{s}': not an address to listen on; use a port (9464, on 127.0.0.1) or HOST:PORT"
+        ))),
+    }
+}
+
+pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
+    let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
+    let parser_opts = super::parser_options(&a.fmt)?;
+    let tz_forced = a.tz.as_deref().map(TzChoice::parse).transpose()?;
+    if a.fmt.max_line < 256 {
+        return Err(UserError("--max-line must be at least 256 bytes".into()));
+    }
+    let interval_s =
+        cli::parse_duration_s(&a.interval).map_err(|e| UserError(format!("--interval: {e}")))?;
+    let window_s =
+        cli::parse_duration_s(&a.window).map_err(|e| UserError(format!("--window: {e}")))?;
+    if window_s > 900 {
+        return Err(UserError(
+            "--window: at most 15m (live keeps the last 15 minutes; use `gatelog analyze` for longer)".into(),
+        ));
+    }
+    let mut alerts = Vec::new();
+    for r in &a.alert {
+        let rule =
+            alert_rules::parse(r).map_err(|e| UserError(e.replace("--fail-on", "--alert")))?;
+        if alert_rules::for_s(&rule).unwrap_or(0) > MAX_ALERT_FOR_S {
+            return Err(UserError(format!(
+                "--alert '{r}': 'for' is at most 1h in live mode"
+            )));
+        }
+        alerts.push(Alert {
+            text: r.clone(),
+            rule,
+            firing: false,
+        });
+    }
+    if a.on_alert.is_some() && alerts.is_empty() {
+        return Err(UserError(
+            "--on-alert needs at least one --alert RULE".into(),
+        ));
+    }
+    let metrics_at = a.metrics.as_deref().map(metrics_addr).transpose()?;
+    let tui_mode = !a.json && std::io::stdout().is_terminal();
+    let opts = RunOptions {
+        force_all,
+        force_path,
+        parser_opts,
+        tz: tz_forced.clone(),
+        base_bucket_s: 1,
+        max_line: a.fmt.max_line,
+        ..Default::default()
+    };
+    let ring_s = alerts
+        .iter()
+        .map(|x| alert_rules::for_s(&x.rule).unwrap_or(60) + 2 * SLOT_S)
+        .max()
+        .unwrap_or(0)
+        .max(WINDOWS[2]);
+    let mut live = Live {
+        opts: &opts,
+        tz_forced,
+        offset_seen: None,
+        sources: Vec::new(),
+        by_follow: HashMap::new(),
+        by_pipe: HashMap::new(),
+        ring: VecDeque::new(),
+        ring_s,
+        history: VecDeque::new(),
+        total_lines: 0,
+        total_rejected: 0,
+        unknown_lines: 0,
+        metrics: Metrics::new(),
+        min_errors: a.min_errors.max(1),
+        drops: Vec::new(),
+        notices: VecDeque::new(),
+        new_notices: Vec::new(),
+        report: None,
+        report_window: window_s,
+        next_report: Instant::now(),
+        report_cost: Duration::ZERO,
+        newest: Vec::new(),
+    };
+
+    // inputs
+    let mut follower = Follower::new(a.fmt.max_line);
+    let mut use_stdin = false;
+    let mut startup: Vec<(usize, PathBuf)> = Vec::new();
+    for arg in &a.inputs {
+        if arg == "-" {
+            if use_stdin {
+                return Err(UserError("- (stdin) is given twice".into()));
+            }
+            use_stdin = true;
+            continue;
+        }
+        let p = Path::new(arg);
+        if p.is_dir() {
+            for (fid, path) in follower.add_dir(p, !a.from_start) {
+                let s = live.add_source(path.display().to_string(), true, Some(fid));
+                startup.push((s, path));
+            }
+        } else if p.exists() {
+            let fid = follower.add_file(p, !a.from_start, false);
+            let s = live.add_source(arg.clone(), false, Some(fid));
+            startup.push((s, p.to_path_buf()));
+        } else if has_glob_meta(arg) {
+            let paths: Vec<PathBuf> = glob::glob(arg)
+                .map_err(|e| UserError(format!("{arg}: invalid glob pattern: {e}")))?
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            if paths.is_empty() {
+                return Err(UserError(format!(
+                    "{arg}: the pattern matches no file; check the path and quoting"
+                )));
+            }
+            for p in paths {
+                let fid = follower.add_file(&p, !a.from_start, false);
+                let s = live.add_source(p.display().to_string(), false, Some(fid));
+                startup.push((s, p));
+            }
+        } else {
+            let parent_ok = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.is_dir(),
+                _ => true,
+            };
+            if !parent_ok {
+                return Err(UserError(format!(
+                    "{arg}: no such file or directory; check the path"
+                )));
+            }
+            // like tail -F: wait for it to appear
+            let fid = follower.add_file(p, false, false);
+            live.add_source(arg.clone(), false, Some(fid));
+            live.note(format!("{arg}: does not exist yet; waiting for it"));
+        }
+    }
+    // formats of the files there now, from their first bytes
+    for (s, p) in &startup {
+        let Some((head, complete)) = read_head(p) else {
+            continue;
+        };
+        if head.is_empty() {
+            continue; // decided from its first lines
+        }
+        live.decide(*s, &head, complete, true);
+        if live.sources[*s].state == SrcState::Unknown {
+            return Err(UserError(format!(
+                "{}: unknown format: {}",
+                live.sources[*s].name, live.sources[*s].detected
+            )));
+        }
+    }
+    for f in std::mem::take(&mut live.drops) {
+        follower.drop_file(f);
+    }
+    if live.sources.is_empty() && !use_stdin {
+        return Err(UserError(
+            "nothing to follow: the directories hold no log files yet; name a file (it is waited for) or a directory with logs".into(),
+        ));
+    }
+
+    let (tx, rx) = mpsc::channel::<Msg>();
+    // change notifications, with a once-per-interval poll as fallback
+    let dirty = Arc::new(AtomicBool::new(false));
+    let _watcher = {
+        let tx = tx.clone();
+        let dirty = dirty.clone();
+        let w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() && !dirty.swap(true, Ordering::AcqRel) {
+                let _ = tx.send(Msg::Fs);
+            }
+        });
+        match w {
+            Ok(mut w) => {
+                use notify::Watcher;
+                let dirs = follower.dirs().to_vec();
+                for d in follower.watch_dirs() {
+                    let mode = if dirs.contains(&d) {
+                        notify::RecursiveMode::Recursive
+                    } else {
+                        notify::RecursiveMode::NonRecursive
+                    };
+                    if let Err(e) = w.watch(&d, mode) {
+                        live.note(format!(
+                            "{}: no change notifications ({e}); polling every interval",
+                            d.display()
+                        ));
+                    }
+                }
+                Some(w)
+            }
+            Err(e) => {
+                live.note(format!(
+                    "change notifications unavailable ({e}); polling every interval"
+                ));
+                None
+            }
+        }
+    };
+    if use_stdin {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => {
+                        let _ = tx.send(Msg::StdinEnd(None));
+                        return;
+                    }
+                    Ok(n) => {
+                        if tx.send(Msg::Stdin(buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Msg::StdinEnd(Some(e.to_string())));
+                        return;
+                    }
+                }
+            }
+        });
+    }
+    let metrics_text = Arc::new(std::sync::Mutex::new(String::new()));
+    if let Some(addr) = &metrics_at {
+        let bound = metrics::serve(addr, metrics_text.clone())
+            .map_err(|e| UserError(format!("--metrics {addr}: {e}")))?;
+        if !a.quiet || !tui_mode {
+            eprintln!("gatelog: metrics at http://{bound}/metrics");
+        }
+    }
+    let mut screen = if tui_mode {
+        let s = tui::Screen::start().map_err(|e| {
+            UserError(format!(
+                "cannot start the terminal view ({e}); use --json for JSON lines"
+            ))
+        })?;
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            tui::read_keys(|k| match k {
+                Some(k) => tx.send(Msg::Key(k)).is_ok(),
+                None => tx.send(Msg::Resize).is_ok(),
+            })
+        });
+        Some(s)
+    } else {
+        None
+    };
+    if !tui_mode && !a.quiet {
+        for n in live.new_notices.drain(..) {
+            eprintln!("gatelog: {n}");
+        }
+    }
+    live.new_notices.clear();
+
+    let interval = Duration::from_secs(interval_s as u64);
+    let mut demux = PipeDemux::new(a.fmt.max_line);
+    let mut stdin_open = use_stdin;
+    let mut next_tick = Instant::now() + interval;
+    let mut last_tick = Instant::now();
+    let mut next_read: Option<Instant> = Some(Instant::now());
+    let mut last_read = Instant::now() - READ_DEBOUNCE;
+    let mut more = false;
+    let mut window_s = window_s;
+    let mut paused = false;
+    let mut frozen: Option<View> = None;
+    let mut quit = false;
+    let mut view: Option<View> = None;
+    let follows_files = !live.sources.is_empty() || !follower.dirs().is_empty();
+    let on_alert = a.on_alert.clone();
+    loop {
+        let now = Instant::now();
+        let mut deadline = next_tick;
+        if let Some(r) = next_read {
+            deadline = deadline.min(r);
+        }
+        if more {
+            deadline = now;
+        }
+        let mut redraw = false;
+        let mut final_tick = false;
+        match rx.recv_timeout(deadline.saturating_duration_since(now)) {
+            Ok(Msg::Fs) => {
+                let at = (last_read + READ_DEBOUNCE).max(now);
+                next_read = Some(next_read.map_or(at, |r| r.min(at)));
+            }
+            Ok(Msg::Stdin(b)) => {
+                let lr = &mut live;
+                demux.push(&b, &mut |i, item| {
+                    let s = pipe_source(lr, i);
+                    lr.on_line(s, item);
+                });
+                sync_pipe_names(&mut live, &demux);
+            }
+            Ok(Msg::StdinEnd(err)) => {
+                let live_ref = &mut live;
+                demux.finish(&mut |i, item| {
+                    let s = pipe_source(live_ref, i);
+                    live_ref.on_line(s, item);
+                });
+                sync_pipe_names(&mut live, &demux);
+                if let Some(e) = err {
+                    live.note(format!("-: read error: {e}"));
+                }
+                stdin_open = false;
+                if !tui_mode && !follows_files {
+                    final_tick = true;
+                }
+            }
+            Ok(Msg::Key(k)) => match k {
+                tui::Key::Quit => quit = true,
+                tui::Key::Pause => {
+                    paused = !paused;
+                    frozen = if paused { view.clone() } else { None };
+                    redraw = true;
+                }
+                tui::Key::Window(w) => {
+                    window_s = w;
+                    live.next_report = Instant::now();
+                    live.report = None;
+                    if let Some(v) = view.as_mut() {
+                        v.window_label = tui::window_label(w);
+                    }
+                    redraw = true;
+                }
+            },
+            Ok(Msg::Resize) => redraw = true,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => quit = true,
+        }
+        if quit {
+            break;
+        }
+        let now = Instant::now();
+        let tick_due = now >= next_tick || final_tick;
+        if more || tick_due || next_read.is_some_and(|r| now >= r) {
+            dirty.store(false, Ordering::Release);
+            let mut notices = Vec::new();
+            if tick_due {
+                follower.rescan(&mut notices);
+                for n in notices.drain(..) {
+                    live.on_notice(n, &follower);
+                }
+            }
+            let lr = &mut live;
+            more = follower.poll(&mut notices, &mut |fid, item| {
+                if let Some(&s) = lr.by_follow.get(&fid) {
+                    lr.on_line(s, item);
+                }
+            });
+            for n in notices {
+                live.on_notice(n, &follower);
+            }
+            for f in std::mem::take(&mut live.drops) {
+                follower.drop_file(f);
+            }
+            last_read = now;
+            next_read = None;
+        }
+        if tick_due {
+            let now_s = now_us().div_euclid(1_000_000);
+            let elapsed = last_tick.elapsed().as_secs_f64();
+            last_tick = Instant::now();
+            let (requests, status, err5) = live.collect(now_s, final_tick);
+            let fig = live.figures(now_s, window_s);
+            // the analysis of the window, no more often than its cost allows
+            if Instant::now() >= live.next_report || live.report_window != window_s || final_tick {
+                let t0 = Instant::now();
+                let r = live.analyse(now_s, window_s, None);
+                live.newest = live.newest_lines(now_s, window_s, 6);
+                live.report = Some(r);
+                live.report_window = window_s;
+                live.report_cost = t0.elapsed();
+                live.next_report = Instant::now() + live.report_cost * 4;
+            }
+            let incident = live.report.as_ref().and_then(active_incident).cloned();
+            live.metrics
+                .set_incident(incident.as_ref(), fig.rate_5xx, fig.requests);
+            if metrics_at.is_some() {
+                let text = live.metrics.render();
+                if let Ok(mut g) = metrics_text.lock() {
+                    *g = text;
+                }
+            }
+            // alerts
+            let mut alert_lines = Vec::new();
+            for i in 0..alerts.len() {
+                let for_s = alert_rules::for_s(&alerts[i].rule);
+                let w = for_s.map(|f| f + SLOT_S).unwrap_or(60);
+                let hint = for_s.map(|f| (f / 10).max(1));
+                let mut r = live.analyse(now_s, w, hint);
+                if alert_rules::is_cause(&alerts[i].rule) {
+                    let keep = active_incident(&r).map(|x| x.id);
+                    r.incidents.retain(|x| Some(x.id) == keep);
+                }
+                let (held, value, detail) = alert_rules::eval(&alerts[i].rule, &r);
+                if held != alerts[i].firing {
+                    alerts[i].firing = held;
+                    let state = if held { "firing" } else { "resolved" };
+                    alert_lines.push((i, state, value, detail));
+                }
+            }
+            let time = report::rfc3339(now_s * 1_000_000);
+            for (i, state, value, detail) in &alert_lines {
+                let al = &alerts[*i];
+                if let Some(cmd) = &on_alert {
+                    run_on_alert(
+                        cmd,
+                        &al.text,
+                        state,
+                        &time,
+                        *value,
+                        detail,
+                        incident.as_ref(),
+                        tui_mode,
+                    );
+                }
+                live.note(format!("alert {state}: {} ({detail})", al.text));
+            }
+            if tui_mode {
+                let firing: Vec<String> = alerts
+                    .iter()
+                    .filter(|x| x.firing)
+                    .map(|x| x.text.clone())
+                    .collect();
+                let v = build_view(
+                    &live,
+                    &fig,
+                    incident.as_ref(),
+                    requests,
+                    err5,
+                    elapsed,
+                    now_s,
+                    window_s,
+                    firing,
+                );
+                view = Some(v);
+                redraw = true;
+            } else {
+                let mut out = String::new();
+                for (i, state, value, detail) in &alert_lines {
+                    let line = AlertLine {
+                        time: time.clone(),
+                        alert: &alerts[*i].text,
+                        state,
+                        value: *value,
+                        detail,
+                    };
+                    if let Ok(s) = serde_json::to_string(&line) {
+                        out.push_str(&s);
+                        out.push('\n');
+                    }
+                }
+                let line = JsonLine {
+                    time,
+                    interval_seconds: (elapsed * 1000.0).round() / 1000.0,
+                    requests,
+                    status,
+                    total_lines: live.total_lines,
+                    rejected_lines: live.total_rejected,
+                    rate_5xx: ratio(err5, requests),
+                    latency: &fig.latency,
+                    window: &fig,
+                    incident: incident.as_ref(),
+                };
+                match serde_json::to_string(&line) {
+                    Ok(s) => {
+                        out.push_str(&s);
+                        out.push('\n');
+                    }
+                    Err(e) => return Err(UserError(format!("cannot encode a JSON line: {e}"))),
+                }
+                if emit_closed(&out)? {
+                    return Ok(Exit::Ok); // stdout closed
+                }
+                if !a.quiet {
+                    for n in live.new_notices.drain(..) {
+                        eprintln!("gatelog: {n}");
+                    }
+                }
+            }
+            live.new_notices.clear();
+            next_tick += interval;
+            if next_tick <= Instant::now() {
+                next_tick = Instant::now() + interval;
+            }
+            if final_tick {
+                break;
+            }
+        }
+        if redraw {
+            if let (Some(s), Some(v)) = (screen.as_mut(), frozen.as_ref().or(view.as_ref())) {
+                let mut v = v.clone();
+                v.paused = paused;
+                v.window_label = tui::window_label(window_s);
+                if let Err(e) = s.draw(&v) {
+                    drop(screen.take());
+                    return Err(UserError(format!("cannot draw the terminal view: {e}")));
+                }
+            }
+        }
+        let _ = stdin_open;
+    }
+    drop(screen);
+    Ok(Exit::Ok)
+}
+
+/// The source of a pipe stream index (created on first sight; names are filled in by
+/// [`sync_pipe_names`]).
+fn pipe_source(live: &mut Live<'_>, i: usize) -> usize {
+    if let Some(&s) = live.by_pipe.get(&i) {
+        return s;
+    }
+    let s = live.add_source(String::new(), false, None);
+    live.by_pipe.insert(i, s);
+    s
+}
+
+fn sync_pipe_names(live: &mut Live<'_>, demux: &PipeDemux) {
+    for (&i, &s) in &live.by_pipe {
+        if let Some(src) = live.sources.get_mut(s) {
+            if src.name.is_empty() {
+                src.name = demux.name(i).to_string();
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_view(
+    live: &Live<'_>,
+    fig: &WindowFigures,
+    incident: Option<&Incident>,
+    requests: u64,
+    err5: u64,
+    elapsed: f64,
+    now_s: i64,
+    window_s: i64,
+    firing: Vec<String>,
+) -> View {
+    let codes = [499u16, 500, 502, 503, 504];
+    let hist: Vec<&Tick> = live
+        .history
+        .iter()
+        .filter(|t| t.t_s > now_s - window_s)
+        .collect();
+    let status = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                *c,
+                fig.status.get(&c.to_string()).copied().unwrap_or(0),
+                hist.iter().map(|t| t.status[i]).collect::<Vec<u64>>(),
+            )
+        })
+        .collect();
+    let feeding = live
+        .sources
+        .iter()
+        .filter(|s| s.state == SrcState::Feeding)
+        .count();
+    let inc = incident.map(|i| tui::IncidentView {
+        since: i.start.clone(),
+        status: i
+            .status
+            .iter()
+            .map(|(k, v)| format!("{k}×{v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        errors: i.errors,
+        causes: i
+            .causes
+            .iter()
+            .take(3)
+            .map(|c| (c.cause.clone(), c.confidence, c.summary.clone()))
+            .collect(),
+        evidence: i
+            .causes
+            .first()
+            .map(|c| {
+                c.evidence
+                    .iter()
+                    .map(|e| format!("{}:{}: {}", e.path, e.line, e.text))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    });
+    View {
+        title: format!(
+            "{} input{} ({} recognised)",
+            live.sources.len(),
+            if live.sources.len() == 1 { "" } else { "s" },
+            feeding
+        ),
+        time: chrono::DateTime::from_timestamp(now_s, 0)
+            .map(|d| d.format("%H:%M:%S UTC").to_string())
+            .unwrap_or_default(),
+        window_label: tui::window_label(window_s),
+        paused: false,
+        rps: if elapsed > 0.0 {
+            requests as f64 / elapsed
+        } else {
+            0.0
+        },
+        rate_5xx: ratio(err5, requests),
+        window_requests: fig.requests,
+        window_rate_5xx: fig.rate_5xx,
+        latency: fig.latency.clone(),
+        total_lines: live.total_lines,
+        rejected_lines: live.total_rejected,
+        status,
+        upstreams: fig.upstreams.clone(),
+        events: fig.events.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        incident: inc,
+        newest: live.newest.clone(),
+        alerts: firing,
+        notices: live.notices.iter().cloned().collect(),
+    }
+}
+
+/// Run `--on-alert CMD` with `sh -c`: the details are in environment variables, never
+/// spliced into the command line.
+#[allow(clippy::too_many_arguments)]
+fn run_on_alert(
+    cmd: &str,
+    rule: &str,
+    state: &str,
+    time: &str,
+    value: Option<f64>,
+    detail: &str,
+    incident: Option<&Incident>,
+    quiet_output: bool,
+) {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c").arg(cmd);
+    c.env("GATELOG_ALERT_RULE", rule)
+        .env("GATELOG_ALERT_STATE", state)
+        .env("GATELOG_ALERT_TIME", time)
+        .env(
+            "GATELOG_ALERT_VALUE",
+            value.map(|v| v.to_string()).unwrap_or_default(),
+        )
+        .env("GATELOG_ALERT_DETAIL", detail);
+    let top = incident.and_then(|i| i.causes.first());
+    c.env(
+        "GATELOG_INCIDENT_CAUSE",
+        top.map(|x| x.cause.as_str()).unwrap_or(""),
+    )
+    .env(
+        "GATELOG_INCIDENT_SUMMARY",
+        top.map(|x| x.summary.as_str()).unwrap_or(""),
+    )
+    .env(
+        "GATELOG_INCIDENT_START",
+        incident.map(|i| i.start.as_str()).unwrap_or(""),
+    );
+    c.stdin(std::process::Stdio::null());
+    if quiet_output {
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+    } else {
+        // stdout carries the JSON lines: the command's output goes to stderr
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsFd;
+            match std::io::stderr().as_fd().try_clone_to_owned() {
+                Ok(fd) => c.stdout(std::process::Stdio::from(fd)),
+                Err(_) => c.stdout(std::process::Stdio::null()),
+            };
+        }
+    }
+    match c.spawn() {
+        Ok(mut child) => {
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+        Err(e) => {
+            if !quiet_output {
+                eprintln!("gatelog: --on-alert: cannot run sh: {e}");
+            }
+        }
+    }
+}
+
+/// The `--alert` side of the `--fail-on` rules (`crate::rules`).
+mod alert_rules {
+    use crate::report::Report;
+    use crate::rules;
+
+    pub struct Parsed(rules::Rule);
+
+    pub fn parse(s: &str) -> Result<Parsed, String> {
+        rules::parse(s).map(Parsed)
+    }
+
+    pub fn for_s(p: &Parsed) -> Option<i64> {
+        p.0.for_s
+    }
+
+    pub fn is_cause(p: &Parsed) -> bool {
+        matches!(p.0.metric, rules::Metric::Cause(_))
+    }
+
+    /// Whether the rule holds over the report, its value and a sentence.
+    pub fn eval(p: &Parsed, r: &Report) -> (bool, Option<f64>, String) {
+        let x = rules::eval(&p.0, r);
+        (x.held, x.value, x.detail)
+    }
+}
+
+/// Layers in metric order.
+pub const LAYERS: [Layer; 3] = [Layer::Lb, Layer::Proxy, Layer::App];

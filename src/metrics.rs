@@ -1,0 +1,414 @@
+//! `gatelog live --metrics ADDR`: the live figures in Prometheus text exposition format
+//! (version 0.0.4), served by a tiny HTTP server on std::net (loopback unless an address is
+//! given). Counters are cumulative since start; label values from logs are escaped and
+//! bounded in number.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gatelog_parsers::{EventKind, Layer};
+
+use crate::acc::Acc;
+use crate::hist::Hist;
+use crate::report::{display_bytes, Incident};
+
+/// Distinct upstream label values before the rest are counted as `(other)`.
+pub const MAX_UPSTREAM_LABELS: usize = 200;
+/// Histogram bucket bounds, seconds.
+const LE: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+const LAYERS: [Layer; 3] = [Layer::Lb, Layer::Proxy, Layer::App];
+
+/// Cumulative figures since start.
+pub struct Metrics {
+    lines: u64,
+    rejected: u64,
+    status: BTreeMap<u16, u64>,
+    layer_req: [u64; 3],
+    layer_5xx: [u64; 3],
+    upstreams: HashMap<String, (u64, u64)>,
+    req_time: Hist,
+    up_time: Hist,
+    events: [u64; EventKind::COUNT],
+    /// Active incident: ranked (cause, confidence).
+    causes: Option<Vec<(String, f64)>>,
+    window_rate_5xx: f64,
+    window_requests: u64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Metrics {
+            lines: 0,
+            rejected: 0,
+            status: BTreeMap::new(),
+            layer_req: [0; 3],
+            layer_5xx: [0; 3],
+            upstreams: HashMap::new(),
+            req_time: Hist::default(),
+            up_time: Hist::default(),
+            events: [0; EventKind::COUNT],
+            causes: None,
+            window_rate_5xx: 0.0,
+            window_requests: 0,
+        }
+    }
+
+    pub fn add_lines(&mut self, lines: u64, rejected: u64) {
+        self.lines += lines;
+        self.rejected += rejected;
+    }
+
+    /// Add one interval's accumulator.
+    pub fn add(&mut self, acc: &Acc) {
+        for (code, &n) in acc.status_counts.iter().enumerate() {
+            if n > 0 {
+                *self.status.entry(code as u16).or_insert(0) += n;
+            }
+        }
+        for b in &acc.timeline.buckets {
+            for i in 0..3 {
+                self.layer_req[i] += b.requests_by_layer[i];
+                self.layer_5xx[i] += b.err5xx_by_layer[i];
+            }
+            if let Some(h) = &b.req_time {
+                self.req_time.merge(h);
+            }
+            if let Some(h) = &b.up_time {
+                self.up_time.merge(h);
+            }
+            for (k, n) in b.events.iter().enumerate() {
+                if let Some(x) = self.events.get_mut(k) {
+                    *x += *n as u64;
+                }
+            }
+            for &(id, r, e) in &b.upstreams {
+                let Some(name) = acc.upstream_names.get(id as usize) else {
+                    continue;
+                };
+                let mut key = display_bytes(name);
+                if !self.upstreams.contains_key(&key) && self.upstreams.len() >= MAX_UPSTREAM_LABELS
+                {
+                    key = "(other)".into();
+                }
+                let x = self.upstreams.entry(key).or_insert((0, 0));
+                x.0 += r as u64;
+                x.1 += e as u64;
+            }
+        }
+    }
+
+    pub fn set_incident(
+        &mut self,
+        inc: Option<&Incident>,
+        window_rate_5xx: f64,
+        window_requests: u64,
+    ) {
+        self.causes = inc.map(|i| {
+            i.causes
+                .iter()
+                .map(|c| (c.cause.clone(), c.confidence))
+                .collect()
+        });
+        self.window_rate_5xx = window_rate_5xx;
+        self.window_requests = window_requests;
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut o = String::with_capacity(4096);
+        head(
+            &mut o,
+            "gatelog_lines_total",
+            "counter",
+            "Lines read from all inputs since start.",
+        );
+        let _ = writeln!(o, "gatelog_lines_total {}", self.lines);
+        head(
+            &mut o,
+            "gatelog_rejected_lines_total",
+            "counter",
+            "Lines that could not be parsed since start.",
+        );
+        let _ = writeln!(o, "gatelog_rejected_lines_total {}", self.rejected);
+
+        head(
+            &mut o,
+            "gatelog_requests_total",
+            "counter",
+            "Requests logged, by status code.",
+        );
+        for (code, n) in &self.status {
+            let _ = writeln!(o, "gatelog_requests_total{{status=\"{code}\"}} {n}");
+        }
+        head(
+            &mut o,
+            "gatelog_layer_requests_total",
+            "counter",
+            "Requests logged, by layer (lb, proxy, app).",
+        );
+        for (i, l) in LAYERS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "gatelog_layer_requests_total{{layer=\"{}\"}} {}",
+                l.id(),
+                self.layer_req[i]
+            );
+        }
+        head(
+            &mut o,
+            "gatelog_layer_5xx_total",
+            "counter",
+            "Requests answered with a 5xx, by layer.",
+        );
+        for (i, l) in LAYERS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "gatelog_layer_5xx_total{{layer=\"{}\"}} {}",
+                l.id(),
+                self.layer_5xx[i]
+            );
+        }
+        let mut ups: Vec<(&String, &(u64, u64))> = self.upstreams.iter().collect();
+        ups.sort();
+        head(
+            &mut o,
+            "gatelog_upstream_requests_total",
+            "counter",
+            "Requests by upstream address.",
+        );
+        for (u, (r, _)) in &ups {
+            let _ = writeln!(
+                o,
+                "gatelog_upstream_requests_total{{upstream=\"{}\"}} {r}",
+                esc(u)
+            );
+        }
+        head(
+            &mut o,
+            "gatelog_upstream_5xx_total",
+            "counter",
+            "Requests answered with a 5xx, by upstream address.",
+        );
+        for (u, (_, e)) in &ups {
+            let _ = writeln!(
+                o,
+                "gatelog_upstream_5xx_total{{upstream=\"{}\"}} {e}",
+                esc(u)
+            );
+        }
+        histogram(
+            &mut o,
+            "gatelog_request_duration_seconds",
+            "Request time as logged by each layer.",
+            &self.req_time,
+        );
+        histogram(
+            &mut o,
+            "gatelog_upstream_response_seconds",
+            "Upstream response time as logged.",
+            &self.up_time,
+        );
+        head(
+            &mut o,
+            "gatelog_error_events_total",
+            "counter",
+            "Error-log events, by kind.",
+        );
+        for k in EventKind::ALL {
+            let n = self.events.get(k.index()).copied().unwrap_or(0);
+            if n > 0 {
+                let _ = writeln!(o, "gatelog_error_events_total{{kind=\"{}\"}} {n}", k.id());
+            }
+        }
+        head(
+            &mut o,
+            "gatelog_window_5xx_ratio",
+            "gauge",
+            "Share of 5xx among the requests of the current window.",
+        );
+        let _ = writeln!(o, "gatelog_window_5xx_ratio {}", self.window_rate_5xx);
+        head(
+            &mut o,
+            "gatelog_window_requests",
+            "gauge",
+            "Requests in the current window.",
+        );
+        let _ = writeln!(o, "gatelog_window_requests {}", self.window_requests);
+        head(
+            &mut o,
+            "gatelog_incident_active",
+            "gauge",
+            "1 while an incident (5xx spike) is going on.",
+        );
+        let _ = writeln!(
+            o,
+            "gatelog_incident_active {}",
+            u8::from(self.causes.is_some())
+        );
+        head(&mut o, "gatelog_incident_cause_confidence", "gauge", "Probable causes of the active incident and their confidence (rank 1 is the most likely).");
+        if let Some(c) = &self.causes {
+            for (i, (cause, conf)) in c.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "gatelog_incident_cause_confidence{{cause=\"{}\",rank=\"{}\"}} {conf}",
+                    esc(cause),
+                    i + 1
+                );
+            }
+        }
+        o
+    }
+}
+
+fn head(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}");
+    let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+/// Escape a label value (backslash, double quote, newline).
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Requests at or under `us` microseconds.
+fn at_most(h: &Hist, us: u64) -> u64 {
+    h.total().saturating_sub(h.count_above(us))
+}
+
+fn histogram(o: &mut String, name: &str, help: &str, h: &Hist) {
+    head(o, name, "histogram", help);
+    for le in LE {
+        let n = at_most(h, (le * 1e6) as u64);
+        let _ = writeln!(o, "{name}_bucket{{le=\"{le}\"}} {n}");
+    }
+    let _ = writeln!(o, "{name}_bucket{{le=\"+Inf\"}} {}", h.total());
+    // the sum, from the histogram's own resolution (quarter-octave steps)
+    let mut sum = 0.0f64;
+    let mut prev_v = 0u64;
+    let mut prev_n = at_most(h, 0);
+    for k in 1..=176u32 {
+        let v = (2f64.powf(k as f64 / 4.0)) as u64;
+        if v <= prev_v {
+            continue;
+        }
+        let n = at_most(h, v);
+        sum += (n - prev_n.min(n)) as f64 * (prev_v + v) as f64 / 2.0;
+        prev_v = v;
+        prev_n = n;
+    }
+    let _ = writeln!(o, "{name}_sum {}", (sum / 1e3).round() / 1e3);
+    let _ = writeln!(o, "{name}_count {}", h.total());
+}
+
+/// Listen on `addr` and serve `GET /metrics` with the latest text. Returns the address
+/// actually bound (port 0 picks a free one).
+pub fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<SocketAddr, String> {
+    let l = TcpListener::bind(addr)
+        .map_err(|e| format!("cannot listen: {e}; choose another address or port"))?;
+    let local = l.local_addr().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            if let Ok(s) = conn {
+                let _ = handle(s, &text);
+            }
+        }
+    });
+    Ok(local)
+}
+
+fn handle(mut s: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(2)))?;
+    s.set_write_timeout(Some(Duration::from_secs(2)))?;
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while req.len() < 8192 && !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        req.extend_from_slice(&buf[..n]);
+    }
+    let first = req.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let mut parts = first.split(|&b| b == b' ');
+    let method = parts.next().unwrap_or(&[]);
+    let path = parts.next().unwrap_or(&[]);
+    let (status, ctype, body) = if method != b"GET" && method != b"HEAD" {
+        (
+            "405 Method Not Allowed",
+            "text/plain",
+            "use GET /metrics\n".to_string(),
+        )
+    } else if path == b"/metrics" || path.starts_with(b"/metrics?") {
+        let body = text.lock().map(|g| g.clone()).unwrap_or_default();
+        ("200 OK", "text/plain; version=0.0.4; charset=utf-8", body)
+    } else {
+        (
+            "404 Not Found",
+            "text/plain",
+            "gatelog live: metrics are at /metrics\n".to_string(),
+        )
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if method != b"HEAD" {
+        out.push_str(&body);
+    }
+    s.write_all(out.as_bytes())?;
+    s.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_sum_close() {
+        let mut h = Hist::default();
+        for _ in 0..90 {
+            h.add(10_000); // 10 ms
+        }
+        for _ in 0..10 {
+            h.add(2_000_000); // 2 s
+        }
+        let mut o = String::new();
+        histogram(&mut o, "x_seconds", "x", &h);
+        assert!(o.contains("x_seconds_bucket{le=\"0.005\"} 0\n"), "{o}");
+        assert!(o.contains("x_seconds_bucket{le=\"0.025\"} 90\n"), "{o}");
+        assert!(o.contains("x_seconds_bucket{le=\"2.5\"} 100\n"), "{o}");
+        assert!(o.contains("x_seconds_count 100\n"));
+        let sum: f64 = o
+            .lines()
+            .find_map(|l| l.strip_prefix("x_seconds_sum "))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!((sum - 20.9).abs() < 2.0, "sum {sum}");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(esc("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,440 @@
+//! The terminal view of `gatelog live` (ratatui on crossterm): requests/s, 5xx rate,
+//! latency quantiles, a sparkline per status, upstreams in error, the active incident with
+//! its probable causes and evidence, the newest error lines. Every string shown has its
+//! control characters escaped (log lines are attacker-controlled text).
+
+use std::io;
+
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
+use ratatui::{DefaultTerminal, Frame};
+
+use crate::report::Quantiles;
+
+/// What the view shows; filled by `cmd::live` every interval.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    pub title: String,
+    pub time: String,
+    pub window_label: String,
+    pub paused: bool,
+    pub rps: f64,
+    pub rate_5xx: f64,
+    pub window_requests: u64,
+    pub window_rate_5xx: f64,
+    pub latency: Quantiles,
+    pub total_lines: u64,
+    pub rejected_lines: u64,
+    /// (status, count in the window, per-interval counts for the sparkline)
+    pub status: Vec<(u16, u64, Vec<u64>)>,
+    /// (upstream, 5xx, requests)
+    pub upstreams: Vec<(String, u64, u64)>,
+    /// (error kind, count) in the window
+    pub events: Vec<(String, u64)>,
+    pub incident: Option<IncidentView>,
+    pub newest: Vec<String>,
+    pub alerts: Vec<String>,
+    pub notices: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IncidentView {
+    pub since: String,
+    pub status: String,
+    pub errors: u64,
+    /// (cause id, confidence, summary)
+    pub causes: Vec<(String, f64, String)>,
+    pub evidence: Vec<String>,
+}
+
+/// A key the view reacts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Quit,
+    Pause,
+    /// Show the last N seconds.
+    Window(i64),
+}
+
+pub fn window_label(s: i64) -> String {
+    crate::report::fmt_duration_s(s)
+}
+
+/// Escape control characters (a log line must never drive the terminal).
+pub fn clean(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    crate::report::display_bytes(s.as_bytes())
+}
+
+/// The terminal in raw mode on the alternate screen; restored when dropped (and on panic,
+/// by ratatui's hook).
+pub struct Screen {
+    term: DefaultTerminal,
+}
+
+impl Screen {
+    pub fn start() -> io::Result<Screen> {
+        let term = ratatui::try_init()?;
+        Ok(Screen { term })
+    }
+
+    pub fn draw(&mut self, v: &View) -> io::Result<()> {
+        self.term.draw(|f| render(f, v)).map(|_| ())
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Read keys until `f` returns false; `None` is a resize.
+pub fn read_keys(mut f: impl FnMut(Option<Key>) -> bool) {
+    loop {
+        let ev = match event::read() {
+            Ok(e) => e,
+            Err(_) => return,
+        };
+        let k = match ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => {
+                let ctrl_c =
+                    k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
+                match k.code {
+                    _ if ctrl_c => Some(Key::Quit),
+                    KeyCode::Char('q') | KeyCode::Char('Q') | KeyCode::Esc => Some(Key::Quit),
+                    KeyCode::Char('p') | KeyCode::Char('P') | KeyCode::Char(' ') => {
+                        Some(Key::Pause)
+                    }
+                    KeyCode::Char('1') => Some(Key::Window(60)),
+                    KeyCode::Char('5') => Some(Key::Window(300)),
+                    KeyCode::Char('f') | KeyCode::Char('F') | KeyCode::Char('0') => {
+                        Some(Key::Window(900))
+                    }
+                    _ => None,
+                }
+            }
+            Event::Resize(..) => {
+                if !f(None) {
+                    return;
+                }
+                continue;
+            }
+            _ => None,
+        };
+        if let Some(k) = k {
+            if !f(Some(k)) {
+                return;
+            }
+        }
+    }
+}
+
+fn q(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x < 1.0 => format!("{:.0}ms", x * 1000.0),
+        Some(x) => format!("{x:.2}s"),
+        None => "-".into(),
+    }
+}
+
+fn pct(r: f64) -> String {
+    format!("{:.1}%", r * 100.0)
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Sum consecutive values so that `v` fits in `width` columns (the newest at the right).
+fn fit(v: &[u64], width: usize) -> Vec<u64> {
+    if width == 0 || v.len() <= width {
+        return v.to_vec();
+    }
+    let per = v.len().div_ceil(width);
+    let skip = v.len() % per;
+    let mut out = Vec::new();
+    if skip > 0 {
+        out.push(v[..skip].iter().sum());
+    }
+    for c in v[skip..].chunks(per) {
+        out.push(c.iter().sum());
+    }
+    out
+}
+
+pub fn render(f: &mut Frame<'_>, v: &View) {
+    let area = f.area();
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(4),
+            Constraint::Length(7),
+            Constraint::Min(6),
+            Constraint::Length(8),
+            Constraint::Length(1),
+        ])
+        .split(area);
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let red = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
+
+    // header
+    let mut title = format!(
+        " gatelog live · {} · window {} · {} ",
+        clean(&v.title),
+        v.window_label,
+        v.time
+    );
+    if v.paused {
+        title.push_str("· PAUSED ");
+    }
+    let rate_style = if v.rate_5xx >= 0.05 || v.window_rate_5xx >= 0.05 {
+        red
+    } else {
+        bold
+    };
+    let head = vec![
+        Line::from(vec![
+            Span::raw("requests/s "),
+            Span::styled(format!("{:.1}", v.rps), bold),
+            Span::raw("   5xx "),
+            Span::styled(pct(v.rate_5xx), rate_style),
+            Span::raw(format!(
+                " (window {} of {} requests)",
+                pct(v.window_rate_5xx),
+                thousands(v.window_requests)
+            )),
+        ]),
+        Line::from(vec![
+            Span::raw("latency p50 "),
+            Span::styled(q(v.latency.p50), bold),
+            Span::raw("  p95 "),
+            Span::styled(q(v.latency.p95), bold),
+            Span::raw("  p99 "),
+            Span::styled(q(v.latency.p99), bold),
+            Span::raw(format!(
+                "   lines {}  rejected {}",
+                thousands(v.total_lines),
+                thousands(v.rejected_lines)
+            )),
+        ]),
+    ];
+    f.render_widget(
+        Paragraph::new(head).block(Block::default().borders(Borders::ALL).title(title)),
+        rows[0],
+    );
+
+    // status sparklines
+    let sblock = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" status in the last {} ", v.window_label));
+    let inner = sblock.inner(rows[1]);
+    f.render_widget(sblock, rows[1]);
+    for (i, (code, n, spark)) in v.status.iter().enumerate().take(inner.height as usize) {
+        let r = Rect {
+            x: inner.x,
+            y: inner.y + i as u16,
+            width: inner.width,
+            height: 1,
+        };
+        let cols = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Length(16), Constraint::Min(1)])
+            .split(r);
+        let style = if *n > 0 && *code >= 500 {
+            red
+        } else {
+            Style::default()
+        };
+        f.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(format!("{code}"), bold),
+                Span::styled(format!(" {:>10}", thousands(*n)), style),
+            ])),
+            cols[0],
+        );
+        let data = fit(spark, cols[1].width as usize);
+        f.render_widget(
+            Sparkline::default().data(&data).style(if *code >= 500 {
+                Style::default().fg(Color::Red)
+            } else {
+                Style::default().fg(Color::Yellow)
+            }),
+            cols[1],
+        );
+    }
+
+    // upstreams | incident
+    let mid = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(35), Constraint::Percentage(65)])
+        .split(rows[2]);
+    let mut ul: Vec<Line> = v
+        .upstreams
+        .iter()
+        .map(|(u, e, r)| {
+            Line::from(vec![
+                Span::styled(format!("{:>7}", thousands(*e)), red),
+                Span::raw(format!(" of {:<7} {}", thousands(*r), clean(u))),
+            ])
+        })
+        .collect();
+    if ul.is_empty() {
+        ul.push(Line::from("none"));
+    }
+    if !v.events.is_empty() {
+        ul.push(Line::from(""));
+        ul.push(Line::styled("error events", bold));
+        let mut ev = v.events.clone();
+        ev.sort_by(|a, b| b.1.cmp(&a.1));
+        for (k, n) in ev.iter().take(6) {
+            ul.push(Line::from(format!("{:>7} {}", thousands(*n), clean(k))));
+        }
+    }
+    f.render_widget(
+        Paragraph::new(ul).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" upstreams in error (5xx of requests) "),
+        ),
+        mid[0],
+    );
+    let mut il: Vec<Line> = Vec::new();
+    match &v.incident {
+        Some(inc) => {
+            il.push(Line::from(vec![
+                Span::styled("ACTIVE INCIDENT", red),
+                Span::raw(format!(
+                    " since {} · {} errors · {}",
+                    inc.since,
+                    thousands(inc.errors),
+                    clean(&inc.status)
+                )),
+            ]));
+            for (i, (c, conf, summary)) in inc.causes.iter().enumerate() {
+                let st = if i == 0 { red } else { bold };
+                il.push(Line::from(vec![
+                    Span::styled(format!("{} ({conf:.2})", clean(c)), st),
+                    Span::raw(format!(" {}", clean(summary))),
+                ]));
+            }
+            for e in &inc.evidence {
+                il.push(Line::styled(
+                    format!("  {}", clean(e)),
+                    Style::default().fg(Color::DarkGray),
+                ));
+            }
+        }
+        None => il.push(Line::from("no active incident")),
+    }
+    for a in &v.alerts {
+        il.push(Line::styled(format!("ALERT firing: {}", clean(a)), red));
+    }
+    f.render_widget(
+        Paragraph::new(il)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" incident ")),
+        mid[1],
+    );
+
+    // newest error lines and notices
+    let mut nl: Vec<Line> = v.newest.iter().map(|s| Line::from(clean(s))).collect();
+    if nl.is_empty() {
+        nl.push(Line::from("none in the window"));
+    }
+    for n in v.notices.iter().rev().take(2) {
+        nl.push(Line::styled(clean(n), Style::default().fg(Color::Cyan)));
+    }
+    f.render_widget(
+        Paragraph::new(nl).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" newest error lines "),
+        ),
+        rows[3],
+    );
+    f.render_widget(
+        Paragraph::new(" q quit · p pause · 1 / 5 / f window 1m / 5m / 15m"),
+        rows[4],
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    #[test]
+    fn renders_figures_and_escapes_log_text() {
+        let v = View {
+            title: "1 input".into(),
+            time: "10:00:00 UTC".into(),
+            window_label: "5m".into(),
+            rps: 12.0,
+            rate_5xx: 0.25,
+            window_requests: 1234,
+            window_rate_5xx: 0.1,
+            latency: Quantiles {
+                p50: Some(0.012),
+                p95: Some(0.5),
+                p99: Some(2.5),
+            },
+            status: vec![(502, 42, vec![0, 1, 5, 40])],
+            upstreams: vec![("10.0.0.1:9000".into(), 42, 100)],
+            incident: Some(IncidentView {
+                since: "10:00".into(),
+                status: "502×42".into(),
+                errors: 42,
+                causes: vec![("upstream_refused".into(), 0.9, "php-fpm down".into())],
+                evidence: vec!["error.log:7: connect() failed \u{1b}[2J".into()],
+            }),
+            ..Default::default()
+        };
+        let mut t = Terminal::new(TestBackend::new(120, 32)).unwrap();
+        t.draw(|f| render(f, &v)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let text: String = buf
+            .content()
+            .chunks(120)
+            .map(|r| r.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect();
+        for want in [
+            "requests/s 12.0",
+            "25.0%",
+            "1,234",
+            "p50 12ms",
+            "p99 2.50s",
+            "502",
+            "42",
+            "10.0.0.1:9000",
+            "upstream_refused (0.90)",
+            "\\x1b[2J",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn fit_keeps_totals() {
+        let v: Vec<u64> = (1..=10).collect();
+        let f = fit(&v, 4);
+        assert_eq!(f.iter().sum::<u64>(), 55);
+        assert!(f.len() <= 4);
+        assert_eq!(fit(&v, 20), v);
+    }
+}

@@ -1,0 +1,627 @@
+//! End-to-end tests of `gatelog live`: following files through rotation (rename and
+//! copytruncate) with a writer that keeps writing, the pipe mode with `tail -F` headers, the
+//! terminal view driven in tmux, `--metrics` checked by promtool, and `--alert`/`--on-alert`.
+//!
+//! Tools from Debian (tmux, promtool from `prometheus`) are installed by `.ci/run`; without
+//! them these tests print `SKIPPED ...`, and fail when `CI=true`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatelog");
+
+/// A running `gatelog live` whose JSON lines are collected by a thread.
+struct Live {
+    child: Child,
+    rx: mpsc::Receiver<Value>,
+    last: Option<Value>,
+}
+
+impl Live {
+    fn start(args: &[&str], stdin: Stdio) -> Live {
+        let mut child = Command::new(BIN)
+            .arg("live")
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run gatelog live");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Live {
+            child,
+            rx,
+            last: None,
+        }
+    }
+
+    /// The next interval line (alert lines are skipped), or None after `t`.
+    fn next(&mut self, t: Duration) -> Option<Value> {
+        let end = Instant::now() + t;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(v) if v.get("alert").is_some() => continue,
+                Ok(v) => {
+                    self.last = Some(v.clone());
+                    return Some(v);
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Wait until an interval line satisfies `f`.
+    fn wait_for(&mut self, t: Duration, f: impl Fn(&Value) -> bool) -> Option<Value> {
+        let end = Instant::now() + t;
+        while Instant::now() < end {
+            if let Some(v) = self.next(end.saturating_duration_since(Instant::now())) {
+                if f(&v) {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        err
+    }
+}
+
+fn total(v: &Value) -> u64 {
+    v["total_lines"].as_u64().unwrap_or(0)
+}
+
+/// An nginx `combined` line stamped now.
+fn access_line(i: u64, status: u16) -> String {
+    let t = chrono::Utc::now().format("%d/%b/%Y:%H:%M:%S +0000");
+    format!(
+        "10.0.{}.{} - - [{t}] \"GET /item/{i} HTTP/1.1\" {status} 512 \"-\" \"writer/1.0\"\n",
+        (i / 250) % 250,
+        i % 250
+    )
+}
+
+/// Write `n` lines at about `per_s` lines a second into `path`; every `rotate_every` lines
+/// call `rotate` (with the writer's lock held for copytruncate, or letting the writer go on
+/// writing into the renamed file for a while before it reopens, as nginx does until it is
+/// told to reopen its logs).
+fn writer(path: &Path, n: u64, per_s: u64, rotate_every: u64, by_rename: bool) {
+    let lock = Arc::new(Mutex::new(()));
+    let open = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
+    let mut f = open(path);
+    let start = Instant::now();
+    let mut rotated_at: Option<u64> = None;
+    for i in 0..n {
+        {
+            let _g = lock.lock().unwrap();
+            f.write_all(access_line(i, if i % 7 == 0 { 502 } else { 200 }).as_bytes())
+                .unwrap();
+        }
+        if i > 0 && i % rotate_every == 0 {
+            let old = path.with_extension("log.1");
+            if by_rename {
+                // logrotate's rename; the writer keeps its old descriptor for 50 more lines
+                std::fs::rename(path, &old).unwrap();
+                rotated_at = Some(i);
+            } else {
+                // copytruncate: copy, then truncate the file the writer still appends to
+                let _g = lock.lock().unwrap();
+                std::fs::copy(path, &old).unwrap();
+                open(path).set_len(0).unwrap();
+            }
+        }
+        if rotated_at.is_some_and(|r| i == r + 50) {
+            f = open(path); // the writer reopens its log
+            rotated_at = None;
+        }
+        // pace
+        let due = Duration::from_micros(i * 1_000_000 / per_s);
+        let el = start.elapsed();
+        if due > el {
+            std::thread::sleep(due - el);
+        }
+    }
+}
+
+fn rotation_case(by_rename: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let mut live = Live::start(
+        &[log.to_str().unwrap(), "--format", "nginx-access"],
+        Stdio::null(),
+    );
+    assert!(
+        live.next(Duration::from_secs(10)).is_some(),
+        "no first line"
+    );
+    let n = 6000;
+    writer(&log, n, 2000, 1100, by_rename);
+    let got = live.wait_for(Duration::from_secs(20), |v| total(v) >= n);
+    // nothing counted twice: the total stays at n once the writer stopped
+    std::thread::sleep(Duration::from_millis(1500));
+    while let Some(v) = live.next(Duration::from_millis(10)) {
+        let _ = v;
+    }
+    let last = live.last.clone();
+    let err = live.stop();
+    assert!(
+        got.is_some(),
+        "total never reached {n}: last {last:?}\n{err}"
+    );
+    let last = last.unwrap();
+    assert_eq!(total(&last), n, "lines counted: {last}\n{err}");
+    assert_eq!(last["rejected_lines"], 0, "{last}");
+    assert!(
+        err.contains(if by_rename { "rotated" } else { "truncated" }),
+        "the rotation was not noticed: {err}"
+    );
+}
+
+#[test]
+fn rotation_by_rename_loses_and_repeats_no_line() {
+    rotation_case(true);
+}
+
+#[test]
+fn rotation_by_copytruncate_loses_and_repeats_no_line() {
+    rotation_case(false);
+}
+
+#[test]
+fn appended_line_shows_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, access_line(0, 200)).unwrap();
+    let mut live = Live::start(&[log.to_str().unwrap()], Stdio::null());
+    assert!(live.next(Duration::from_secs(10)).is_some());
+    // the line already there is not read (tail -F -n 0 semantics)
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(access_line(1, 504).as_bytes()).unwrap();
+    let t0 = Instant::now();
+    let v = live.wait_for(Duration::from_secs(5), |v| v["requests"].as_u64() > Some(0));
+    let dt = t0.elapsed();
+    let err = live.stop();
+    let v = v.unwrap_or_else(|| panic!("the appended line never showed\n{err}"));
+    assert_eq!(v["status"]["504"], 1, "{v}");
+    assert_eq!(total(&v), 1, "{v}");
+    // one interval (1s) plus scheduling slack on a busy machine
+    assert!(dt < Duration::from_millis(1600), "took {dt:?}");
+}
+
+#[test]
+fn new_file_in_a_followed_directory_is_read_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old.log"), access_line(0, 200)).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a log\nat all\n").unwrap();
+    let mut live = Live::start(&[dir.path().to_str().unwrap()], Stdio::null());
+    assert!(live.next(Duration::from_secs(10)).is_some());
+    let mut body = String::new();
+    for i in 0..30 {
+        body.push_str(&access_line(i, if i < 10 { 503 } else { 200 }));
+    }
+    std::fs::write(dir.path().join("new.log"), &body).unwrap();
+    let v = live.wait_for(Duration::from_secs(8), |v| total(v) >= 30);
+    std::thread::sleep(Duration::from_millis(1200));
+    let last = live.next(Duration::from_secs(2));
+    let err = live.stop();
+    let v = v.unwrap_or_else(|| panic!("new.log never read\n{err}"));
+    assert_eq!(v["window"]["status"]["503"], 10, "{v}");
+    assert_eq!(total(last.as_ref().unwrap_or(&v)), 30, "{last:?}");
+}
+
+fn lab(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/fpm_down")
+        .join(rel)
+}
+
+/// The lab's php-fpm-down capture up to 19:56:05 (while the incident is on), as
+/// `tail -F access.log error.log` prints it.
+fn tail_f_stream() -> (String, u64, u64) {
+    let acc = std::fs::read_to_string(lab("access.log")).unwrap();
+    let err = std::fs::read_to_string(lab("error.log")).unwrap();
+    let a: Vec<&str> = acc
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .nth(3)
+                .is_some_and(|t| t <= "[23/Nov/2026:19:56:05")
+        })
+        .collect();
+    let e: Vec<&str> = err
+        .lines()
+        .filter(|l| l.split(' ').nth(1).is_some_and(|t| t <= "19:56:05"))
+        .collect();
+    let n5 = a.iter().filter(|l| l.contains("\" 502 ")).count() as u64;
+    // interleave in chunks, as tail -F does when both files grow
+    let mut s = String::new();
+    let (mut i, mut j) = (0, 0);
+    let mut first = true;
+    while i < a.len() || j < e.len() {
+        for (name, v, k) in [
+            ("/var/log/nginx/access.log", &a, &mut i),
+            ("/var/log/nginx/error.log", &e, &mut j),
+        ] {
+            if *k >= v.len() {
+                continue;
+            }
+            if !first {
+                s.push('\n');
+            }
+            first = false;
+            s.push_str(&format!("==> {name} <==\n"));
+            for l in &v[*k..(*k + 40).min(v.len())] {
+                s.push_str(l);
+                s.push('\n');
+            }
+            *k = (*k + 40).min(v.len());
+        }
+    }
+    ((s), (a.len() + e.len()) as u64, n5)
+}
+
+#[test]
+fn pipe_with_tail_headers_switches_format_and_source() {
+    let (stream, lines, n502) = tail_f_stream();
+    let mut live = Live::start(&["-"], Stdio::piped());
+    let mut stdin = live.child.stdin.take().unwrap();
+    // in pieces that cut lines in the middle: partial lines wait for their newline
+    let bytes = stream.as_bytes();
+    for c in bytes.chunks(777) {
+        stdin.write_all(c).unwrap();
+    }
+    drop(stdin);
+    let v = live
+        .wait_for(Duration::from_secs(10), |v| total(v) >= lines)
+        .expect("final line");
+    let err = live.stop();
+    assert_eq!(total(&v), lines, "{v}\n{err}");
+    assert_eq!(v["rejected_lines"], 0, "{v}");
+    assert_eq!(v["window"]["status"]["502"], n502, "{v}");
+    assert!(
+        v["window"]["events"]["connect_refused"].as_u64() > Some(10),
+        "{v}"
+    );
+    let inc = &v["incident"];
+    assert!(inc.is_object(), "no active incident: {v}");
+    assert_eq!(inc["causes"][0]["cause"], "upstream_refused", "{inc}");
+    let ev = &inc["causes"][0]["evidence"][0];
+    assert_eq!(ev["path"], "/var/log/nginx/error.log", "{ev}");
+    // evidence line numbers are the error log's own (the stream's headers do not count)
+    let n = ev["line"].as_u64().unwrap() as usize;
+    let err_log = std::fs::read_to_string(lab("error.log")).unwrap();
+    assert_eq!(
+        err_log.lines().nth(n - 1).map(|l| &l[..60]),
+        ev["text"].as_str().map(|t| &t[..60]),
+        "{ev}"
+    );
+    for k in ["time", "requests", "status", "rate_5xx", "latency"] {
+        assert!(v.get(k).is_some(), "missing {k}");
+    }
+    assert!(v["latency"]["p95"].is_number(), "{v}");
+}
+
+#[test]
+fn alert_fires_and_resolves_and_runs_the_command_with_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alerts.txt");
+    let marker = dir.path().join("injected");
+    let cmd = format!(
+        "printf '%s|%s|%s\\n' \"$GATELOG_ALERT_RULE\" \"$GATELOG_ALERT_STATE\" \"$GATELOG_INCIDENT_CAUSE\" >> {}",
+        out.display()
+    );
+    let mut child = Command::new(BIN)
+        .args([
+            "live",
+            "-",
+            "--alert",
+            "cause(upstream_refused)",
+            "--on-alert",
+            &cmd,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (stream, _, _) = tail_f_stream();
+    stdin.write_all(stream.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    // then healthy traffic 40 s later (log time): the incident is over
+    let mut healthy = String::from("\n==> /var/log/nginx/access.log <==\n");
+    for i in 0..200 {
+        healthy.push_str(&format!(
+            "127.0.0.1 - - [23/Nov/2026:19:56:{:02} +0000] \"GET /ok/{i} HTTP/1.1\" 200 3 \"-\" \"$(touch {})\" 0.001 - - - - -\n",
+            45 + i / 20,
+            marker.display()
+        ));
+    }
+    stdin.write_all(healthy.as_bytes()).unwrap();
+    drop(stdin);
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let _ = child.wait();
+    let alerts: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("alert").is_some())
+        .collect();
+    let states: Vec<&str> = alerts.iter().filter_map(|a| a["state"].as_str()).collect();
+    assert_eq!(states, ["firing", "resolved"], "{text}");
+    assert_eq!(alerts[0]["alert"], "cause(upstream_refused)");
+    // the command ran with the details in its environment
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = String::new();
+    while Instant::now() < deadline {
+        got = std::fs::read_to_string(&out).unwrap_or_default();
+        if got.lines().count() >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        got.lines().collect::<Vec<_>>(),
+        [
+            "cause(upstream_refused)|firing|upstream_refused",
+            "cause(upstream_refused)|resolved|"
+        ],
+        "{got}"
+    );
+    assert!(!marker.exists(), "log text reached a shell");
+}
+
+/// A tool from Debian, or None (test skipped) when it is missing outside CI.
+fn tool(name: &str, test: &str) -> Option<()> {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Some(());
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{name} is missing; .ci/run installs it");
+    }
+    eprintln!("SKIPPED {test}: {name} is not installed");
+    None
+}
+
+#[test]
+fn metrics_endpoint_passes_promtool() {
+    let Some(()) = tool("promtool", "metrics_endpoint_passes_promtool") else {
+        return;
+    };
+    let (stream, lines, n502) = tail_f_stream();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("stream.log");
+    std::fs::write(&src, "").unwrap();
+    // a pipe that stays open: live keeps serving
+    let mut child = Command::new(BIN)
+        .args(["live", "-", "--metrics", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(stream.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut addr = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Some(a) = line.trim().strip_prefix("gatelog: metrics at http://") {
+            addr = a.trim_end_matches("/metrics").to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!addr.is_empty(), "no metrics address announced");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    let get = || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut body = String::new();
+    while Instant::now() < deadline {
+        let r = get();
+        body = r
+            .split_once("\r\n\r\n")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
+        if body.contains(&format!("gatelog_lines_total {lines}\n")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        body.contains(&format!("gatelog_lines_total {lines}\n")),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "gatelog_requests_total{{status=\"502\"}} {n502}\n"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("gatelog_error_events_total{kind=\"connect_refused\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("gatelog_upstream_5xx_total{upstream=\"127.0.0.1:19000\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("gatelog_request_duration_seconds_bucket{le=\"+Inf\"}"),
+        "{body}"
+    );
+    assert!(body.contains("gatelog_incident_active 1\n"), "{body}");
+    assert!(
+        body.contains("gatelog_incident_cause_confidence{cause=\"upstream_refused\",rank=\"1\"}"),
+        "{body}"
+    );
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let o = p.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn terminal_view_in_tmux_shows_the_figures_and_q_restores() {
+    let Some(()) = tool(
+        "tmux",
+        "terminal_view_in_tmux_shows_the_figures_and_q_restores",
+    ) else {
+        return;
+    };
+    let (_, _, n502) = tail_f_stream();
+    let dir = tempfile::tempdir().unwrap();
+    let (a, e) = (dir.path().join("access.log"), dir.path().join("error.log"));
+    let cut = |src: &str, dst: &Path, field: usize, until: &str| {
+        let text = std::fs::read_to_string(lab(src)).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| l.split(' ').nth(field).is_some_and(|t| t <= until))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(dst, kept).unwrap();
+    };
+    cut("access.log", &a, 3, "[23/Nov/2026:19:56:05");
+    cut("error.log", &e, 1, "19:56:05");
+    let sock = format!("gatelog-live-test-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    // files followed from their start (a pipe would keep the shell waiting after q)
+    let cmd = format!(
+        "{BIN} live --from-start {} {}; echo EXITED-$?; sleep 30",
+        a.display(),
+        e.display()
+    );
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "130",
+        "-y",
+        "40",
+        "-s",
+        "t",
+        &cmd,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let capture =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut screen = String::new();
+    while Instant::now() < deadline {
+        screen = capture();
+        if screen.contains("upstream_refused") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let shown = screen.clone();
+    // switch the window and pause: the header says so
+    tmux(&["send-keys", "-t", "t", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let one = capture();
+    tmux(&["send-keys", "-t", "t", "p"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let paused = capture();
+    tmux(&["send-keys", "-t", "t", "q"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut after = String::new();
+    while Instant::now() < deadline {
+        after = capture();
+        if after.contains("EXITED-") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tmux(&["kill-server"]);
+    assert!(shown.contains("upstream_refused"), "{shown}");
+    assert!(shown.contains("ACTIVE INCIDENT"), "{shown}");
+    assert!(shown.contains("127.0.0.1:19000"), "{shown}");
+    let row502 = shown
+        .lines()
+        .find(|l| l.trim_start_matches(['│', ' ']).starts_with("502"))
+        .unwrap_or_default();
+    assert!(
+        row502.contains(&n502.to_string()),
+        "502 row: {row502}\n{shown}"
+    );
+    assert!(shown.contains("window 5m"), "{shown}");
+    assert!(one.contains("window 1m"), "{one}");
+    assert!(paused.contains("PAUSED"), "{paused}");
+    // q left the alternate screen and restored the shell's screen
+    assert!(after.contains("EXITED-0"), "{after}");
+    assert!(!after.contains("ACTIVE INCIDENT"), "{after}");
+}
