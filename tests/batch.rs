@@ -665,3 +665,196 @@ fn no_progress_when_stderr_is_not_a_terminal() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// docs/fleet.md on DuckDB
+
+#[test]
+fn fleet_sql_runs_on_duckdb_over_two_hosts() {
+    let have = Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !have {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "duckdb is missing (python3 -m pip install duckdb): .ci/run installs it"
+        );
+        println!(
+            "SKIPPED fleet_sql_runs_on_duckdb_over_two_hosts: python3 -c 'import duckdb' failed"
+        );
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let lake = d.path().join("lake");
+    let lake_s = lake.display().to_string();
+    // two hosts' nightly runs into one dataset
+    let mut reports = Vec::new();
+    for (host, sample) in [("web1", "fpm_saturation"), ("web2", "fpm_down")] {
+        let out = gatelog(&[
+            "analyze",
+            "--json",
+            "--quiet",
+            &samples(sample),
+            "--parquet",
+            &lake_s,
+            "--partition",
+            "date,host",
+            "--host",
+            host,
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        reports.push((host, json(&out)));
+    }
+    // every ```sql block of the document, and its DuckDB setup
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/fleet.md"))
+        .unwrap();
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    for l in doc.lines() {
+        match (&mut cur, l.strip_prefix("```")) {
+            (None, Some(info)) => cur = Some((info.trim().to_string(), String::new())),
+            (Some(_), Some("")) => blocks.extend(cur.take()),
+            (Some((_, body)), _) => {
+                body.push_str(l);
+                body.push('\n');
+            }
+            _ => {}
+        }
+    }
+    let setup = blocks
+        .iter()
+        .find(|b| b.0 == "sql duckdb-setup")
+        .expect("a duckdb-setup block")
+        .1
+        .replace("/mnt/lake/gatelog", &lake_s);
+    let queries: Vec<String> = blocks
+        .iter()
+        .filter(|b| b.0 == "sql")
+        .map(|b| b.1.clone())
+        .collect();
+    assert_eq!(queries.len(), 4, "the four views of docs/fleet.md");
+    let spec = serde_json::json!({"setup": setup, "queries": queries, "out": d.path()});
+    let script = r#"
+import json, sys, duckdb
+spec = json.load(open(sys.argv[1]))
+con = duckdb.connect()
+for stmt in spec["setup"].split(";"):
+    if stmt.strip():
+        con.execute(stmt)
+for k, q in enumerate(spec["queries"]):
+    con.execute(f"COPY ({q}) TO '{spec['out']}/q{k}.json' (FORMAT JSON, ARRAY true)")
+"#;
+    let spec_p = write(d.path(), "spec.json", spec.to_string().as_bytes());
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&spec_p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = |k: usize| -> Vec<Value> {
+        let p = d.path().join(format!("q{k}.json"));
+        serde_json::from_slice::<Value>(&std::fs::read(p).unwrap())
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    use std::collections::BTreeMap;
+    // 1. incidents across hosts: one row per incident, its top cause and error count
+    let mut want = Vec::new();
+    for (host, r) in &reports {
+        for i in r["incidents"].as_array().unwrap() {
+            want.push((
+                host.to_string(),
+                i["id"].as_u64().unwrap(),
+                i["errors"].as_u64().unwrap(),
+                i["causes"][0]["cause"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let mut got: Vec<_> = res(0)
+        .iter()
+        .map(|x| {
+            (
+                x["host"].as_str().unwrap().to_string(),
+                x["incident"].as_u64().unwrap(),
+                x["errors"].as_u64().unwrap(),
+                x["cause"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    want.sort();
+    got.sort();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    // 2. 5xx by upstream and host = the report's per-bucket 5xx per upstream, summed
+    let mut want: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (host, r) in &reports {
+        for row in r["timeline"]["rows"].as_array().unwrap() {
+            for (u, n) in row["upstreams_5xx"].as_object().unwrap() {
+                *want.entry((host.to_string(), u.clone())).or_insert(0) += n.as_u64().unwrap();
+            }
+        }
+    }
+    let got: BTreeMap<(String, String), u64> = res(1)
+        .iter()
+        .filter(|x| x["errors_5xx"].as_u64().unwrap() > 0)
+        .map(|x| {
+            (
+                (
+                    x["host"].as_str().unwrap().to_string(),
+                    x["upstream"].as_str().unwrap().to_string(),
+                ),
+                x["errors_5xx"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+    // 3. 5xx by cause, fleet-wide
+    let mut want: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (_, r) in &reports {
+        for i in r["incidents"].as_array().unwrap() {
+            let e = want
+                .entry(i["causes"][0]["cause"].as_str().unwrap().to_string())
+                .or_insert((0, 0));
+            e.0 += 1;
+            e.1 += i["errors"].as_u64().unwrap();
+        }
+    }
+    let got: BTreeMap<String, (u64, u64)> = res(2)
+        .iter()
+        .map(|x| {
+            (
+                x["cause"].as_str().unwrap().to_string(),
+                (
+                    x["incidents"].as_u64().unwrap(),
+                    x["errors_5xx"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    // 4. requests and 5xx per host (over its hours) = each report's totals
+    for (host, r) in &reports {
+        let rows: Vec<Value> = res(3).into_iter().filter(|x| x["host"] == *host).collect();
+        let sum = |k: &str| rows.iter().map(|x| x[k].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(sum("requests"), r["totals"]["requests"].as_u64().unwrap());
+        assert_eq!(
+            sum("errors_5xx"),
+            r["totals"]["status_class"]["5xx"].as_u64().unwrap()
+        );
+    }
+}
