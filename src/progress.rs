@@ -62,7 +62,7 @@ impl Progress {
                     indicatif::ProgressDrawTarget::stderr_with_hz(4),
                 );
                 if let Ok(style) = indicatif::ProgressStyle::with_template(
-                    "{bytes:>10}/{total_bytes} {wide_bar} {binary_bytes_per_sec} ETA {eta} {msg}",
+                    "{bytes:>10}/{total_bytes} {bar:30} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
                 ) {
                     pb.set_style(style);
                 }
