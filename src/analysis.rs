@@ -677,6 +677,12 @@ impl<'a> Joiner<'a> {
                     *j.backend_status
                         .entry(self.acc.req_rows[k].status.to_string())
                         .or_insert(0) += 1;
+                    // and on to the backend's error-log line, when one explains it
+                    if let Some(e) = self.explained_by.get(k).copied().flatten() {
+                        *j.backend_error
+                            .entry(self.acc.event_rows[e].kind.id().to_string())
+                            .or_insert(0) += 1;
+                    }
                 }
             } else {
                 j.total_5xx += 1;
@@ -1204,6 +1210,58 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         );
         let mut ev = c.ev_kinds(&[WorkerConnectionsNotEnough], 0);
         ev.extend(c.ev_kinds(&[NoLiveUpstreams], 0).into_iter().take(1));
+        out.push(cause("self_loop", conf, summary, ev));
+    }
+
+    // a backend calling its own load balancer: a target's address among the LB's clients
+    let looped: Vec<(String, u64)> = c
+        .acc
+        .lb_upstreams
+        .iter()
+        .filter_map(|&id| {
+            let name = c.acc.upstream_names.get(id as usize)?;
+            let h = crate::acc::hash(crate::acc::host_of(name));
+            c.acc
+                .lb_clients
+                .contains(&h)
+                .then(|| (display_bytes(crate::acc::host_of(name)), h))
+        })
+        .collect();
+    if !looped.is_empty() && !self_loop {
+        let hosts: Vec<u64> = looped.iter().map(|x| x.1).collect();
+        let from_backend = c
+            .acc
+            .req_rows
+            .iter()
+            .filter(|r| {
+                r.layer == Layer::Lb
+                    && r.utc_us >= c.start_us
+                    && r.utc_us < c.end_us
+                    && hosts.contains(&crate::acc::hash(crate::acc::host_of(&r.client_key)))
+            })
+            .count() as u64;
+        let names: Vec<&str> = looped.iter().map(|x| x.0.as_str()).take(3).collect();
+        let conf = if from_backend > 0 {
+            0.5 + 0.45 * share(from_backend, c.errors.max(1))
+        } else {
+            0.35
+        };
+        let summary = format!(
+            "Backend {} also appears as a client of the load balancer ({} failing requests in the incident came from it): the application calls its own public address, so each request holds a worker while waiting for another. Call the service directly, not through the load balancer.",
+            names.join(", "),
+            from_backend
+        );
+        let needles: Vec<&str> = names.clone();
+        let ev: Vec<Evidence> = c
+            .ev_status(&[500, 502, 503, 504], 12)
+            .into_iter()
+            .filter(|e| {
+                needles
+                    .iter()
+                    .any(|n| e.text.starts_with(n) || e.text.contains(&format!(" {n}:")))
+            })
+            .take(EVIDENCE_PER_CAUSE)
+            .collect();
         out.push(cause("self_loop", conf, summary, ev));
     }
 

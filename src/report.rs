@@ -163,6 +163,8 @@ pub struct IncidentJoins {
     pub lb_5xx: u64,
     /// What the backend said for matched LB 5xx: backend status → count.
     pub backend_status: BTreeMap<String, u64>,
+    /// Error-log kinds that explain the matched backend lines: kind → count.
+    pub backend_error: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -461,3 +461,56 @@ fn lab_nginx_conf_reads_the_lab_access_log() {
     assert_eq!(r["inputs"][0]["rejected"], 0);
     assert!(r["totals"]["status"]["504"].as_u64().unwrap() > 100);
 }
+
+/// ALB lines (invented for this edge case) where one target, 10.0.1.5, also calls the load
+/// balancer itself and those calls fail.
+fn alb_loop_log() -> String {
+    let mut out = String::new();
+    for s in 0..60 {
+        for k in 0..5 {
+            let mut client = format!("192.168.1.{}:{}", k + 10, 40000 + s);
+            let tgt = if k % 2 == 1 {
+                "10.0.1.5:80"
+            } else {
+                "10.0.1.6:80"
+            };
+            let mut st = "200";
+            if (30..40).contains(&s) && k < 3 {
+                client = format!("10.0.1.5:{}", 50000 + s * 10 + k);
+                st = "502";
+            }
+            let ts = format!("2026-11-23T10:00:{s:02}.{k:06}Z");
+            let (tt, ts_status) = if st == "200" {
+                ("0.010", "200")
+            } else {
+                ("-1", "-")
+            };
+            out.push_str(&format!(
+                "http {ts} app/my-lb/50dc6c495c0c9188 {client} {tgt} 0.000 {tt} 0.000 {st} {ts_status} 34 366 \"GET http://www.example.com:80/api HTTP/1.1\" \"curl/7.46.0\" - - arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 \"Root=1-58337262-36d228ad5d99923122bbe3{s:02}\" \"-\" \"-\" 0 {ts} \"forward\" \"-\" \"-\" \"{tgt}\" \"{ts_status}\" \"-\" \"-\"\n"
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn lb_self_loop_is_named() {
+    let d = tmpdir();
+    let p = write(d.path(), "alb.log", alb_loop_log().as_bytes());
+    let r = json_of(&[p.to_str().unwrap()]);
+    assert_eq!(r["inputs"][0]["format"], "alb");
+    assert_eq!(r["inputs"][0]["rejected"], 0);
+    let inc = &r["incidents"][0];
+    let c = inc["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cause"] == "self_loop")
+        .expect("self_loop");
+    assert!(c["confidence"].as_f64().unwrap() >= 0.9, "{c}");
+    assert!(c["summary"].as_str().unwrap().contains("10.0.1.5"));
+    for e in c["evidence"].as_array().unwrap() {
+        assert!(e["text"].as_str().unwrap().contains(" 10.0.1.5:"), "{e}");
+    }
+    assert_eq!(inc["causes"][0]["cause"], "self_loop", "{inc:#}");
+}
