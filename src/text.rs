@@ -253,6 +253,15 @@ pub fn render(r: &Report, color: bool) -> String {
                     format!(" (backend said {})", bs.join(", "))
                 }
             );
+            if !inc.joins.backend_error.is_empty() {
+                let be: Vec<String> = inc
+                    .joins
+                    .backend_error
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect();
+                let _ = writeln!(o, "               and its error log: {}", be.join(", "));
+            }
         }
         let _ = writeln!(o, "     causes:");
         for (k, c) in inc.causes.iter().enumerate() {
