@@ -15,6 +15,13 @@ from datetime import datetime
 import duckdb
 
 TRACKED = ["499", "500", "502", "503", "504", "429"]
+EMPTY = {
+    "rejected": "NULL::VARCHAR AS file, 0::UBIGINT AS line, 0::UBIGINT AS lines, NULL::VARCHAR AS reason",
+    "events": "NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS kind, NULL::VARCHAR AS file, 0::UBIGINT AS line",
+    "incidents": "0::UINTEGER AS incident, 0::UINTEGER AS rank, NULL::VARCHAR AS cause, 0.0::DOUBLE AS confidence, "
+                 "NULL::VARCHAR AS summary, []::VARCHAR[] AS evidence, NULL::TIMESTAMPTZ AS start, "
+                 "NULL::TIMESTAMPTZ AS \"end\"",
+}
 
 
 def us(rfc3339):
@@ -36,11 +43,11 @@ def main():
 
     for t in ["requests", "events", "rejected", "timeline", "incidents"]:
         if hive and not glob.glob(f"{root}/{t}/**/*.parquet", recursive=True):
-            # a partitioned table with no rows has no files (a run without rejected lines)
-            if t != "rejected":
+            # a partitioned table with no rows has no files (a run without rejected lines,
+            # events or incidents): an empty view with the columns this script reads
+            if t not in EMPTY:
                 sys.exit(f"no {t} files under {root}")
-            con.execute("CREATE VIEW rejected AS SELECT NULL::VARCHAR AS file, 0::UBIGINT AS line, "
-                        "0::UBIGINT AS lines, NULL::VARCHAR AS reason WHERE false")
+            con.execute(f"CREATE VIEW {t} AS SELECT {EMPTY[t]} WHERE false")
             continue
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM {table(t)}")
     failures = []

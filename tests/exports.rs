@@ -500,3 +500,45 @@ fn csv_timeline_and_incidents() {
     assert_eq!(inc.lines().count(), causes + 1);
     assert!(inc.contains(",fpm_max_children,"));
 }
+
+#[test]
+fn date_partitions_of_a_log_spanning_days_out_of_order() {
+    // days 21, 22, 23, then a late line of day 21 again: the job leaves and re-enters a
+    // partition, and the merged part keeps every row exactly once, in input order
+    let tmp = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    let mut want: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (day, n) in [("21", 30), ("22", 20), ("23", 10), ("21", 5)] {
+        for i in 0..n {
+            log.push_str(&format!(
+                "10.0.0.1 - - [{day}/Nov/2026:23:59:{:02} +0000] \"GET /a HTTP/1.1\" 200 5 \"-\" \"ua\"\n",
+                i % 60
+            ));
+        }
+        *want.entry(day).or_default() += n;
+    }
+    let input = tmp.path().join("access.log");
+    std::fs::write(&input, log).unwrap();
+    let dir = tmp.path().join("lake");
+    let out = ok(&[
+        "analyze",
+        input.to_str().unwrap(),
+        "--json",
+        "--parquet",
+        dir.to_str().unwrap(),
+        "--partition",
+        "date",
+    ]);
+    for (day, n) in &want {
+        let p = dir.join(format!("requests/date=2026-11-{day}/part-0.parquet"));
+        assert_eq!(rows(&p), *n, "{}", p.display());
+        assert!(!dir
+            .join(format!("requests/date=2026-11-{day}/part-1.parquet"))
+            .exists());
+    }
+    let report_path = tmp.path().join("report.json");
+    std::fs::write(&report_path, &out.stdout).unwrap();
+    if need("duckdb", have_duckdb(), "multi-day duckdb check") {
+        duckdb_check(&dir, &report_path, true);
+    }
+}

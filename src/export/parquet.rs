@@ -435,6 +435,8 @@ struct Part<R: Rows> {
     writer: Option<ArrowWriter<File>>,
     path: PathBuf,
     written: u64,
+    /// Order of the part within its job (a partition left and re-entered gets a new part).
+    seq: u64,
 }
 
 /// What a finished job left behind.
@@ -444,6 +446,7 @@ struct PartFile {
     partition: String,
     /// (input id, first byte) orders parts like the jobs in input order.
     key: (usize, u64),
+    seq: u64,
     path: PathBuf,
 }
 
@@ -577,7 +580,7 @@ impl ParquetExport {
             }
         }
         for ((table, partition), mut ps) in groups {
-            ps.sort_by_key(|p| p.key);
+            ps.sort_by_key(|p| (p.key, p.seq));
             let target = self.target(table.name(), &partition)?;
             let n = merge(&target, table, &ps, &shift)?;
             *out.rows.entry(table.name().into()).or_insert(0) += n;
@@ -846,6 +849,7 @@ fn part_for<'a, R: Rows>(
                 writer: None,
                 path: PathBuf::new(),
                 written: 0,
+                seq: 0,
             },
         );
     }
@@ -888,12 +892,34 @@ impl JobSink {
         self.pending.clear();
     }
 
-    fn day_partition(&mut self, utc: i64) -> String {
+    /// Enter the day of `utc`: a cold path taken when the day changes. Parts of other
+    /// partitions are closed once two are open, so a long log spread over many days keeps at
+    /// most two writers per table open (a later return to a day opens a new part).
+    fn enter_day(&mut self, utc: i64) {
         let d = day_of(utc);
-        if self.day.0 != d {
-            self.day = (d, partition_dir(&self.partition, Some(d), &self.host));
+        if self.day.0 == d {
+            return;
         }
-        self.day.1.clone()
+        self.day = (d, partition_dir(&self.partition, Some(d), &self.host));
+        let keep = self.day.1.clone();
+        let r = retire(
+            &mut self.req,
+            &keep,
+            Table::Requests,
+            &self.tmp,
+            &self.shared,
+            self.key,
+        );
+        keep_err(&mut self.error, r);
+        let r = retire(
+            &mut self.ev,
+            &keep,
+            Table::Events,
+            &self.tmp,
+            &self.shared,
+            self.key,
+        );
+        keep_err(&mut self.error, r);
     }
 
     /// Same accounting as pipeline::Worker::record: a record is parsed when one of its
@@ -920,9 +946,9 @@ impl JobSink {
                 } else {
                     gatelog_parsers::lb::upstream_time_us(self.format, r.upstream_response_time)
                 };
-                let part = self.day_partition(utc);
+                self.enter_day(utc);
                 let (format, layer, name) = (self.format, self.layer, &self.name);
-                let p = part_for(&mut self.req, &part, ReqRows::new);
+                let p = part_for(&mut self.req, &self.day.1, ReqRows::new);
                 let b = &mut p.rows;
                 b.ts.append_value(utc);
                 b.format.append_value(format.id());
@@ -981,9 +1007,9 @@ impl JobSink {
                     return;
                 }
                 ok += 1;
-                let part = self.day_partition(utc);
+                self.enter_day(utc);
                 let (format, layer, name) = (self.format, self.layer, &self.name);
-                let p = part_for(&mut self.ev, &part, EvRows::new);
+                let p = part_for(&mut self.ev, &self.day.1, EvRows::new);
                 let b = &mut p.rows;
                 b.ts.append_value(utc);
                 b.format.append_value(format.id());
@@ -1067,35 +1093,51 @@ impl JobSink {
     }
 
     fn close_all(&mut self) -> Result<(), String> {
-        let mut parts = Vec::new();
-        for (partition, mut p) in std::mem::take(&mut self.req) {
-            close_part(&mut p, &self.tmp, Table::Requests, &self.shared)?;
-            parts.push((Table::Requests, partition, p.path, p.written));
-        }
-        for (partition, mut p) in std::mem::take(&mut self.ev) {
-            close_part(&mut p, &self.tmp, Table::Events, &self.shared)?;
-            parts.push((Table::Events, partition, p.path, p.written));
-        }
-        for (partition, mut p) in std::mem::take(&mut self.rej) {
-            close_part(&mut p, &self.tmp, Table::Rejected, &self.shared)?;
-            parts.push((Table::Rejected, partition, p.path, p.written));
-        }
-        let mut g = match self.shared.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        for (table, partition, path, written) in parts {
-            if written > 0 {
-                g.parts.push(PartFile {
-                    table,
-                    partition,
-                    key: self.key,
-                    path,
-                });
-            }
-        }
+        let (tmp, shared, key) = (&self.tmp, &self.shared, self.key);
+        retire(&mut self.req, ALL, Table::Requests, tmp, shared, key)?;
+        retire(&mut self.ev, ALL, Table::Events, tmp, shared, key)?;
+        retire(&mut self.rej, ALL, Table::Rejected, tmp, shared, key)?;
         Ok(())
     }
+}
+
+/// `keep` value of [`retire`] that closes every part.
+const ALL: &str = "\0all";
+
+/// Before a third partition of `map` opens, close every open part but the one for `keep`
+/// (every part when `keep` is [`ALL`]), and hand the finished files to the export.
+fn retire<R: Rows>(
+    map: &mut HashMap<String, Part<R>>,
+    keep: &str,
+    table: Table,
+    tmp: &Path,
+    shared: &Mutex<Shared>,
+    key: (usize, u64),
+) -> Result<(), String> {
+    if keep != ALL && (map.len() < 2 || map.contains_key(keep)) {
+        return Ok(());
+    }
+    let names: Vec<String> = map.keys().filter(|k| k.as_str() != keep).cloned().collect();
+    for name in names {
+        let Some(mut p) = map.remove(&name) else {
+            continue;
+        };
+        close_part(&mut p, tmp, table, shared)?;
+        if p.written > 0 {
+            let mut g = match shared.lock() {
+                Ok(g) => g,
+                Err(e) => e.into_inner(),
+            };
+            g.parts.push(PartFile {
+                table,
+                partition: name,
+                key,
+                seq: p.seq,
+                path: p.path,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn keep_err(slot: &mut Option<String>, r: Result<(), String>) {
@@ -1126,6 +1168,7 @@ fn flush_part<R: Rows>(
             g.seq += 1;
             g.seq
         };
+        p.seq = seq;
         p.path = tmp.join(format!("{}-{seq}.parquet", table.name()));
         let file = File::create(&p.path).map_err(|e| io_err(&p.path, e))?;
         p.writer = Some(
