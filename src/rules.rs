@@ -153,6 +153,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok<'_>>, (usize, String)> {
                 && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'%')
             {
                 i += 1;
+                if b[i - 1] == b'%' {
+                    break; // a percentage ends its token: `5%for 5m`
+                }
             }
         } else if c == b'(' || c == b')' {
             i += 1;
