@@ -504,7 +504,7 @@ impl Worker<'_> {
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
-        parser.parse_each(rec, &mut |res| match res {
+        parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
                 let off = match r.ts.offset {
                     Some(o) => o,
@@ -566,7 +566,7 @@ impl Worker<'_> {
             Ok(Record::Ignored) => ok += 1,
             Err(e) => {
                 if failed.is_none() {
-                    failed = Some(e);
+                    failed = Some(e.clone());
                 }
             }
         });

@@ -167,6 +167,9 @@ pub struct SecondCache {
     key: [u8; 32],
     key_len: usize,
     secs: i64,
+    /// The last `+hhmm` zone seen and its offset (a log's zone rarely changes).
+    zone: [u8; 5],
+    zone_off: Option<i32>,
 }
 
 impl SecondCache {
@@ -213,9 +216,24 @@ impl SecondCache {
         let mut used = 20 + flen;
         let mut offset = None;
         if b.get(used) == Some(&b' ') {
-            if let Some((off, zl)) = parse_zone(&b[used + 1..]) {
-                offset = Some(off);
-                used += 1 + zl;
+            let z = b.get(used + 1..used + 6);
+            match (z, self.zone_off) {
+                (Some(z), Some(off)) if z == self.zone => {
+                    offset = Some(off);
+                    used += 6;
+                }
+                _ => {
+                    if let Some((off, zl)) = parse_zone(&b[used + 1..]) {
+                        offset = Some(off);
+                        if zl == 5 {
+                            if let Some(z) = z {
+                                self.zone.copy_from_slice(z);
+                                self.zone_off = Some(off);
+                            }
+                        }
+                        used += 1 + zl;
+                    }
+                }
             }
         }
         Some((Ts::new(s_us(secs, us), offset), used))
@@ -375,6 +393,14 @@ mod tests {
         // cached second, other zone
         let (ts2, _) = c.clf(b"23/Nov/2026:10:00:01 -0130").unwrap();
         assert_eq!(ts2.offset, Some(-5400));
+        // cached zone, then a new one, then a colon form
+        let (ts3, u3) = c.clf(b"23/Nov/2026:10:00:02 -0130]").unwrap();
+        assert_eq!((ts3.offset, u3), (Some(-5400), 26));
+        let (ts4, _) = c.clf(b"23/Nov/2026:10:00:02 +0100]").unwrap();
+        assert_eq!(ts4.offset, Some(3600));
+        let (ts5, u5) = c.clf(b"23/Nov/2026:10:00:02 +01:30]").unwrap();
+        assert_eq!((ts5.offset, u5), (Some(5400), 27));
+        assert!(c.clf(b"23/Nov/2026:10:00:02 +0100").is_some());
         assert!(c.clf(b"23/Foo/2026:10:00:01 +0000").is_none());
         assert!(c.clf(b"23/Nov/2026:25:00:01 +0000").is_none());
     }
