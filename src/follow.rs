@@ -71,12 +71,15 @@ impl Splitter {
         let mut rest = data;
         while let Some(i) = memchr(b'\n', rest) {
             let piece = &rest[..i];
-            let len = (self.partial.len() + piece.len()) as u64;
-            if let Some((off, n)) = self.overlong.take() {
+            let len = match self.overlong {
+                Some((_, n)) => n + piece.len() as u64,
+                None => (self.partial.len() + piece.len()) as u64,
+            };
+            if let Some((off, _)) = self.overlong.take() {
                 f(LineItem::TooLong {
                     line_no: self.line_no,
                     offset: off,
-                    len: n + piece.len() as u64,
+                    len,
                 });
             } else if self.partial.is_empty() {
                 if piece.len() > self.max_line {

@@ -42,6 +42,8 @@ pub struct View {
 
 #[derive(Clone, Debug, Default)]
 pub struct IncidentView {
+    /// When the incident shown is over: its end.
+    pub ended: Option<String>,
     pub since: String,
     pub status: String,
     pub errors: u64,
@@ -315,11 +317,14 @@ pub fn render(f: &mut Frame<'_>, v: &View) {
     let mut il: Vec<Line> = Vec::new();
     match &v.incident {
         Some(inc) => {
+            let (label, span) = match &inc.ended {
+                None => ("ACTIVE INCIDENT", format!(" since {}", inc.since)),
+                Some(end) => ("LAST INCIDENT", format!(" {} to {} (over)", inc.since, end)),
+            };
             il.push(Line::from(vec![
-                Span::styled("ACTIVE INCIDENT", red),
+                Span::styled(label, if inc.ended.is_none() { red } else { bold }),
                 Span::raw(format!(
-                    " since {} · {} errors · {}",
-                    inc.since,
+                    "{span} · {} errors · {}",
                     thousands(inc.errors),
                     clean(&inc.status)
                 )),
@@ -396,6 +401,7 @@ mod tests {
             status: vec![(502, 42, vec![0, 1, 5, 40])],
             upstreams: vec![("10.0.0.1:9000".into(), 42, 100)],
             incident: Some(IncidentView {
+                ended: None,
                 since: "10:00".into(),
                 status: "502×42".into(),
                 errors: 42,

@@ -1085,7 +1085,9 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     let mut next_tick = Instant::now() + interval;
     let mut last_tick = Instant::now();
     let mut next_read: Option<Instant> = Some(Instant::now());
-    let mut last_read = Instant::now() - READ_DEBOUNCE;
+    let mut last_read = Instant::now()
+        .checked_sub(READ_DEBOUNCE)
+        .unwrap_or_else(Instant::now);
     let mut more = false;
     let mut window_s = window_s;
     let mut paused = false;
@@ -1249,10 +1251,17 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                     .filter(|x| x.firing)
                     .map(|x| x.text.clone())
                     .collect();
+                // no incident going on: show the last one of the window, marked as ended
+                let shown = incident.clone().map(|i| (i, false)).or_else(|| {
+                    live.report
+                        .as_ref()
+                        .and_then(|r| r.incidents.last().cloned())
+                        .map(|i| (i, true))
+                });
                 let v = build_view(
                     &live,
                     &fig,
-                    incident.as_ref(),
+                    shown.as_ref().map(|(i, ended)| (i, *ended)),
                     requests,
                     err5,
                     elapsed,
@@ -1356,7 +1365,7 @@ fn sync_pipe_names(live: &mut Live<'_>, demux: &PipeDemux) {
 fn build_view(
     live: &Live<'_>,
     fig: &WindowFigures,
-    incident: Option<&Incident>,
+    incident: Option<(&Incident, bool)>,
     requests: u64,
     err5: u64,
     elapsed: f64,
@@ -1386,7 +1395,8 @@ fn build_view(
         .iter()
         .filter(|s| s.state == SrcState::Feeding)
         .count();
-    let inc = incident.map(|i| tui::IncidentView {
+    let inc = incident.map(|(i, ended)| tui::IncidentView {
+        ended: ended.then(|| i.end.clone()),
         since: i.start.clone(),
         status: i
             .status
