@@ -10,7 +10,26 @@ use crate::hist::Hist;
 
 /// Widths a timeline may coarsen through, as multiples of its base width. Each divides the
 /// next, so two timelines can always be brought to the same width.
-const LADDER: [i64; 12] = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400, 604800];
+/// The last steps (4, 52, 520 and 5200 weeks) keep even a log whose timestamps jump across
+/// millennia within [`MAX_BUCKETS`].
+pub const LADDER: [i64; 16] = [
+    1,
+    5,
+    10,
+    30,
+    60,
+    300,
+    600,
+    1800,
+    3600,
+    21600,
+    86400,
+    604800,
+    2_419_200,
+    31_449_600,
+    314_496_000,
+    3_144_960_000,
+];
 /// The most buckets a timeline holds before it coarsens.
 pub const MAX_BUCKETS: usize = 4096;
 /// Distinct upstream addresses tracked per bucket before the rest are pooled as `(other)`.

@@ -374,7 +374,7 @@ fn choose_width(tl: &mut Timeline, want: Option<i64>) {
             let _ = w;
         }
         None => {
-            while step + 1 < 12
+            while step + 1 < crate::acc::LADDER.len()
                 && (span_s / (tl.base_width_s * ladder(step))) as usize > LADDER_TARGET_ROWS
             {
                 step += 1;
@@ -385,7 +385,8 @@ fn choose_width(tl: &mut Timeline, want: Option<i64>) {
 }
 
 fn ladder(step: usize) -> i64 {
-    [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400, 604800][step.min(11)]
+    let l = &crate::acc::LADDER;
+    l[step.min(l.len() - 1)]
 }
 
 fn error_events(b: &Bucket) -> u64 {

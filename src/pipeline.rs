@@ -62,6 +62,8 @@ pub struct Detected {
 }
 
 const SNIFF_BYTES: usize = 64 * 1024;
+/// The most detection reads looking for complete lines.
+const SNIFF_MAX: usize = 4 << 20;
 const SNIFF_LINES: usize = 200;
 
 fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
@@ -77,10 +79,20 @@ fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
         .collect()
 }
 
+/// Read the sample detection looks at: 64 KiB, extended (up to [`SNIFF_MAX`]) until it
+/// holds a few complete lines, so that one long first line does not leave nothing to sniff.
+/// Returns the bytes and whether they are the whole input.
 fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
     let mut head = vec![0u8; SNIFF_BYTES];
     let mut n = 0;
-    while n < head.len() {
+    loop {
+        if n == head.len() {
+            let lines = memchr::memchr_iter(b'\n', &head[..n]).take(4).count();
+            if lines >= 4 || head.len() >= SNIFF_MAX {
+                return Ok((head, false));
+            }
+            head.resize((head.len() * 2).min(SNIFF_MAX), 0);
+        }
         match r.read(&mut head[n..]) {
             Ok(0) => {
                 head.truncate(n);
@@ -97,7 +109,6 @@ fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
             }
         }
     }
-    Ok((head, false))
 }
 
 /// Detect the format of a sample of bytes.
@@ -172,7 +183,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 if let Ok((h, _)) = read_head(&mut r) {
                     d.head = Some(h);
                 }
-                STDIN_REST.with(|s| *s.borrow_mut() = Some(r));
+                *stdin_rest_slot() = Some(r);
             }
         }
         return d;
@@ -202,7 +213,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
     let (format, reason, offset) = detect_bytes(&head, complete, &opts.parser_opts);
     let is_stdin = matches!(inp.source, Source::Stdin);
     if is_stdin {
-        STDIN_REST.with(|s| *s.borrow_mut() = Some(r));
+        *stdin_rest_slot() = Some(r);
     }
     Detected {
         format,
@@ -212,9 +223,14 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
     }
 }
 
-thread_local! {
-    /// The rest of stdin after its sniffed head (stdin can be read only once).
-    static STDIN_REST: std::cell::RefCell<Option<Box<dyn Read + Send>>> = const { std::cell::RefCell::new(None) };
+/// The rest of stdin after its sniffed head (stdin can be read only once). A process-wide
+/// slot, not a thread-local: detection runs on the main thread, the jobs on rayon's workers.
+static STDIN_REST: std::sync::Mutex<Option<Box<dyn Read + Send>>> = std::sync::Mutex::new(None);
+
+fn stdin_rest_slot() -> std::sync::MutexGuard<'static, Option<Box<dyn Read + Send>>> {
+    STDIN_REST
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn forced_format(inp: &Input, opts: &RunOptions) -> Option<Format> {
@@ -294,7 +310,7 @@ pub fn run_jobs(
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
 ) -> Acc {
-    let stdin_rest = STDIN_REST.with(|s| s.borrow_mut().take());
+    let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     jobs.par_iter()
         .map(|job| run_job(job, opts, tz, &stdin))

@@ -514,3 +514,24 @@ fn lb_self_loop_is_named() {
     }
     assert_eq!(inc["causes"][0]["cause"], "self_loop", "{inc:#}");
 }
+
+#[test]
+fn timestamps_spanning_millennia_keep_the_timeline_bounded() {
+    let d = tmpdir();
+    let p = write(
+        d.path(),
+        "access.log",
+        b"10.0.0.1 - - [01/Jan/1970:00:00:01 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"x\"\n\
+10.0.0.1 - - [01/Jan/9999:00:00:01 +0000] \"GET / HTTP/1.1\" 502 5 \"-\" \"x\"\n\
+10.0.0.1 - - [01/Jan/2026:00:00:01 +0000] \"GET / HTTP/1.1\" 502 5 \"-\" \"x\"\n",
+    );
+    let r = json_of(&[p.to_str().unwrap()]);
+    let rows = r["timeline"]["rows"].as_array().unwrap();
+    assert!(
+        rows.len() <= gatelog::acc::MAX_BUCKETS,
+        "{} rows",
+        rows.len()
+    );
+    let total: u64 = rows.iter().map(|x| x["requests"].as_u64().unwrap()).sum();
+    assert_eq!(total, 3);
+}

@@ -63,6 +63,20 @@ pub fn parse_formats(v: &[String]) -> Result<(Option<Format>, Vec<(String, Forma
 
 /// Parser options from `--log-format` and `--nginx-conf`.
 pub fn parser_options(a: &FormatArgs) -> Result<ParserOptions, UserError> {
+    // A --log-format that does not compile is a usage error naming the problem (else every
+    // input would only say "unknown format").
+    let (all, per) = parse_formats(&a.format)?;
+    let fpm = all == Some(Format::FpmAccess) || per.iter().any(|(_, f)| *f == Format::FpmAccess);
+    for f in &a.log_format {
+        let one = std::slice::from_ref(f);
+        if let Err(e) = gatelog_parsers::nginx_access::build(one) {
+            match gatelog_parsers::fpm_access::build(one) {
+                Err(fe) if fpm => return Err(UserError(format!("--log-format '{f}': {fe}"))),
+                Ok(_) if fpm => {}
+                _ => return Err(UserError(format!("--log-format '{f}': {e}"))),
+            }
+        }
+    }
     let mut formats = a.log_format.clone();
     for conf in &a.nginx_conf {
         formats.extend(analyze::nginx_conf_formats(conf)?);
