@@ -35,7 +35,9 @@ pub const MAX_BUCKETS: usize = 4096;
 /// Distinct upstream addresses tracked per bucket before the rest are pooled as `(other)`.
 pub const MAX_UPSTREAMS: usize = 1024;
 /// Compact rows kept for joins and cause analysis.
-pub const MAX_ROWS: usize = 200_000;
+pub const MAX_ROWS: usize = 100_000;
+/// Longest key (path, client, upstream) kept in a top-N table, in bytes.
+pub const MAX_KEY: usize = 512;
 /// Evidence lines kept per (bucket, kind).
 pub const SAMPLES_PER_KEY: usize = 2;
 /// Evidence text kept per line, in bytes.
@@ -312,6 +314,8 @@ impl TopN {
     }
     #[inline]
     pub fn add(&mut self, key: &[u8], n: u64) {
+        // keys are clipped: a hostile 1 MB path must not cost 1 MB per table entry
+        let key = &key[..key.len().min(MAX_KEY)];
         if let Some(c) = self.map.get_mut(key) {
             *c += n;
             return;
@@ -364,7 +368,8 @@ pub struct ReqRow {
     pub upstream: u32,
     pub trace: u64,
     pub lb: Option<LbVerdict>,
-    pub client_key: Box<[u8]>,
+    /// Hash of the client's host (port stripped), to compare with backend addresses.
+    pub client_host: u64,
 }
 
 /// An error event kept for joins and cause analysis.
@@ -672,7 +677,7 @@ impl Acc {
                     hash(r.trace_id)
                 },
                 lb,
-                client_key: r.client.into(),
+                client_host: hash(host_of(r.client)),
             });
         } else {
             self.rows_dropped += 1;

@@ -1238,7 +1238,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
                 r.layer == Layer::Lb
                     && r.utc_us >= c.start_us
                     && r.utc_us < c.end_us
-                    && hosts.contains(&crate::acc::hash(crate::acc::host_of(&r.client_key)))
+                    && hosts.contains(&r.client_host)
             })
             .count() as u64;
         let names: Vec<&str> = looped.iter().map(|x| x.0.as_str()).take(3).collect();
