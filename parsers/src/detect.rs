@@ -112,7 +112,10 @@ pub fn score(parser: &mut dyn LineParser, lines: &[&[u8]]) -> Score {
 /// Score every candidate and rank them, best first. A candidate is a plausible match only
 /// when [`is_match`] holds for it.
 pub fn rank(candidates: &mut [Box<dyn LineParser>], lines: &[&[u8]]) -> Vec<Score> {
-    let mut scores: Vec<Score> = candidates.iter_mut().map(|p| score(p.as_mut(), lines)).collect();
+    let mut scores: Vec<Score> = candidates
+        .iter_mut()
+        .map(|p| score(p.as_mut(), lines))
+        .collect();
     scores.sort_by(|a, b| {
         b.useful
             .min(1)

@@ -259,10 +259,10 @@ pub enum EventKind {
     UpstreamTimeoutRead,
     UpstreamTimeoutOther,
     // nginx: connect() failed (errno: ...)
-    ConnectRefused,    // 111
-    ConnectNoSocket,   // 2: No such file or directory (unix socket)
-    ConnectAgain,      // 11: Resource temporarily unavailable (backlog full)
-    ConnectNoRoute,    // 113: No route to host
+    ConnectRefused,  // 111
+    ConnectNoSocket, // 2: No such file or directory (unix socket)
+    ConnectAgain,    // 11: Resource temporarily unavailable (backlog full)
+    ConnectNoRoute,  // 113: No route to host
     ConnectFailedOther,
     RecvReset, // recv() failed (104: Connection reset by peer)
     UpstreamPrematureClose,

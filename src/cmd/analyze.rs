@@ -272,8 +272,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     if !out.errors.is_empty() {
         return Ok(Exit::Error);
     }
-    let held: Vec<&crate::rules::RuleResult> =
-        out.report.rules.iter().filter(|r| r.held).collect();
+    let held: Vec<&crate::rules::RuleResult> = out.report.rules.iter().filter(|r| r.held).collect();
     if !held.is_empty() {
         if !a.quiet {
             for r in held {

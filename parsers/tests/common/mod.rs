@@ -17,7 +17,11 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
         }
         Some(d) => {
             let p = PathBuf::from(d);
-            assert!(p.is_dir(), "GATELOG_CORPUS={} is not a directory", p.display());
+            assert!(
+                p.is_dir(),
+                "GATELOG_CORPUS={} is not a directory",
+                p.display()
+            );
             Some(p)
         }
     }
@@ -33,7 +37,11 @@ pub fn corpus_files(test: &str, sub: &str) -> Option<Vec<PathBuf>> {
         .filter(|p| p.is_file())
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "corpus folder {} is empty", dir.display());
+    assert!(
+        !files.is_empty(),
+        "corpus folder {} is empty",
+        dir.display()
+    );
     Some(files)
 }
 
