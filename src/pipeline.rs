@@ -43,7 +43,7 @@ impl Default for RunOptions {
             until_us: None,
             base_bucket_s: 1,
             max_line: 1 << 20,
-            chunk_bytes: 64 << 20,
+            chunk_bytes: 256 << 20,
             block_bytes: 1 << 20,
             rows: None,
         }
@@ -312,13 +312,28 @@ pub fn run_jobs(
 ) -> Acc {
     let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
-    jobs.par_iter()
-        .map(|job| run_job(job, opts, tz, &stdin))
-        .reduce_with(|mut a, b| {
-            a.merge(b);
-            a
-        })
-        .unwrap_or_else(|| Acc::new(opts.base_bucket_s))
+    // Jobs run in groups of twice the thread count, each group merged into the running total
+    // in input order: at most a group's accumulators are alive at once, so memory does not
+    // grow with the number of chunks (the input size).
+    let group = (rayon::current_num_threads() * 2).max(2);
+    let mut total: Option<Acc> = None;
+    for g in jobs.chunks(group) {
+        let part = g
+            .par_iter()
+            .map(|job| run_job(job, opts, tz, &stdin))
+            .reduce_with(|mut a, b| {
+                a.merge(b);
+                a
+            });
+        total = match (total, part) {
+            (Some(mut t), Some(p)) => {
+                t.merge(p);
+                Some(t)
+            }
+            (t, p) => t.or(p),
+        };
+    }
+    total.unwrap_or_else(|| Acc::new(opts.base_bucket_s))
 }
 
 type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>>)>;
