@@ -80,7 +80,7 @@ pub fn digits(b: &[u8], i: usize, n: usize) -> Option<u32> {
         if d > 9 {
             return None;
         }
-        v = v * 10 + d as u32;
+        v = v.checked_mul(10)?.checked_add(d as u32)?;
     }
     Some(v)
 }
@@ -320,7 +320,14 @@ pub fn parse_epoch(b: &[u8]) -> Option<Ts> {
     if dot == 0 || dot > 12 {
         return None;
     }
-    let secs = digits(b, 0, dot)? as i64;
+    let mut secs: i64 = 0;
+    for &c in &b[..dot] {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        secs = secs * 10 + d as i64; // at most 12 digits: no overflow
+    }
     let (us, used) = parse_fraction(&b[dot..]);
     if dot + used != b.len() {
         return None;
@@ -429,6 +436,16 @@ mod tests {
         let ts = parse_epoch(b"1700000000.123").unwrap();
         assert_eq!(ts.wall_us, 1_700_000_000_123_000);
         assert!(parse_epoch(b"17x").is_none());
+        // found by fuzzing (parse_nginx_access, $msec): ten or more digits overflowed u32
+        assert_eq!(
+            parse_epoch(b"9999999999.5").map(|t| t.wall_us),
+            Some(9_999_999_999_500_000)
+        );
+        assert_eq!(
+            parse_epoch(b"999999999999").map(|t| t.wall_us),
+            Some(999_999_999_999_000_000)
+        );
+        assert_eq!(digits(b"99999999999", 0, 11), None);
         assert_eq!(parse_secs_us(b"0.004"), Some(4000));
         assert_eq!(parse_secs_us(b"-"), None);
         assert_eq!(parse_secs_us(b"12"), Some(12_000_000));
