@@ -127,9 +127,9 @@ def main():
         for l in f:
             last = json.loads(l)
     counted = last["total_lines"] if last else 0
-    print("summary: %d s at %d lines/s: peak RSS %.1f MiB, final RSS %.1f MiB, CPU %.1f s (%.1f%% of one core); "
+    print("summary: %d s at %d lines/s (achieved %.0f lines/s): peak RSS %.1f MiB, final RSS %.1f MiB, CPU %.1f s (%.1f%% of one core); "
           "lines written %d, counted %d, rejected %d" %
-          (a.seconds, a.rate, hwm / 1024, rss / 1024, cpu, 100 * cpu / el, written, counted,
+          (a.seconds, a.rate, written / a.seconds, hwm / 1024, rss / 1024, cpu, 100 * cpu / el, written, counted,
            last["rejected_lines"] if last else -1))
     sys.exit(0 if counted == written else 1)
 
