@@ -5,4 +5,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     gatelog_fuzz::parse_all(gatelog_parsers::Format::NginxAccess, data);
+    gatelog_fuzz::nginx_fast_prefix_agrees(data, &[]);
 });

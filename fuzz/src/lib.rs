@@ -133,6 +133,34 @@ pub fn parse_all(format: Format, data: &[u8]) {
     exercise(c.as_mut(), data);
 }
 
+/// The straight-line reading of `combined`-prefixed nginx formats must give exactly what the
+/// generic item loop gives, line by line, for the built-in formats and for `extra` formats.
+pub fn nginx_fast_prefix_agrees(data: &[u8], extra: &[String]) {
+    let fast = nginx_access::NginxAccessMulti::defaults();
+    let mut slow = nginx_access::NginxAccessMulti::defaults();
+    slow.set_fast_prefix(false);
+    let mut pairs = vec![(fast, slow)];
+    if let (Ok(f), Ok(mut s)) = (
+        nginx_access::NginxAccessMulti::new(extra),
+        nginx_access::NginxAccessMulti::new(extra),
+    ) {
+        s.set_fast_prefix(false);
+        pairs.push((f, s));
+    }
+    for (fast, slow) in pairs.iter_mut() {
+        for line in lines(data) {
+            let a = fast.parse_request(line);
+            let b = slow.parse_request(line);
+            assert_eq!(
+                format!("{a:?}"),
+                format!("{b:?}"),
+                "fast prefix and item loop disagree on {:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+}
+
 /// Split a compiler fuzz input into (format string, log lines): the first line is the format.
 pub fn split_format(data: &[u8]) -> (String, &[u8]) {
     let (f, rest) = match data.iter().position(|&b| b == b'\n') {
@@ -146,6 +174,7 @@ pub fn split_format(data: &[u8]) -> (String, &[u8]) {
 /// one of several formats.
 pub fn compile_nginx(data: &[u8]) {
     let (fmt, rest) = split_format(data);
+    nginx_fast_prefix_agrees(rest, std::slice::from_ref(&fmt));
     if let Ok(mut p) = nginx_access::compile(&fmt) {
         exercise(&mut p, rest);
     }

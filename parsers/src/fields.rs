@@ -77,6 +77,18 @@ pub fn parse_u64(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 {
         return None;
     }
+    if b.len() <= 19 {
+        // 19 digits cannot overflow a u64: no checked arithmetic
+        let mut v: u64 = 0;
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            v = v * 10 + d as u64;
+        }
+        return Some(v);
+    }
     let mut v: u64 = 0;
     for &c in b {
         let d = c.wrapping_sub(b'0');
@@ -203,6 +215,10 @@ pub fn trim(mut b: &[u8]) -> &[u8] {
 /// quote within `b`.
 #[inline]
 pub fn find_closing_quote(b: &[u8]) -> Option<usize> {
+    // `-"` (a field not logged) is the most common short value
+    if let [b'-', b'"', ..] = b {
+        return Some(1);
+    }
     let mut i = 0;
     loop {
         let j = i + find_byte(&b[i..], b'"')?;

@@ -366,6 +366,37 @@ struct Compiled {
     name: String,
     lead: Lit,
     items: Vec<Item>,
+    /// Whether the format starts with the `combined` fields (`$remote_addr - $remote_user
+    /// [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`),
+    /// as most real formats do; those eight are then read by straight-line code
+    /// ([`Compiled::combined_prefix`]) instead of the item loop.
+    combined: bool,
+}
+
+/// Number of items [`Compiled::combined_prefix`] reads.
+const COMBINED_ITEMS: usize = 8;
+
+/// Whether `items` start with the `combined` layout (the literal after
+/// `$http_user_agent` may be anything that starts with `"`).
+fn starts_combined(lead: &Lit, items: &[Item]) -> bool {
+    let want: [(Var, Delim, &[u8]); COMBINED_ITEMS - 1] = [
+        (Var::RemoteAddr, Delim::Until, b" - "),
+        (Var::Other, Delim::Until, b" ["),
+        (Var::TimeLocal, Delim::TimeLocal, b"] \""),
+        (Var::Request, Delim::Quoted, b"\" "),
+        (Var::Status, Delim::Until, b" "),
+        (Var::BodyBytes, Delim::Until, b" \""),
+        (Var::Referer, Delim::Quoted, b"\" \""),
+    ];
+    lead.len() == 0
+        && items.len() >= COMBINED_ITEMS
+        && items
+            .iter()
+            .zip(want.iter())
+            .all(|(it, (v, d, l))| it.var == *v && it.delim == *d && &*it.lit.bytes == *l)
+        && items
+            .get(COMBINED_ITEMS - 1)
+            .is_some_and(|it| it.var == Var::UserAgent && it.delim == Delim::Quoted)
 }
 
 /// A parser for one compiled nginx `log_format`.
@@ -383,6 +414,11 @@ impl NginxAccessParser {
     /// Parse one line into a request.
     pub fn parse_request<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, ParseError> {
         self.fmt.parse(line, &mut self.cache)
+    }
+    /// See [`NginxAccessMulti::set_fast_prefix`].
+    #[doc(hidden)]
+    pub fn set_fast_prefix(&mut self, on: bool) {
+        self.fmt.combined = on && starts_combined(&self.fmt.lead, &self.fmt.items);
     }
 }
 
@@ -511,11 +547,94 @@ impl Compiled {
                 lit: Lit::new(lit),
             });
         }
+        let lead = Lit::new(lits.first().cloned().unwrap_or_default());
         Ok(Compiled {
             name: name.to_string(),
-            lead: Lit::new(lits.first().cloned().unwrap_or_default()),
+            combined: starts_combined(&lead, &items),
+            lead,
             items,
         })
+    }
+
+    /// The `combined` fields at the start of `line`, read by straight-line code: the position
+    /// after the user agent's closing quote and its literal, or `None` when the line is not the
+    /// plain case (a virtual host or X-Forwarded-For chain before the address, a `$remote_user`
+    /// other than `-`, a malformed field...). `None` is not an error: the item loop then
+    /// parses the whole line and reports exactly what is wrong. On `Some`, `req` holds what
+    /// the item loop would have put there (the fuzz target checks that the two agree).
+    #[inline]
+    fn combined_prefix<'a>(
+        &self,
+        line: &'a [u8],
+        req: &mut Request<'a>,
+        cache: &mut SecondCache,
+    ) -> Option<usize> {
+        // $remote_addr - $remote_user [
+        let sp = crate::fields::find_byte(line, b' ')?;
+        let client = line.get(..sp)?;
+        let rest = line.get(sp..)?;
+        if !rest.starts_with(b" - - [") {
+            return None;
+        }
+        req.client = dash_empty(client);
+        let mut pos = sp + 6;
+        // $time_local] "
+        let (ts, used) = cache.clf(line.get(pos..)?)?;
+        req.ts = ts;
+        pos += used;
+        if !line.get(pos..)?.starts_with(b"] \"") {
+            return None;
+        }
+        pos += 3;
+        // $request" $status $body_bytes_sent "
+        let rest = line.get(pos..)?;
+        let q = find_closing_quote(rest)?;
+        let v = rest.get(..q)?;
+        req.request_line = v;
+        let (m, p, proto) = split_request_line(v);
+        req.method = m;
+        req.path = p;
+        req.protocol = proto;
+        pos += q;
+        let rest = line.get(pos..)?;
+        let [b'"', b' ', d0, d1, d2, b' ', ..] = *rest else {
+            return None;
+        };
+        req.status = parse_status(&[d0, d1, d2])?;
+        pos += 6;
+        let rest = line.get(pos..)?;
+        let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        let digits = rest.get(..n)?;
+        if n > 0 {
+            req.bytes_sent = Some(parse_u64(digits)?);
+        } else if rest.first() == Some(&b'-') {
+            pos += 1;
+        } else {
+            return None;
+        }
+        pos += n;
+        if !line.get(pos..)?.starts_with(b" \"") {
+            return None;
+        }
+        pos += 2;
+        // $http_referer" "$http_user_agent" + literal
+        let rest = line.get(pos..)?;
+        let q = find_closing_quote(rest)?;
+        req.referer = dash_empty(rest.get(..q)?);
+        pos += q;
+        if !line.get(pos..)?.starts_with(b"\" \"") {
+            return None;
+        }
+        pos += 3;
+        let rest = line.get(pos..)?;
+        let q = find_closing_quote(rest)?;
+        req.user_agent = dash_empty(rest.get(..q)?);
+        pos += q;
+        let ua = self.items.get(COMBINED_ITEMS - 1)?;
+        if !ua.lit.at(line.get(pos..)?) {
+            return None;
+        }
+        Some(pos + ua.lit.len())
     }
 
     fn parse<'a>(
@@ -524,11 +643,35 @@ impl Compiled {
         cache: &mut SecondCache,
     ) -> Result<Request<'a>, ParseError> {
         let mut req = Request::default();
-        if !self.lead.at(line) {
-            return Err(ParseError::new(ErrorKind::Expected("literal"), "line", 0));
+        self.parse_into(line, cache, &mut req)?;
+        Ok(req)
+    }
+
+    /// Parse `line` into `req`, which must be `Request::default()` on entry (written in place:
+    /// the record is not copied on its way to the caller).
+    fn parse_into<'a>(
+        &self,
+        line: &'a [u8],
+        cache: &mut SecondCache,
+        req: &mut Request<'a>,
+    ) -> Result<(), ParseError> {
+        let (mut pos, items) = match self.combined {
+            true => match self.combined_prefix(line, req, cache) {
+                Some(pos) => (pos, self.items.get(COMBINED_ITEMS..).unwrap_or_default()),
+                None => {
+                    *req = Request::default();
+                    (0, &self.items[..])
+                }
+            },
+            false => (0, &self.items[..]),
+        };
+        if pos == 0 {
+            if !self.lead.at(line) {
+                return Err(ParseError::new(ErrorKind::Expected("literal"), "line", 0));
+            }
+            pos = self.lead.len();
         }
-        let mut pos = self.lead.len();
-        for it in &self.items {
+        for it in items {
             let rest = line.get(pos..).unwrap_or_default();
             let len = match it.delim {
                 Delim::TimeLocal => {
@@ -563,13 +706,13 @@ impl Compiled {
                     ParseError::expected("literal", it.field, pos + len)
                 });
             }
-            assign(&mut req, it.var, value, it.field, pos)?;
+            assign(req, it.var, value, it.field, pos)?;
             pos += len + it.lit.len();
         }
         if pos != line.len() {
             return Err(ParseError::new(ErrorKind::Trailing, "line", pos));
         }
-        Ok(req)
+        Ok(())
     }
 }
 
@@ -578,8 +721,11 @@ impl Compiled {
 #[inline]
 fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
     let first = lit.first()?;
-    if !list && lit.len() == 1 {
-        return crate::fields::find_byte(hay, first);
+    if lit.len() == 1 {
+        if !list || first != b' ' {
+            return crate::fields::find_byte(hay, first);
+        }
+        return find_list_space(hay);
     }
     let mut i = 0;
     loop {
@@ -599,6 +745,23 @@ fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
             return Some(j);
         }
         i = j + 1;
+    }
+}
+
+/// The end of an `$upstream_*` list followed by a space: the first space that is not part of
+/// a `, ` or ` : ` separator. List entries are short, so a plain byte scan.
+#[inline]
+fn find_list_space(hay: &[u8]) -> Option<usize> {
+    let mut j = 0;
+    loop {
+        match hay.get(j)? {
+            b' ' => match hay.get(j + 1..j + 3) {
+                Some(b": ") => j += 3,
+                _ if j > 0 && hay.get(j - 1) == Some(&b',') => j += 1,
+                _ => return Some(j),
+            },
+            _ => j += 1,
+        }
     }
 }
 
@@ -1135,6 +1298,16 @@ impl NginxAccessMulti {
         }
     }
 
+    /// Turn the straight-line reading of `combined`-prefixed formats on or off (on by
+    /// default). Off, every line goes through the generic item loop: the fuzz target and the
+    /// tests parse each input both ways and require the same result.
+    #[doc(hidden)]
+    pub fn set_fast_prefix(&mut self, on: bool) {
+        for f in &mut self.formats {
+            f.combined = on && starts_combined(&f.lead, &f.items);
+        }
+    }
+
     /// Name of the format that parsed the last successful line (`"json"` for JSON lines is not
     /// tracked; this is the last text format).
     pub fn current_format(&self) -> Option<&str> {
@@ -1143,13 +1316,21 @@ impl NginxAccessMulti {
 
     /// Parse one line into a request.
     pub fn parse_request<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, ParseError> {
+        let mut req = Request::default();
+        self.parse_into(line, &mut req)?;
+        Ok(req)
+    }
+
+    /// Parse one line into `req` (`Request::default()` on entry).
+    fn parse_into<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Result<(), ParseError> {
         if !self.text_json && line.first() == Some(&b'{') {
-            return parse_json_line(line, &mut self.cache);
+            *req = parse_json_line(line, &mut self.cache)?;
+            return Ok(());
         }
         let last = self.last;
         let mut best = match self.formats.get(last) {
-            Some(f) => match f.parse(line, &mut self.cache) {
-                Ok(r) => return Ok(r),
+            Some(f) => match f.parse_into(line, &mut self.cache, req) {
+                Ok(()) => return Ok(()),
                 Err(e) => e,
             },
             None => ParseError::not_this_format(0),
@@ -1158,10 +1339,11 @@ impl NginxAccessMulti {
             if k == last {
                 continue;
             }
-            match f.parse(line, &mut self.cache) {
-                Ok(r) => {
+            *req = Request::default();
+            match f.parse_into(line, &mut self.cache, req) {
+                Ok(()) => {
                     self.last = k;
-                    return Ok(r);
+                    return Ok(());
                 }
                 Err(e) => {
                     if e.pos > best.pos {
@@ -1172,7 +1354,8 @@ impl NginxAccessMulti {
         }
         if line.first() == Some(&b'{') {
             if let Ok(r) = parse_json_line(line, &mut self.cache) {
-                return Ok(r);
+                *req = r;
+                return Ok(());
             }
         }
         Err(best)
@@ -1197,6 +1380,25 @@ impl LineParser for NginxAccessMulti {
             }
             Err(e) => Err(e),
         }
+    }
+    /// The record is written where the callback receives it, not built and then moved.
+    #[inline]
+    fn parse_each<'a>(
+        &mut self,
+        rec: &'a [u8],
+        out: &mut dyn FnMut(Result<Record<'a>, ParseError>),
+    ) {
+        let mut res = Ok(Record::Request(Request::default()));
+        if let Ok(Record::Request(req)) = &mut res {
+            if let Err(e) = self.parse_into(rec, req) {
+                res = if blank(rec) {
+                    Ok(Record::Ignored)
+                } else {
+                    Err(e)
+                };
+            }
+        }
+        out(res)
     }
     fn clone_box(&self) -> Box<dyn LineParser> {
         Box::new(self.clone())

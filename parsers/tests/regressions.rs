@@ -308,6 +308,28 @@ fn mini_fuzz_every_parser() {
     }
 }
 
+/// The straight-line reading of `combined`-prefixed nginx formats (the fast path) gives the
+/// same record or the same error as the generic item loop, on the seeds (real corpus and
+/// sample lines) and on every mutation of them.
+#[test]
+fn nginx_fast_prefix_matches_item_loop() {
+    let pool = seeds(Format::NginxAccess, 12);
+    let all: Vec<Vec<u8>> = Format::ALL
+        .iter()
+        .flat_map(|&f| seeds(f, 3).into_iter().take(200))
+        .collect();
+    let extra: Vec<String> = NGINX_FORMATS.iter().map(|f| f.to_string()).collect();
+    for s in &pool {
+        harness::nginx_fast_prefix_agrees(s, &extra);
+    }
+    let mut rng = Rng(0xfa57_0001);
+    for _ in 0..ROUNDS {
+        let base = &pool[rng.below(pool.len())];
+        let m = mutate(&mut rng, base, &all);
+        harness::nginx_fast_prefix_agrees(&m, &extra);
+    }
+}
+
 /// Format strings the compilers accept, plus broken ones.
 const NGINX_FORMATS: &[&str] = &[
     nginx_access::COMBINED,
