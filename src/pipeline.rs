@@ -59,6 +59,9 @@ pub struct Detected {
     pub offset: Option<i32>,
     /// The sample (stdin only: it cannot be read twice).
     pub head: Option<Vec<u8>>,
+    /// The nginx `log_format` inferred for this input (no format matched its sample): the
+    /// caller adds it to `ParserOptions::inferred` before reading the input.
+    pub log_format: Option<String>,
 }
 
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -111,19 +114,32 @@ fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
     }
 }
 
-/// Detect the format of a sample of bytes.
+/// Detect the format of a sample of bytes (without inference: see [`detect_sample`]).
 pub fn detect_bytes(
     head: &[u8],
     complete: bool,
     opts: &ParserOptions,
 ) -> (Option<Format>, String, Option<i32>) {
+    let (format, reason, offset, _) = detect_sample(head, complete, opts, false);
+    (format, reason, offset)
+}
+
+/// Detect the format of a sample of bytes. With `infer`, a sample that no format matches may
+/// get an inferred nginx `log_format` (the last element; `gatelog_parsers::infer`): the caller
+/// must add it to `ParserOptions::inferred` for the input's lines to parse.
+pub fn detect_sample(
+    head: &[u8],
+    complete: bool,
+    opts: &ParserOptions,
+    infer: bool,
+) -> (Option<Format>, String, Option<i32>, Option<String>) {
     let lines = sample_lines(head, complete);
     let nonblank = lines
         .iter()
         .filter(|l| !l.iter().all(|c| c.is_ascii_whitespace()))
         .count();
     if nonblank == 0 {
-        return (None, "empty: no lines to recognise".into(), None);
+        return (None, "empty: no lines to recognise".into(), None, None);
     }
     let mut cands: Vec<Box<dyn LineParser>> = Format::ALL
         .iter()
@@ -131,7 +147,7 @@ pub fn detect_bytes(
         .collect();
     let ranked = detect::rank(&mut cands, &lines);
     let Some(best) = ranked.first() else {
-        return (None, "no parser available".into(), None);
+        return (None, "no parser available".into(), None, None);
     };
     if detect::is_match(best, nonblank) {
         let mut reason = format!(
@@ -145,12 +161,31 @@ pub fn detect_bytes(
             ));
         }
         let offset = sample_offset(best.format, opts, &lines);
-        (Some(best.format), reason, offset)
+        (Some(best.format), reason, offset, None)
     } else {
         let why = best.first_error.clone().unwrap_or_default();
+        let mut not_inferred = String::new();
+        if infer {
+            match detect::infer_unmatched(&lines) {
+                Ok(i) => {
+                    let reason = format!(
+                        "log_format inferred (no built-in layout matches): '{}' parses {} of {} sampled lines; pin it with --log-format",
+                        i.log_format, i.lines_parsed, i.lines
+                    );
+                    return (
+                        Some(Format::NginxAccess),
+                        reason,
+                        i.offset,
+                        Some(i.log_format),
+                    );
+                }
+                Err(e) => not_inferred = format!("; no nginx log_format could be inferred: {e}"),
+            }
+        }
         (
             None,
-            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}); run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed),
+            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}){not_inferred}; run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed),
+            None,
             None,
         )
     }
@@ -176,6 +211,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
             reason: "forced with --format".into(),
             offset: None,
             head: None,
+            log_format: None,
         };
         if let Source::Stdin = inp.source {
             // still buffer the head so the stream can be replayed
@@ -196,6 +232,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 reason: format!("cannot open: {e}"),
                 offset: None,
                 head: None,
+                log_format: None,
             }
         }
     };
@@ -207,10 +244,12 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 reason: format!("cannot read: {e}"),
                 offset: None,
                 head: None,
+                log_format: None,
             }
         }
     };
-    let (format, reason, offset) = detect_bytes(&head, complete, &opts.parser_opts);
+    let (format, reason, offset, log_format) =
+        detect_sample(&head, complete, &opts.parser_opts, true);
     let is_stdin = matches!(inp.source, Source::Stdin);
     if is_stdin {
         *stdin_rest_slot() = Some(r);
@@ -220,6 +259,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         reason,
         offset,
         head: if is_stdin { Some(head) } else { None },
+        log_format,
     }
 }
 

@@ -136,3 +136,12 @@ pub fn is_match(s: &Score, nonblank_lines: usize) -> bool {
     let need = nonblank_lines.div_ceil(2).max(1);
     s.lines_parsed >= blank + need
 }
+
+/// The last resort of detection: when no format [`is_match`]es a sample, try to infer an
+/// nginx `log_format` from it ([`crate::infer::infer`]: a timestamp and a status, at least 90%
+/// of the non-blank lines parsed). Call it only after every format failed, so that inference
+/// never takes a sample a built-in layout or another format family reads. `Err` says why no
+/// format could be inferred.
+pub fn infer_unmatched(lines: &[&[u8]]) -> Result<crate::infer::Inferred, String> {
+    crate::infer::infer(lines)
+}

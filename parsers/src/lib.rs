@@ -15,6 +15,7 @@ pub mod fields;
 pub mod fpm;
 pub mod fpm_access;
 pub mod fpm_slow;
+pub mod infer;
 pub mod lb;
 pub mod nginx_access;
 pub mod nginx_conf;
@@ -505,12 +506,15 @@ pub struct ParserOptions {
     /// nginx `log_format` (or php-fpm `access.format` for [`Format::FpmAccess`]) strings to
     /// use, in order of preference. Empty: the format's defaults.
     pub log_formats: Vec<String>,
+    /// nginx `log_format` strings inferred from inputs that no format matched
+    /// ([`infer::infer`]): tried after `log_formats` (or after the built-in defaults).
+    pub inferred: Vec<String>,
 }
 
 /// Build a parser for `format`. Fails only when a given format string does not compile.
 pub fn build(format: Format, opts: &ParserOptions) -> Result<Box<dyn LineParser>, String> {
     match format {
-        Format::NginxAccess => nginx_access::build(&opts.log_formats),
+        Format::NginxAccess => build_nginx_access(opts),
         Format::NginxError => Ok(Box::new(nginx_error::NginxErrorParser::new())),
         Format::FpmError => Ok(Box::new(fpm::FpmErrorParser::new())),
         Format::FpmSlow => Ok(Box::new(fpm_slow::FpmSlowParser::new())),
@@ -522,4 +526,22 @@ pub fn build(format: Format, opts: &ParserOptions) -> Result<Box<dyn LineParser>
         Format::Envoy => Ok(Box::new(lb::envoy::EnvoyParser::new())),
         Format::Traefik => Ok(Box::new(lb::traefik::TraefikParser::new())),
     }
+}
+
+/// The nginx-access parser: the given `log_format`s (else the built-in defaults), then the
+/// inferred ones.
+fn build_nginx_access(opts: &ParserOptions) -> Result<Box<dyn LineParser>, String> {
+    if opts.inferred.is_empty() {
+        return nginx_access::build(&opts.log_formats);
+    }
+    let mut formats: Vec<String> = if opts.log_formats.is_empty() {
+        nginx_access::DEFAULT_FORMATS
+            .iter()
+            .map(|(_, f)| f.to_string())
+            .collect()
+    } else {
+        opts.log_formats.clone()
+    };
+    formats.extend(opts.inferred.iter().cloned());
+    nginx_access::build(&formats)
 }

@@ -14,6 +14,7 @@ use crate::report::{Report, SkippedInput};
 use crate::tz::TzChoice;
 
 /// Everything needed to run one analysis, built once from the options.
+#[derive(Clone)]
 pub struct Prepared {
     pub opts: RunOptions,
     pub analysis: AnalysisOptions,
@@ -120,6 +121,8 @@ pub struct Outcome {
     pub errors: Vec<String>,
     /// With `--state`: the new state, to commit once the outputs are written.
     pub state: Option<crate::state::Plan>,
+    /// Inputs read with an inferred nginx `log_format`: (input name, log_format).
+    pub inferred: Vec<(String, String)>,
 }
 
 /// Discover, detect, read and analyse: the whole pass, independent of how it is rendered.
@@ -134,10 +137,14 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut metas = Vec::new();
     let mut offset_seen: Option<(i32, String)> = None;
     let mut stdin_head = None;
+    let mut inferred: Vec<(String, String)> = Vec::new();
     for inp in found {
         let d = pipeline::detect_input(&inp, &p.opts);
         if matches!(inp.source, Source::Stdin) {
             stdin_head = d.head.clone();
+        }
+        if let (Some(_), Some(lf)) = (d.format, &d.log_format) {
+            inferred.push((inp.name.clone(), lf.clone()));
         }
         match d.format {
             Some(f) => {
@@ -174,6 +181,21 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
             }),
         }
     }
+    // An inferred nginx log_format is tried by every nginx-access parser of the run, after
+    // the configured (or built-in) formats.
+    let with_inferred;
+    let p = if inferred.is_empty() {
+        p
+    } else {
+        let mut q = p.clone();
+        for (_, lf) in &inferred {
+            if !q.opts.parser_opts.inferred.contains(lf) {
+                q.opts.parser_opts.inferred.push(lf.clone());
+            }
+        }
+        with_inferred = q;
+        &with_inferred
+    };
     let tz = match &p.opts.tz {
         Some(t) => t.clone(),
         None => match &offset_seen {
@@ -191,6 +213,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
                 report,
                 errors,
                 state: None,
+                inferred,
             };
         }
     };
@@ -213,10 +236,16 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         report.notes.extend(plan.notes.iter().cloned());
     }
     report.rules = crate::rules::eval_all(&p.rules, &report).1;
+    for (name, lf) in &inferred {
+        report.notes.push(format!(
+            "{name}: no built-in layout matches; read with the nginx log_format inferred from its first lines: '{lf}' (pin it with --log-format)"
+        ));
+    }
     Outcome {
         report,
         errors,
         state,
+        inferred,
     }
 }
 
@@ -227,6 +256,11 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
         .clone()
         .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
     let out = analyze(&a.inputs, &p);
+    if !a.quiet {
+        for (name, lf) in &out.inferred {
+            eprintln!("gatelog: note: {name}: no built-in layout matches; read with an inferred nginx log_format (check it with `gatelog detect`, pin it with --log-format '{lf}')");
+        }
+    }
     let color = match a.color.as_str() {
         "always" => true,
         "never" => false,

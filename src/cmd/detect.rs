@@ -26,7 +26,15 @@ pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
     for inp in &inputs {
         let d = pipeline::detect_input(inp, &opts);
         match d.format {
-            Some(f) => out.push_str(&format!("{}\t{}\t{}\n", inp.name, f, d.reason)),
+            Some(f) => {
+                out.push_str(&format!("{}\t{}\t{}\n", inp.name, f, d.reason));
+                if let Some(lf) = &d.log_format {
+                    eprintln!(
+                        "gatelog: note: {}: nginx log_format inferred from its first lines; pin it with: --log-format '{lf}'",
+                        inp.name
+                    );
+                }
+            }
             None => {
                 out.push_str(&format!("{}\tunknown\t{}\n", inp.name, d.reason));
                 if inp.explicit {

@@ -83,5 +83,6 @@ pub fn parser_options(a: &FormatArgs) -> Result<ParserOptions, UserError> {
     }
     Ok(ParserOptions {
         log_formats: formats,
+        ..Default::default()
     })
 }
