@@ -471,6 +471,18 @@ fn name_columns(kinds: &[(Kind, Wrap, bool)]) -> Vec<Option<String>> {
         used.push(n);
         Some(format!("${n}"))
     }
+    // `$body_bytes_sent` is the first integer after the status (nginx layouts put it there),
+    // else the first integer at all.
+    let status_col = kinds.iter().position(|(k, _, _)| *k == Kind::Status);
+    let ints = |after: usize| {
+        kinds
+            .iter()
+            .enumerate()
+            .position(|(c, (k, _, _))| c > after && *k == Kind::Int)
+    };
+    let body_col = status_col
+        .and_then(ints)
+        .or_else(|| kinds.iter().position(|(k, _, _)| *k == Kind::Int));
     let seen_request = |used: &Vec<&'static str>| {
         used.iter()
             .any(|n| matches!(*n, "request" | "uri" | "request_uri" | "request_method"))
@@ -496,7 +508,8 @@ fn name_columns(kinds: &[(Kind, Wrap, bool)]) -> Vec<Option<String>> {
                 ],
                 &mut used,
             ),
-            Kind::Int => take(&["body_bytes_sent", "request_length"], &mut used),
+            Kind::Int if Some(k) == body_col => take(&["body_bytes_sent"], &mut used),
+            Kind::Int => take(&["request_length"], &mut used),
             Kind::Ip if wrap == Wrap::Quoted && used.contains(&"remote_addr") => {
                 take(&["http_x_forwarded_for"], &mut used)
             }
@@ -765,6 +778,19 @@ mod tests {
         assert_eq!(
             i.log_format,
             "[$time_local] $body_bytes_sent $status $request_method $uri"
+        );
+    }
+
+    #[test]
+    fn body_bytes_is_the_integer_after_the_status() {
+        let i = inf(&[
+            "nginx 23 2026-11-23T10:00:00+00:00 10.0.0.1 GET /a 200 5120 7",
+            "nginx 23 2026-11-23T10:00:01+00:00 10.0.0.2 GET /b 502 157 9",
+        ])
+        .unwrap();
+        assert_eq!(
+            i.log_format,
+            "$field1 $request_length $time_iso8601 $remote_addr $request_method $uri $status $body_bytes_sent $field9"
         );
     }
 
