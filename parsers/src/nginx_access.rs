@@ -358,6 +358,9 @@ struct Item {
     /// The literal that follows the variable (may be empty only for the last item or after a
     /// self-delimiting timestamp).
     lit: Lit,
+    /// An `$upstream_status` / `$upstream_*_time` list followed by a space: found and checked
+    /// in one pass ([`scan_list`]).
+    fused: bool,
 }
 
 /// One compiled `log_format`.
@@ -418,7 +421,7 @@ impl NginxAccessParser {
     /// See [`NginxAccessMulti::set_fast_prefix`].
     #[doc(hidden)]
     pub fn set_fast_prefix(&mut self, on: bool) {
-        self.fmt.combined = on && starts_combined(&self.fmt.lead, &self.fmt.items);
+        set_fast(&mut self.fmt, on);
     }
 }
 
@@ -540,11 +543,13 @@ impl Compiled {
                 | Var::UpOther => Delim::UntilList,
                 _ => Delim::Until,
             };
+            let fused = fusable(var, delim, &lit);
             items.push(Item {
                 var,
                 field: static_name(vname),
                 delim,
                 lit: Lit::new(lit),
+                fused,
             });
         }
         let lead = Lit::new(lits.first().cloned().unwrap_or_default());
@@ -673,6 +678,19 @@ impl Compiled {
         }
         for it in items {
             let rest = line.get(pos..).unwrap_or_default();
+            if it.fused {
+                if let Some(n) = scan_list(rest, it.var != Var::UpStatus) {
+                    let v = dash_empty(rest.get(..n).unwrap_or_default());
+                    match it.var {
+                        Var::UpStatus => req.upstream_status = v,
+                        Var::UpConnect => req.upstream_connect_time = v,
+                        Var::UpHeader => req.upstream_header_time = v,
+                        _ => req.upstream_response_time = v,
+                    }
+                    pos += n + 1;
+                    continue;
+                }
+            }
             let len = match it.delim {
                 Delim::TimeLocal => {
                     let (ts, used) = cache
@@ -718,7 +736,7 @@ impl Compiled {
 
 /// Position of the first occurrence of `lit` (non-empty) in `hay`; with `list`, an occurrence
 /// that is part of a `, ` or ` : ` list separator is skipped.
-#[inline]
+#[inline(always)]
 fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
     let first = lit.first()?;
     if lit.len() == 1 {
@@ -727,6 +745,12 @@ fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
         }
         return find_list_space(hay);
     }
+    find_long_lit(hay, lit, list, first)
+}
+
+/// [`find_lit`] for literals of two bytes or more.
+#[inline(never)]
+fn find_long_lit(hay: &[u8], lit: &Lit, list: bool, first: u8) -> Option<usize> {
     let mut i = 0;
     loop {
         let j = i + crate::fields::find_byte(hay.get(i..)?, first)?;
@@ -761,6 +785,45 @@ fn find_list_space(hay: &[u8]) -> Option<usize> {
                 _ => return Some(j),
             },
             _ => j += 1,
+        }
+    }
+}
+
+/// Whether an item is read by [`scan_list`].
+fn fusable(var: Var, delim: Delim, lit: &[u8]) -> bool {
+    delim == Delim::UntilList
+        && lit == b" "
+        && matches!(
+            var,
+            Var::UpStatus | Var::UpConnect | Var::UpHeader | Var::UpResponse
+        )
+}
+
+/// Turn the fast paths of a compiled format on or off.
+fn set_fast(f: &mut Compiled, on: bool) {
+    f.combined = on && starts_combined(&f.lead, &f.items);
+    for it in &mut f.items {
+        it.fused = on && fusable(it.var, it.delim, &it.lit.bytes);
+    }
+}
+
+/// One pass over an `$upstream_status` (`times == false`) or `$upstream_*_time` list that a
+/// space ends: the position of that space when every byte before it is valid, as
+/// [`find_list_space`] followed by [`checked_list`] would find. `None` (a bad byte, the end
+/// of the line) leaves it to those two, which say what is wrong.
+#[inline(always)]
+fn scan_list(hay: &[u8], times: bool) -> Option<usize> {
+    let mut j = 0;
+    loop {
+        match *hay.get(j)? {
+            b'0'..=b'9' | b'-' => j += 1,
+            b'.' if times => j += 1,
+            b',' if hay.get(j + 1) == Some(&b' ') => j += 2,
+            b' ' => match hay.get(j + 1..j + 3) {
+                Some(b": ") => j += 3,
+                _ => return Some(j),
+            },
+            _ => return None,
         }
     }
 }
@@ -1298,13 +1361,14 @@ impl NginxAccessMulti {
         }
     }
 
-    /// Turn the straight-line reading of `combined`-prefixed formats on or off (on by
-    /// default). Off, every line goes through the generic item loop: the fuzz target and the
+    /// Turn the fast paths (the straight-line reading of `combined`-prefixed formats, the
+    /// one-pass reading of upstream lists) on or off (on by default). Off, every line goes
+    /// through the generic item loop: the fuzz target and the
     /// tests parse each input both ways and require the same result.
     #[doc(hidden)]
     pub fn set_fast_prefix(&mut self, on: bool) {
         for f in &mut self.formats {
-            f.combined = on && starts_combined(&f.lead, &f.items);
+            set_fast(f, on);
         }
     }
 
