@@ -148,15 +148,16 @@ pub trait LineParser: Send {
     fn clone_box(&self) -> Box<dyn LineParser>;
 
     /// Parse a record that may hold several records (a one-line JSON array of Alibaba SLB
-    /// records): `out` is called once per record, in order. The default calls
+    /// records): `out` is called once per record, in order (with a reference: the record is
+    /// not moved on its way). The default calls
     /// [`LineParser::parse`] once, so only formats that can pack several records into one
     /// line override it.
     fn parse_each<'a>(
         &mut self,
         rec: &'a [u8],
-        out: &mut dyn FnMut(Result<Record<'a>, ParseError>),
+        out: &mut dyn FnMut(&Result<Record<'a>, ParseError>),
     ) {
-        out(self.parse(rec))
+        out(&self.parse(rec))
     }
 }
 

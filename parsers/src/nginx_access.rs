@@ -1450,7 +1450,7 @@ impl LineParser for NginxAccessMulti {
     fn parse_each<'a>(
         &mut self,
         rec: &'a [u8],
-        out: &mut dyn FnMut(Result<Record<'a>, ParseError>),
+        out: &mut dyn FnMut(&Result<Record<'a>, ParseError>),
     ) {
         let mut res = Ok(Record::Request(Request::default()));
         if let Ok(Record::Request(req)) = &mut res {
@@ -1462,7 +1462,7 @@ impl LineParser for NginxAccessMulti {
                 };
             }
         }
-        out(res)
+        out(&res)
     }
     fn clone_box(&self) -> Box<dyn LineParser> {
         Box::new(self.clone())

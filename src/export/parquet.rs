@@ -1042,7 +1042,7 @@ impl JobSink {
             Ok(Record::Ignored) => ok += 1,
             Err(e) => {
                 if failed.is_none() {
-                    failed = Some(e);
+                    failed = Some(e.clone());
                 }
             }
         });

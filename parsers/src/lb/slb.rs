@@ -157,7 +157,7 @@ impl LineParser for SlbParser {
     fn parse_each<'a>(
         &mut self,
         rec: &'a [u8],
-        out: &mut dyn FnMut(Result<Record<'a>, ParseError>),
+        out: &mut dyn FnMut(&Result<Record<'a>, ParseError>),
     ) {
         let mut i = 0;
         let mut any = false;
@@ -167,12 +167,12 @@ impl LineParser for SlbParser {
                 Ok(Some(k)) => match self.object(rec, k) {
                     Ok((r, end)) => {
                         any = true;
-                        out(Ok(r));
+                        out(&Ok(r));
                         i = end;
                     }
                     Err(e) => {
                         any = true;
-                        out(Err(e));
+                        out(&Err(e));
                         // Skip the bad object if its JSON is sound, else give up on the line.
                         match super::json::value(rec, k) {
                             Some((_, end)) => i = end,
@@ -182,13 +182,13 @@ impl LineParser for SlbParser {
                 },
                 Err(e) => {
                     any = true;
-                    out(Err(e));
+                    out(&Err(e));
                     break;
                 }
             }
         }
         if !any {
-            out(Ok(Record::Ignored));
+            out(&Ok(Record::Ignored));
         }
     }
 
