@@ -301,6 +301,19 @@ impl Lit {
     }
 }
 
+/// [`find_closing_quote`] inlined, for the fast path: the usual value has no `\"` in it.
+#[inline(always)]
+fn closing_quote(b: &[u8]) -> Option<usize> {
+    if let [b'-', b'"', ..] = b {
+        return Some(1);
+    }
+    let j = crate::fields::find_byte(b, b'"')?;
+    if j > 0 && b.get(j - 1) == Some(&b'\\') {
+        return find_closing_quote(b);
+    }
+    Some(j)
+}
+
 /// `-` and empty both mean "not logged" (without a `memcmp` call).
 #[inline(always)]
 fn dash_empty(b: &[u8]) -> &[u8] {
@@ -334,7 +347,7 @@ fn split_request_line(b: &[u8]) -> (&[u8], &[u8], &[u8]) {
     let rest = b.get(sp1 + 1..).unwrap_or_default();
     // the usual ` HTTP/x.y` ending, without a search
     let n = rest.len();
-    if n >= 9 && rest.get(n - 9..n - 3) == Some(&b" HTTP/"[..]) {
+    if let [.., b' ', b'H', b'T', b'T', b'P', b'/', _, _, _] = rest {
         return (
             method,
             rest.get(..n - 9).unwrap_or_default(),
@@ -593,7 +606,7 @@ impl Compiled {
         pos += 3;
         // $request" $status $body_bytes_sent "
         let rest = line.get(pos..)?;
-        let q = find_closing_quote(rest)?;
+        let q = closing_quote(rest)?;
         let v = rest.get(..q)?;
         req.request_line = v;
         let (m, p, proto) = split_request_line(v);
@@ -624,7 +637,7 @@ impl Compiled {
         pos += 2;
         // $http_referer" "$http_user_agent" + literal
         let rest = line.get(pos..)?;
-        let q = find_closing_quote(rest)?;
+        let q = closing_quote(rest)?;
         req.referer = dash_empty(rest.get(..q)?);
         pos += q;
         if !line.get(pos..)?.starts_with(b"\" \"") {
@@ -632,7 +645,7 @@ impl Compiled {
         }
         pos += 3;
         let rest = line.get(pos..)?;
-        let q = find_closing_quote(rest)?;
+        let q = closing_quote(rest)?;
         req.user_agent = dash_empty(rest.get(..q)?);
         pos += q;
         let ua = self.items.get(COMBINED_ITEMS - 1)?;

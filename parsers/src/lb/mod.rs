@@ -29,12 +29,21 @@ pub use slb::{SLB_LB_GENERATED, SLB_LB_TRANSLATED};
 /// that format's unit (see the module docs). For lists (`a, b`) the last entry is used.
 /// `None` for `-`, empty, `-1` or garbage.
 pub fn upstream_time_us(format: Format, raw: &[u8]) -> Option<u64> {
-    let v = crate::fields::upstream_last(raw);
-    match format {
+    let one = |v: &[u8]| match format {
         Format::Haproxy | Format::Envoy => ms_us(v),
         Format::Traefik => crate::fields::parse_u64(v).map(|ns| ns / 1000),
         _ => crate::time::parse_secs_us(v),
+    };
+    // The usual single value first: when it parses, it holds no list separator, so it is
+    // its own last entry.
+    if let Some(us) = one(raw) {
+        return Some(us);
     }
+    let v = crate::fields::upstream_last(raw);
+    if v.len() == raw.len() {
+        return None;
+    }
+    one(v)
 }
 
 /// Milliseconds (integer, optional leading `+`) to microseconds. `-1`, `-` → `None`.
