@@ -75,6 +75,10 @@ pub struct Bucket {
     /// Status classes: index 0 = other/0, 1..=5 = 1xx..5xx.
     pub class: [u64; 6],
     pub status: [u64; 6],
+    /// `status` per layer (lb, proxy, app): a request logged by two layers counts once here.
+    pub status_by_layer: [[u64; 6]; 3],
+    /// Requests per client network (IPv4 /24, IPv6 /48), per layer: see [`NetSketch`].
+    pub nets: [Option<Box<NetSketch>>; 3],
     pub requests_by_layer: [u64; 3],
     pub err5xx_by_layer: [u64; 3],
     pub lb_verdict: [u64; 3],
@@ -91,6 +95,8 @@ impl Default for Bucket {
             requests: 0,
             class: [0; 6],
             status: [0; 6],
+            status_by_layer: [[0; 6]; 3],
+            nets: [None, None, None],
             requests_by_layer: [0; 3],
             err5xx_by_layer: [0; 3],
             lb_verdict: [0; 3],
@@ -112,6 +118,17 @@ impl Bucket {
             self.class[i] += o.class[i];
             self.status[i] += o.status[i];
         }
+        for l in 0..3 {
+            for i in 0..6 {
+                self.status_by_layer[l][i] += o.status_by_layer[l][i];
+            }
+            if let Some(on) = &o.nets[l] {
+                match &mut self.nets[l] {
+                    Some(sn) => sn.merge(on),
+                    None => self.nets[l] = Some(on.clone()),
+                }
+            }
+        }
         for i in 0..3 {
             self.requests_by_layer[i] += o.requests_by_layer[i];
             self.err5xx_by_layer[i] += o.err5xx_by_layer[i];
@@ -125,6 +142,18 @@ impl Bucket {
         for &(id, r, e) in &o.upstreams {
             let id = remap.get(id as usize).copied().unwrap_or(id);
             self.add_upstream(id, r, e);
+        }
+    }
+    /// Per-layer status and client-network counts of one request (the `client_subset` hook:
+    /// a few integer operations, no allocation but a bucket's first sketch).
+    #[inline]
+    pub fn note_layer(&mut self, li: usize, status: u16, client: &[u8]) {
+        if let Some(s) = status_slot(status) {
+            self.status_by_layer[li][s] += 1;
+        }
+        let key = net_key(client);
+        if key != 0 {
+            self.nets[li].get_or_insert_with(Default::default).add(key);
         }
     }
     #[inline]
@@ -354,6 +383,135 @@ impl TopN {
     }
 }
 
+/// Cells per row of a [`NetSketch`].
+pub const NET_CELLS: usize = 64;
+
+/// Requests per client network in one bucket and layer: a count-min sketch of two rows of
+/// [`NET_CELLS`] counters indexed by two hashes of the network ([`net_key`]). Fixed size
+/// (512 bytes), whatever the number of distinct clients; a point query (the smaller of the
+/// network's two cells) over-counts only by collisions; merging is a sum, so chunks and
+/// threads give exactly the same sketch as one pass.
+#[derive(Clone, Debug)]
+pub struct NetSketch {
+    pub cells: [u32; 2 * NET_CELLS],
+}
+
+impl Default for NetSketch {
+    fn default() -> Self {
+        NetSketch {
+            cells: [0; 2 * NET_CELLS],
+        }
+    }
+}
+
+impl NetSketch {
+    /// The two cells of a network key.
+    #[inline]
+    pub fn cells_of(key: u64) -> (usize, usize) {
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (
+            (h >> 58) as usize,
+            NET_CELLS + ((h >> 52) & (NET_CELLS as u64 - 1)) as usize,
+        )
+    }
+    #[inline]
+    pub fn add(&mut self, key: u64) {
+        let (a, b) = Self::cells_of(key);
+        self.cells[a] = self.cells[a].saturating_add(1);
+        self.cells[b] = self.cells[b].saturating_add(1);
+    }
+    pub fn merge(&mut self, o: &NetSketch) {
+        for (a, b) in self.cells.iter_mut().zip(o.cells.iter()) {
+            *a = a.saturating_add(*b);
+        }
+    }
+    /// Requests of one network (an upper bound: exact unless it shares both cells).
+    pub fn estimate(&self, key: u64) -> u64 {
+        let (a, b) = Self::cells_of(key);
+        self.cells[a].min(self.cells[b]) as u64
+    }
+}
+
+const NET_V4: u64 = 1 << 60;
+const NET_V6: u64 = 2 << 60;
+
+/// The client network of an address as a key: IPv4 /24 or IPv6 /48 (an IPv4-mapped IPv6
+/// address counts as IPv4), with or without a port (`1.2.3.4:5`, `[2001:db8::1]:5`); 0 when
+/// the client is not an IP address (a unix socket, `-`, a name).
+#[inline]
+pub fn net_key(client: &[u8]) -> u64 {
+    // IPv4 fast path: three octets and a dot, then a digit
+    let mut v: u64 = 0;
+    let mut i = 0;
+    for _ in 0..3 {
+        let mut o: u64 = 0;
+        let start = i;
+        while let Some(&c) = client.get(i) {
+            if !c.is_ascii_digit() || i - start >= 3 {
+                break;
+            }
+            o = o * 10 + (c - b'0') as u64;
+            i += 1;
+        }
+        if i == start || o > 255 || client.get(i) != Some(&b'.') {
+            return net_key_v6(client);
+        }
+        v = (v << 8) | o;
+        i += 1;
+    }
+    if client.get(i).is_some_and(|c| c.is_ascii_digit()) {
+        NET_V4 | v
+    } else {
+        0
+    }
+}
+
+#[cold]
+fn net_key_v6(client: &[u8]) -> u64 {
+    let host = host_of(client);
+    let host = match memchr::memchr(b'%', host) {
+        Some(i) => &host[..i],
+        None => host,
+    };
+    if host.len() < 2 || memchr::memchr(b':', host).is_none() {
+        return 0;
+    }
+    let Some(a) = std::str::from_utf8(host)
+        .ok()
+        .and_then(|s| s.parse::<std::net::Ipv6Addr>().ok())
+    else {
+        return 0;
+    };
+    if let Some(v4) = a.to_ipv4_mapped() {
+        let o = v4.octets();
+        return NET_V4 | (o[0] as u64) << 16 | (o[1] as u64) << 8 | o[2] as u64;
+    }
+    let s = a.segments();
+    NET_V6 | (s[0] as u64) << 32 | (s[1] as u64) << 16 | s[2] as u64
+}
+
+/// A network key as text: `192.0.2.0/24`, `2001:db8:1::/48`.
+pub fn net_name(key: u64) -> String {
+    let v = key & ((1 << 60) - 1);
+    match key & !((1 << 60) - 1) {
+        NET_V4 => format!("{}.{}.{}.0/24", v >> 16 & 255, v >> 8 & 255, v & 255),
+        NET_V6 => {
+            let a = std::net::Ipv6Addr::new(
+                (v >> 32) as u16,
+                (v >> 16) as u16,
+                v as u16,
+                0,
+                0,
+                0,
+                0,
+                0,
+            );
+            format!("{a}/48")
+        }
+        _ => "(not an IP address)".to_string(),
+    }
+}
+
 /// A 5xx (or 499) request kept for joins.
 #[derive(Clone, Debug)]
 pub struct ReqRow {
@@ -370,6 +528,8 @@ pub struct ReqRow {
     pub lb: Option<LbVerdict>,
     /// Hash of the client's host (port stripped), to compare with backend addresses.
     pub client_host: u64,
+    /// The client's network ([`net_key`]; 0 when the client is not an IP address).
+    pub net: u64,
 }
 
 /// An error event kept for joins and cause analysis.
@@ -581,6 +741,7 @@ impl Acc {
         }
         let li = layer as usize;
         b.requests_by_layer[li] += 1;
+        b.note_layer(li, status, r.client);
         let is5 = class == 5;
         if is5 {
             b.err5xx_by_layer[li] += 1;
@@ -678,6 +839,7 @@ impl Acc {
                 },
                 lb,
                 client_host: hash(host_of(r.client)),
+                net: net_key(r.client),
             });
         } else {
             self.rows_dropped += 1;
@@ -951,6 +1113,68 @@ mod tests {
         assert_eq!(host_of(b"[::1]:8080"), b"::1");
         assert_eq!(host_of(b"2001:db8::1"), b"2001:db8::1");
         assert_eq!(host_of(b"be_nginx/n1"), b"be_nginx/n1");
+    }
+
+    #[test]
+    fn client_networks() {
+        let v4 = net_key(b"192.168.1.77");
+        assert_eq!(net_name(v4), "192.168.1.0/24");
+        assert_eq!(net_key(b"192.168.1.5:4430"), v4);
+        assert_eq!(net_key(b"::ffff:192.168.1.9"), v4);
+        assert_ne!(net_key(b"192.168.2.77"), v4);
+        let v6 = net_key(b"2001:db8:1:2::7");
+        assert_eq!(net_name(v6), "2001:db8:1::/48");
+        assert_eq!(net_key(b"[2001:db8:1:ffff::1]:443"), v6);
+        assert_eq!(net_key(b"2001:0db8:0001:9::1%eth0"), v6);
+        assert_eq!(net_name(net_key(b"::1")), "::/48");
+        for not_ip in [
+            &b"-"[..],
+            b"",
+            b"unix:",
+            b"1.2.3",
+            b"256.1.1.1",
+            b"1.2.3.x",
+            b"1234.1.1.1",
+            b"example.com",
+            b"::zz",
+            b"\xff:",
+        ] {
+            assert_eq!(net_key(not_ip), 0, "{}", String::from_utf8_lossy(not_ip));
+        }
+    }
+
+    #[test]
+    fn net_sketch_merges_exactly_and_bounds_each_count() {
+        let keys: Vec<u64> = (0..500u64)
+            .map(|i| net_key(format!("10.{}.{}.1", i / 256, i % 256).as_bytes()))
+            .collect();
+        let mut whole = NetSketch::default();
+        let mut a = NetSketch::default();
+        let mut b = NetSketch::default();
+        for (n, k) in keys.iter().enumerate() {
+            for _ in 0..(n % 7 + 1) {
+                whole.add(*k);
+                if n % 2 == 0 {
+                    a.add(*k)
+                } else {
+                    b.add(*k)
+                }
+            }
+        }
+        a.merge(&b);
+        assert_eq!(a.cells, whole.cells);
+        for (n, k) in keys.iter().enumerate() {
+            assert!(whole.estimate(*k) >= (n % 7 + 1) as u64);
+        }
+        // few networks: exact
+        let mut s = NetSketch::default();
+        for _ in 0..40 {
+            s.add(keys[1]);
+        }
+        for _ in 0..3 {
+            s.add(keys[2]);
+        }
+        assert_eq!((s.estimate(keys[1]), s.estimate(keys[2])), (40, 3));
     }
 
     #[test]

@@ -228,14 +228,25 @@ pub fn build_report_with(
         let start_us = tl.bucket_start_us(s);
         let end_us = tl.bucket_start_us(e) + width * 1_000_000;
         let bs = &tl.buckets[s..=e];
-        let errors: u64 = signal[s..=e].iter().map(|x| x.0).sum();
-        let requests: u64 = bs.iter().map(|b| b.requests).sum();
+        // Headline figures count each request once: at the outermost layer that logged
+        // requests in the window (a request logged by the LB and by nginx is one request).
+        let outer = outer_layer(bs);
+        let (errors, requests) = match outer {
+            Some(l) => (
+                bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
+                bs.iter().map(|b| b.requests_by_layer[l]).sum(),
+            ),
+            None => (
+                signal[s..=e].iter().map(|x| x.0).sum::<u64>(),
+                bs.iter().map(|b| b.requests).sum::<u64>(),
+            ),
+        };
         let peak = (s..=e)
             .max_by_key(|&i| (signal[i].0, std::cmp::Reverse(i)))
             .unwrap_or(s);
         let mut status = BTreeMap::new();
         for (k, code) in STATUS_TRACKED.iter().enumerate() {
-            let c: u64 = bs.iter().map(|b| b.status[k]).sum();
+            let c: u64 = bs.iter().map(|b| layer_status(b, outer, k)).sum();
             if c > 0 {
                 status.insert(code.to_string(), c);
             }
@@ -245,7 +256,10 @@ pub fn build_report_with(
             .filter(|(k, _)| k.starts_with('5'))
             .map(|(_, v)| v)
             .sum();
-        let all5: u64 = bs.iter().map(|b| b.err5xx()).sum();
+        let all5: u64 = match outer {
+            Some(l) => bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
+            None => bs.iter().map(|b| b.err5xx()).sum(),
+        };
         if all5 > tracked5 {
             status.insert("5xx_other".into(), all5 - tracked5);
         }
@@ -266,6 +280,7 @@ pub fn build_report_with(
             end_us,
             width_us: width * 1_000_000,
             errors,
+            layer: outer,
             any_requests,
             name_of: &name_of,
             up_name: &up_name,
@@ -287,6 +302,7 @@ pub fn build_report_with(
             peak_bucket: rfc3339(tl.bucket_start_us(peak)),
             requests,
             errors,
+            counted_layer: outer.map(|l| LAYERS[l].id().to_string()),
             error_rate: if requests > 0 {
                 round3(errors as f64 / requests as f64)
             } else {
@@ -355,6 +371,22 @@ pub fn build_report_with(
         capacity,
         notes,
         rules: Vec::new(),
+    }
+}
+
+/// Layers from the outside in, indexed as `Bucket::requests_by_layer`.
+const LAYERS: [Layer; 3] = [Layer::Lb, Layer::Proxy, Layer::App];
+
+/// The outermost layer (index into the per-layer counts) that logged requests in `bs`.
+fn outer_layer(bs: &[Bucket]) -> Option<usize> {
+    (0..LAYERS.len()).find(|&l| bs.iter().any(|b| b.requests_by_layer[l] > 0))
+}
+
+/// Requests of tracked status slot `k` in `b`, at `layer` (every layer when `None`).
+fn layer_status(b: &Bucket, layer: Option<usize>, k: usize) -> u64 {
+    match layer {
+        Some(l) => b.status_by_layer[l][k],
+        None => b.status[k],
     }
 }
 
@@ -720,7 +752,10 @@ struct CauseCtx<'a> {
     start_us: i64,
     end_us: i64,
     width_us: i64,
+    /// 5xx in the incident, each request counted once (at `layer`).
     errors: u64,
+    /// The outermost layer that logged requests in the incident (index into per-layer counts).
+    layer: Option<usize>,
     any_requests: bool,
     name_of: &'a dyn Fn(u32) -> String,
     up_name: &'a dyn Fn(u32) -> String,
@@ -762,7 +797,7 @@ impl CauseCtx<'_> {
         };
         self.tl.buckets[self.s..=self.e]
             .iter()
-            .map(|b| b.status[k])
+            .map(|b| layer_status(b, self.layer, k))
             .sum()
     }
     fn lb(&self, v: LbVerdict) -> u64 {
@@ -1275,6 +1310,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         .req_rows
         .iter()
         .filter(|r| r.status >= 500 && r.utc_us >= c.start_us && r.utc_us < c.end_us)
+        .filter(|r| c.layer.is_none_or(|l| r.layer as usize == l))
         .collect();
     rows.sort_by_key(|r| r.utc_us);
     for r in rows {
@@ -1309,6 +1345,27 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             summary,
             c.ev_status(&[502, 503, 504], 2),
         ));
+    }
+
+    // a few client networks fail while the others succeed
+    if let Some(cs) = client_subset(c) {
+        // a backend calling its own LB, an LB without backends and retrying clients also
+        // concentrate failures on some clients: when they have evidence, they explain more
+        let specific = out
+            .iter()
+            .filter(|x| {
+                matches!(
+                    x.cause.as_str(),
+                    "self_loop" | "lb_backend_down" | "retry_storm"
+                )
+            })
+            .map(|x| x.confidence)
+            .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
+        let mut cs = cs;
+        if let Some(best) = specific {
+            cs.confidence = round3(cs.confidence.min(best - 0.05).max(0.05));
+        }
+        out.push(cs);
     }
 
     // overload: more traffic than usual with latency rising, nothing specific
@@ -1347,7 +1404,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
     }
 
     if out.iter().all(|c| c.confidence < 0.3) {
-        let looked = "nginx error-log timeouts, refused/reset connections, no live upstreams, header size, rate limits, PHP fatals, php-fpm max_children/terminate/crash lines, LB health checks, per-upstream concentration and traffic level";
+        let looked = "nginx error-log timeouts, refused/reset connections, no live upstreams, header size, rate limits, PHP fatals, php-fpm max_children/terminate/crash lines, LB health checks, per-upstream and per-client-network concentration and traffic level";
         let summary = format!(
             "Nothing in the logs given explains these {} errors (looked at: {looked}). {}",
             c.errors,
@@ -1365,6 +1422,159 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         ));
     }
     out
+}
+
+/// `client_subset` thresholds (README "Causes"): the fewest networks that carry this share
+/// of the incident's 5xx are "the failing networks"...
+const SUBSET_COVER: f64 = 0.8;
+/// ...they are at most this share of the client networks that sent requests...
+const SUBSET_MAX_SHARE: f64 = 0.5;
+/// ...they failed at least this share of their own requests...
+const SUBSET_MIN_RATE: f64 = 0.25;
+/// ...while the other networks failed at most this share of theirs (and several times less),
+const SUBSET_OTHERS_MAX_RATE: f64 = 0.1;
+/// ...over at least this many requests.
+const SUBSET_OTHERS_MIN_REQUESTS: u64 = 10;
+
+/// Distinct keys in one row of a sketch, by linear counting (saturates near m ln m).
+fn linear_count(cells: &[u32]) -> f64 {
+    let m = cells.len() as f64;
+    let zero = cells.iter().filter(|&&c| c == 0).count().max(1) as f64;
+    m * (m / zero).ln()
+}
+
+/// `client_subset`: most 5xx of the incident come from a small share of the client networks
+/// (IPv4 /24, IPv6 /48) that sent requests, and the other networks' requests mostly
+/// succeeded. Counted at the incident's outermost layer (the one that saw the real clients).
+fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
+    let l = c.layer?;
+    let bs = &c.tl.buckets[c.s..=c.e];
+    let req_l: u64 = bs.iter().map(|b| b.requests_by_layer[l]).sum();
+    let err_l: u64 = bs.iter().map(|b| b.err5xx_by_layer[l]).sum();
+    let mut sketch = crate::acc::NetSketch::default();
+    for b in bs {
+        if let Some(n) = &b.nets[l] {
+            sketch.merge(n);
+        }
+    }
+    // exact 5xx per network from the kept rows
+    let mut per_net: HashMap<u64, u64> = HashMap::new();
+    let mut rows5 = 0u64;
+    for r in &c.acc.req_rows {
+        if r.status >= 500
+            && r.status < 600
+            && r.layer as usize == l
+            && r.utc_us >= c.start_us
+            && r.utc_us < c.end_us
+        {
+            rows5 += 1;
+            if r.net != 0 {
+                *per_net.entry(r.net).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut nets: Vec<(u64, u64)> = per_net.into_iter().collect();
+    nets.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut failing: Vec<(u64, u64)> = Vec::new();
+    let mut err_f = 0u64;
+    for &(k, n) in &nets {
+        if share(err_f, rows5) >= SUBSET_COVER {
+            break;
+        }
+        failing.push((k, n));
+        err_f += n;
+    }
+    let cover = share(err_f, rows5);
+    let n_nets = linear_count(&sketch.cells[..crate::acc::NET_CELLS])
+        .max(linear_count(&sketch.cells[crate::acc::NET_CELLS..]))
+        .round()
+        .max(nets.len() as f64);
+    if failing.is_empty()
+        || err_f < 5
+        || cover < SUBSET_COVER
+        || n_nets < 2.0
+        || failing.len() as f64 > SUBSET_MAX_SHARE * n_nets
+    {
+        return None;
+    }
+    let with_req: Vec<(u64, u64, u64)> = failing
+        .iter()
+        .map(|&(k, n)| (k, n, sketch.estimate(k).max(n)))
+        .collect();
+    let req_f: u64 = with_req.iter().map(|x| x.2).sum::<u64>().min(req_l);
+    let others_req = req_l.saturating_sub(req_f);
+    let others_err = err_l.saturating_sub(err_f);
+    let rate_f = share(err_f, req_f);
+    let rate_o = share(others_err, others_req);
+    if others_req < SUBSET_OTHERS_MIN_REQUESTS
+        || rate_o > SUBSET_OTHERS_MAX_RATE
+        || rate_f < SUBSET_MIN_RATE
+        || rate_f < 5.0 * rate_o
+    {
+        return None;
+    }
+    let mut conf = 0.35 + 0.3 * cover + 0.3 * (rate_f - rate_o);
+    if (others_req as f64) < 0.2 * req_l as f64 {
+        // little traffic from the others: less contrast to go on
+        conf *= 0.85;
+    }
+    let listed: Vec<String> = with_req
+        .iter()
+        .take(5)
+        .map(|&(k, n, r)| format!("{} ({n} 5xx of {r} requests)", crate::acc::net_name(k)))
+        .collect();
+    let more = if failing.len() > listed.len() {
+        format!(" and {} more", failing.len() - listed.len())
+    } else {
+        String::new()
+    };
+    let summary = format!(
+        "{err_f} of {rows5} 5xx came from {} of about {} client networks that sent requests: {}{more}; they failed {:.0}% of their requests while the other networks' {others_req} requests failed {:.1}% (counted at the {} layer). Only some clients fail: look for blocking (a WAF or security rule, an ISP intercepting them) or routing (a geo/map rule or DNS view sending them to a broken backend) for these networks.",
+        plural(failing.len() as u64, "network", "networks"),
+        n_nets,
+        listed.join(", "),
+        rate_f * 100.0,
+        rate_o * 100.0,
+        LAYERS[l].id()
+    );
+    // example lines: kept 5xx samples that came from the failing networks
+    let keys: std::collections::HashSet<u64> = failing.iter().map(|x| x.0).collect();
+    let lines: std::collections::HashSet<(u32, u64)> = c
+        .acc
+        .req_rows
+        .iter()
+        .filter(|r| {
+            r.layer as usize == l
+                && r.utc_us >= c.start_us
+                && r.utc_us < c.end_us
+                && keys.contains(&r.net)
+        })
+        .map(|r| (r.file, r.line))
+        .collect();
+    let mut ev = Vec::new();
+    for ((bucket, key), v) in c.acc.samples.range((c.start_us - 86_400_000_000, 0)..) {
+        if *bucket >= c.end_us {
+            break;
+        }
+        for x in v {
+            if (1500..1600).contains(key)
+                && x.utc_us < c.end_us
+                && x.utc_us >= c.start_us
+                && lines.contains(&(x.file, x.line))
+                && ev.len() < EVIDENCE_PER_CAUSE
+            {
+                ev.push(Evidence {
+                    path: (c.name_of)(x.file),
+                    line: x.line,
+                    text: display_bytes(&x.text),
+                });
+            }
+        }
+        if ev.len() >= EVIDENCE_PER_CAUSE {
+            break;
+        }
+    }
+    Some(cause("client_subset", conf.min(0.95), summary, ev))
 }
 
 fn contains(h: &[u8], n: &[u8]) -> bool {

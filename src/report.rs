@@ -125,8 +125,13 @@ pub struct Incident {
     #[serde(skip)]
     pub end_us: i64,
     pub peak_bucket: String,
+    /// Requests and 5xx in the window, each request counted once: at `counted_layer`, the
+    /// outermost layer that logged requests in the window (`by_layer` has every layer's own
+    /// counts). `status` and the figures in cause summaries are counted the same way.
     pub requests: u64,
     pub errors: u64,
+    /// `lb`, `proxy` or `app` (absent when the window has error-log events only).
+    pub counted_layer: Option<String>,
     pub error_rate: f64,
     pub baseline_rate: f64,
     pub status: BTreeMap<String, u64>,

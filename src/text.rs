@@ -187,11 +187,17 @@ pub fn render(r: &Report, color: bool) -> String {
         );
         let _ = writeln!(
             o,
-            "     {} errors of {} requests ({}), baseline {:.1}%",
+            "     {} errors of {} requests ({}), baseline {:.1}%{}",
             inc.errors,
             inc.requests,
             pct(inc.errors, inc.requests),
-            inc.baseline_rate * 100.0
+            inc.baseline_rate * 100.0,
+            match &inc.counted_layer {
+                // several layers logged the same requests: say which one was counted
+                Some(l) if inc.by_layer.len() > 1 =>
+                    format!("  (each request once, as the {l} layer logged it)"),
+                _ => String::new(),
+            }
         );
         if !inc.status.is_empty() {
             let s: Vec<String> = inc

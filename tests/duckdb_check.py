@@ -112,20 +112,36 @@ def main():
     same("timeline buckets (start, requests, 5xx)", [g[:3] for g in got], want)
     same("timeline rows recomputed from requests", [(g[0], g[3], g[4]) for g in got], want)
 
-    # incidents: counts per status and per event kind inside each window, causes and evidence
+    # incidents: counts per status and per event kind inside each window, causes and evidence.
+    # A request that crossed several layers was logged once per layer: the headline figures
+    # (requests, errors, status) count each request once, at the outermost layer that logged
+    # requests in the window (lb, else proxy, else app); by_layer keeps every layer's count.
     for inc in report["incidents"]:
         a, b = us(inc["start"]), us(inc["end"])
         win = f"epoch_us(ts) >= {a} AND epoch_us(ts) < {b}"
+        present = {r[0] for r in con.execute(f"SELECT DISTINCT layer FROM requests WHERE {win}").fetchall()}
+        outer = next((l for l in ["lb", "proxy", "app"] if l in present), None)
+        same(f"incident {inc['id']}: counted layer", outer, inc.get("counted_layer"))
+        once = f"{win} AND layer = '{outer}'" if outer else win
         st = {str(s): n for s, n in con.execute(
-            f"SELECT status, count(*) FROM requests WHERE {win} AND status IN (499,500,502,503,504,429) GROUP BY ALL").fetchall()}
+            f"SELECT status, count(*) FROM requests WHERE {once} AND status IN (499,500,502,503,504,429) GROUP BY ALL").fetchall()}
         other5 = con.execute(
-            f"SELECT count(*) FROM requests WHERE {win} AND status >= 500 AND status < 600 "
+            f"SELECT count(*) FROM requests WHERE {once} AND status >= 500 AND status < 600 "
             "AND status NOT IN (500,502,503,504)").fetchone()[0]
         if other5:
             st["5xx_other"] = other5
         same(f"incident {inc['id']}: status", st, inc["status"])
         same(f"incident {inc['id']}: requests",
-             con.execute(f"SELECT count(*) FROM requests WHERE {win}").fetchone()[0], inc["requests"])
+             con.execute(f"SELECT count(*) FROM requests WHERE {once}").fetchone()[0], inc["requests"])
+        if outer:
+            same(f"incident {inc['id']}: errors",
+                 con.execute(f"SELECT count(*) FROM requests WHERE {once} AND status >= 500 AND status < 600").fetchone()[0],
+                 inc["errors"])
+        layers = {l: {"requests": r, "5xx": e} for l, r, e in con.execute(
+            f"SELECT layer, count(*), count(*) FILTER (status >= 500 AND status < 600) FROM requests WHERE {win} GROUP BY ALL").fetchall()}
+        same(f"incident {inc['id']}: requests and 5xx per layer", layers, inc["by_layer"])
+        pq = con.execute('SELECT DISTINCT requests, errors FROM incidents WHERE incident = ?', [inc["id"]]).fetchall()
+        same(f"incident {inc['id']}: parquet requests, errors", pq, [(inc["requests"], inc["errors"])])
         ev = dict(con.execute(f"SELECT kind, count(*) FROM events WHERE {win} AND kind <> 'other' GROUP BY ALL").fetchall())
         same(f"incident {inc['id']}: events per kind", ev, inc["events"])
         ups = dict(con.execute(

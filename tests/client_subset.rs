@@ -1,0 +1,289 @@
+//! `client_subset`: 5xx concentrated in a few client networks while the others succeed (the
+//! seed's "only some clients or ISPs"), and incident figures that count each request once
+//! when several layers logged it.
+//!
+//! The logs here are generated (a clean split of client networks is what this cause is about);
+//! `samples/` (real lab logs, every client on 127.0.0.1) must never be attributed to it, which
+//! tests/samples.rs checks through the ground truth and `lab_samples_never_blame_client_networks`
+//! below checks directly.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn analyze(inputs: &[PathBuf]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--json"])
+        .args(inputs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn causes(inc: &Value) -> Vec<&str> {
+    inc["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cause"].as_str().unwrap())
+        .collect()
+}
+
+fn stamp(s: u32) -> String {
+    format!("23/Nov/2026:10:{:02}:{:02}", s / 60, s % 60)
+}
+
+/// Networks 10.1.x, 172.16.5.x, 192.0.2.x and 2001:db8:7::/48; two clients each, one request
+/// per client per second for 180 s. `status(net, second)` decides each answer.
+fn nginx_log(status: impl Fn(usize, u32) -> u16) -> String {
+    let nets = ["10.1.1", "172.16.5", "192.0.2", "2001:db8:7:1:"];
+    let mut s = String::new();
+    for sec in 0..180u32 {
+        for (n, net) in nets.iter().enumerate() {
+            for host in [7, 42] {
+                let addr = if net.contains(':') {
+                    format!("{net}:{host:x}")
+                } else {
+                    format!("{net}.{host}")
+                };
+                let st = status(n, sec);
+                let _ = writeln!(
+                    s,
+                    "{addr} - - [{} +0000] \"GET /api/items?id={sec} HTTP/1.1\" {st} 12 \"-\" \"app/2.1\"",
+                    stamp(sec)
+                );
+            }
+        }
+    }
+    s
+}
+
+fn write(dir: &Path, name: &str, data: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[test]
+fn one_network_failing_while_the_others_succeed_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    // 10.1.1.0/24 gets 502 from second 60 to 119; everyone else keeps getting 200
+    let log = write(
+        d.path(),
+        "access.log",
+        &nginx_log(|n, s| if n == 0 && (60..120).contains(&s) { 502 } else { 200 }),
+    );
+    let r = analyze(&[log.clone()]);
+    let incs = r["incidents"].as_array().unwrap();
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    let inc = &incs[0];
+    assert_eq!(inc["errors"], 120);
+    assert_eq!(inc["counted_layer"], "proxy");
+    let c = &inc["causes"][0];
+    assert_eq!(c["cause"], "client_subset", "{:?}", causes(inc));
+    let conf = c["confidence"].as_f64().unwrap();
+    assert!(conf >= 0.85, "{c}");
+    let summary = c["summary"].as_str().unwrap();
+    // the network, its 5xx and requests, and the others' success
+    assert!(
+        summary.contains("10.1.1.0/24 (120 5xx of 120 requests)"),
+        "{summary}"
+    );
+    assert!(summary.contains("1 network of about 4"), "{summary}");
+    assert!(summary.contains("failed 0.0%"), "{summary}");
+    // evidence: real lines of the failing network, with their line numbers
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ev = c["evidence"].as_array().unwrap();
+    assert!(!ev.is_empty());
+    for e in ev {
+        let n = e["line"].as_u64().unwrap() as usize;
+        let line = text.lines().nth(n - 1).unwrap();
+        assert_eq!(e["text"], line);
+        assert!(line.starts_with("10.1.1.") && line.contains("\" 502 "), "{line}");
+    }
+}
+
+#[test]
+fn an_ipv6_network_is_named_by_its_48() {
+    let d = tempfile::tempdir().unwrap();
+    let log = write(
+        d.path(),
+        "access.log",
+        &nginx_log(|n, s| if n == 3 && (60..120).contains(&s) { 503 } else { 200 }),
+    );
+    let r = analyze(&[log]);
+    let c = &r["incidents"][0]["causes"][0];
+    assert_eq!(c["cause"], "client_subset", "{c}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("2001:db8:7::/48 (120 5xx of 120 requests)"),
+        "{c}"
+    );
+}
+
+#[test]
+fn every_network_failing_alike_is_not_a_client_subset() {
+    let d = tempfile::tempdir().unwrap();
+    // from second 60 to 119 every network fails half of its requests
+    let log = write(
+        d.path(),
+        "access.log",
+        &nginx_log(|_, s| {
+            if (60..120).contains(&s) && s % 2 == 0 {
+                502
+            } else {
+                200
+            }
+        }),
+    );
+    let r = analyze(&[log]);
+    let incs = r["incidents"].as_array().unwrap();
+    assert!(!incs.is_empty());
+    for inc in incs {
+        assert!(!causes(inc).contains(&"client_subset"), "{inc}");
+    }
+}
+
+#[test]
+fn a_network_failing_a_little_more_than_the_others_is_not_a_client_subset() {
+    let d = tempfile::tempdir().unwrap();
+    // everyone fails every other second; 10.1.1.0/24 fails every second: it carries most
+    // 5xx but the others did not succeed
+    let log = write(
+        d.path(),
+        "access.log",
+        &nginx_log(|n, s| {
+            if (60..120).contains(&s) && (n == 0 || s % 3 == 0) {
+                502
+            } else {
+                200
+            }
+        }),
+    );
+    let r = analyze(&[log]);
+    for inc in r["incidents"].as_array().unwrap() {
+        assert!(!causes(inc).contains(&"client_subset"), "{inc}");
+    }
+}
+
+/// HAProxy in front of nginx: the LB sees the real clients, nginx sees only the LB (127.0.0.1).
+/// The incident counts each failed request once (at the LB), keeps both layers' own counts,
+/// and finds the failing network among the LB's clients.
+#[test]
+fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients() {
+    let d = tempfile::tempdir().unwrap();
+    let nets = ["198.51.100", "203.0.113", "192.0.2"];
+    let mut lb = String::new();
+    let mut ngx = String::new();
+    let mut port = 40000;
+    for sec in 0..180u32 {
+        for (n, net) in nets.iter().enumerate() {
+            for host in [11, 12, 13] {
+                port += 1;
+                let fail = n == 0 && (60..120).contains(&sec);
+                let st = if fail { 502 } else { 200 };
+                let _ = writeln!(
+                    lb,
+                    "Nov 23 10:{:02}:{:02} lab haproxy[22794]: {net}.{host}:{port} [{}.250] fe_lab be_nginx/n1 0/0/0/3/3 {st} 125 - - ---- 3/3/1/0/0 0/0 \"GET /cart HTTP/1.1\"",
+                    sec / 60,
+                    sec % 60,
+                    stamp(sec)
+                );
+                let _ = writeln!(
+                    ngx,
+                    "127.0.0.1 - - [{} +0000] \"GET /cart HTTP/1.1\" {st} 12 \"-\" \"app/2.1\"",
+                    stamp(sec)
+                );
+            }
+        }
+    }
+    let lb = write(d.path(), "haproxy.log", &lb);
+    let ngx = write(d.path(), "access.log", &ngx);
+    let r = analyze(&[lb, ngx]);
+    let incs = r["incidents"].as_array().unwrap();
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    let inc = &incs[0];
+    // 180 failed requests, logged twice
+    assert_eq!(inc["by_layer"]["lb"]["5xx"], 180);
+    assert_eq!(inc["by_layer"]["proxy"]["5xx"], 180);
+    assert_eq!(inc["errors"], 180, "{inc}");
+    assert_eq!(inc["status"]["502"], 180, "{inc}");
+    assert_eq!(inc["counted_layer"], "lb");
+    let req = inc["requests"].as_u64().unwrap();
+    assert_eq!(req, inc["by_layer"]["lb"]["requests"].as_u64().unwrap());
+    let c = &inc["causes"][0];
+    assert_eq!(c["cause"], "client_subset", "{:?}", causes(inc));
+    let summary = c["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("198.51.100.0/24 (180 5xx of 180 requests)")
+            && summary.contains("at the lb layer"),
+        "{summary}"
+    );
+    // the text report says how the headline was counted
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--color", "never"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("180 errors of") && text.contains("as the lb layer logged it"),
+        "{text}"
+    );
+    assert!(text.contains("status  502: 180"), "{text}");
+}
+
+/// The lab samples: every client is 127.0.0.1, so no incident may blame client networks; and
+/// the incident's headline figures are each request once (the LB's), not the sum of layers.
+#[test]
+fn lab_samples_never_blame_client_networks_and_count_requests_once() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&root).unwrap() {
+        let dir = e.unwrap().path();
+        if !dir.join("ground_truth.json").is_file() {
+            continue;
+        }
+        seen += 1;
+        let r = analyze(&[dir.clone()]);
+        for inc in r["incidents"].as_array().unwrap() {
+            assert!(
+                !causes(inc).contains(&"client_subset"),
+                "{}: {inc}",
+                dir.display()
+            );
+            let layer = inc["counted_layer"].as_str().unwrap();
+            assert_eq!(
+                inc["errors"], inc["by_layer"][layer]["5xx"],
+                "{}",
+                dir.display()
+            );
+            let status5: u64 = inc["status"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| k.starts_with('5'))
+                .map(|(_, v)| v.as_u64().unwrap())
+                .sum();
+            assert_eq!(status5, inc["errors"].as_u64().unwrap(), "{}", dir.display());
+        }
+    }
+    assert!(seen >= 8);
+    // samples/incident: 913 requests failed; HAProxy and nginx both logged them, so the
+    // layers' sum (1824) is not the headline
+    let r = analyze(&[root.join("incident")]);
+    let inc = &r["incidents"][0];
+    assert_eq!(inc["counted_layer"], "lb");
+    let e = inc["errors"].as_u64().unwrap();
+    assert!((905..=913).contains(&e), "{inc}");
+    assert_eq!(inc["status"]["504"].as_u64(), Some(e));
+}
