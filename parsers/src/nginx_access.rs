@@ -333,17 +333,26 @@ fn is_dash(b: &[u8]) -> bool {
 /// [`crate::fields::split_request_line`] but with byte compares only.
 #[inline]
 fn split_request_line(b: &[u8]) -> (&[u8], &[u8], &[u8]) {
-    let Some(sp1) = crate::fields::find_byte(b, b' ') else {
-        return (&[], b, &[]);
+    let sp1 = match b {
+        // the usual methods without a search
+        [b'G', b'E', b'T', b' ', ..] => 3,
+        [b'P', b'O', b'S', b'T', b' ', ..] | [b'H', b'E', b'A', b'D', b' ', ..] => 4,
+        _ => {
+            let Some(sp1) = crate::fields::find_byte(b, b' ') else {
+                return (&[], b, &[]);
+            };
+            let method = b.get(..sp1).unwrap_or_default();
+            if method.is_empty()
+                || !method
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
+            {
+                return (&[], b, &[]);
+            }
+            sp1
+        }
     };
     let method = b.get(..sp1).unwrap_or_default();
-    if method.is_empty()
-        || !method
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || *c == b'-' || *c == b'_')
-    {
-        return (&[], b, &[]);
-    }
     let rest = b.get(sp1 + 1..).unwrap_or_default();
     // the usual ` HTTP/x.y` ending, without a search
     let n = rest.len();
@@ -621,10 +630,22 @@ impl Compiled {
         req.status = parse_status(&[d0, d1, d2])?;
         pos += 6;
         let rest = line.get(pos..)?;
-        let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-        let digits = rest.get(..n)?;
+        // digits, summed as they are counted (19 cannot overflow; more go to parse_u64)
+        let mut n = 0;
+        let mut v: u64 = 0;
+        while let Some(&c) = rest.get(n) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(d as u64);
+            n += 1;
+        }
+        if n > 19 {
+            v = parse_u64(rest.get(..n)?)?;
+        }
         if n > 0 {
-            req.bytes_sent = Some(parse_u64(digits)?);
+            req.bytes_sent = Some(v);
         } else if rest.first() == Some(&b'-') {
             pos += 1;
         } else {
