@@ -560,8 +560,14 @@ pub struct Sample {
     pub text: Box<[u8]>,
 }
 
-/// Key of an evidence sample: an event kind, or a status (+1000) for requests.
+/// Key of an evidence sample: an event kind, or a status (+1000) for requests; 5xx requests
+/// are also kept per layer ([`layer_sample_key`]).
 pub type SampleKey = (i64 /* bucket start µs at base width */, u16);
+
+/// Sample key of a 5xx request at one layer: 2000 + 100 × layer + (status − 500).
+pub fn layer_sample_key(layer: Layer, status: u16) -> u16 {
+    2000 + 100 * layer as u16 + status.saturating_sub(500).min(99)
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct FileStats {
@@ -821,6 +827,10 @@ impl Acc {
             }
         }
         self.add_sample(1000 + status, utc_us, file, line, text);
+        if (500..600).contains(&status) {
+            // and per layer, so a cause counted at one layer can show that layer's lines
+            self.add_sample(layer_sample_key(layer, status), utc_us, file, line, text);
+        }
         if self.req_rows.len() < MAX_ROWS {
             self.req_rows.push(ReqRow {
                 utc_us,

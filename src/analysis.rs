@@ -187,7 +187,18 @@ pub fn build_report_with(
     } else {
         signal.clone()
     };
-    let spans = find_incidents_with(&signal, &base_sig, any_requests, opts.min_incident_errors);
+    let mut spans = find_incidents_with(&signal, &base_sig, any_requests, opts.min_incident_errors);
+    // the minimum applies to failed requests, not to log lines: a request logged by the LB
+    // and by nginx is one error
+    spans.retain(|&(s, e)| {
+        let bs = &tl.buckets[s..=e];
+        match outer_layer(bs) {
+            Some(l) => {
+                bs.iter().map(|b| b.err5xx_by_layer[l]).sum::<u64>() >= opts.min_incident_errors
+            }
+            None => true,
+        }
+    });
     let baseline_rate = baseline(&base_sig, any_requests).0;
 
     // timeline rows
@@ -1552,12 +1563,14 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         .map(|r| (r.file, r.line))
         .collect();
     let mut ev = Vec::new();
+    let lo = crate::acc::layer_sample_key(LAYERS[l], 500);
+    let keys5 = lo..lo + 100;
     for ((bucket, key), v) in c.acc.samples.range((c.start_us - 86_400_000_000, 0)..) {
         if *bucket >= c.end_us {
             break;
         }
         for x in v {
-            if (1500..1600).contains(key)
+            if keys5.contains(key)
                 && x.utc_us < c.end_us
                 && x.utc_us >= c.start_us
                 && lines.contains(&(x.file, x.line))

@@ -2,10 +2,11 @@
 //! seed's "only some clients or ISPs"), and incident figures that count each request once
 //! when several layers logged it.
 //!
-//! The logs here are generated (a clean split of client networks is what this cause is about);
-//! `samples/` (real lab logs, every client on 127.0.0.1) must never be attributed to it, which
-//! tests/samples.rs checks through the ground truth and `lab_samples_never_blame_client_networks`
-//! below checks directly.
+//! The logs here are generated (edge cases: IPv6, failing alike, a network failing only a
+//! little more, the minimum of errors); `samples/client_subset` is the real one (HAProxy and
+//! nginx in the lab, one /24 refused with 503 by a geo rule), checked against its ground truth
+//! by tests/samples.rs and below; the other lab samples (every client on 127.0.0.1) must never
+//! get this cause.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -78,7 +79,13 @@ fn one_network_failing_while_the_others_succeed_is_named() {
     let log = write(
         d.path(),
         "access.log",
-        &nginx_log(|n, s| if n == 0 && (60..120).contains(&s) { 502 } else { 200 }),
+        &nginx_log(|n, s| {
+            if n == 0 && (60..120).contains(&s) {
+                502
+            } else {
+                200
+            }
+        }),
     );
     let r = analyze(&[log.clone()]);
     let incs = r["incidents"].as_array().unwrap();
@@ -106,7 +113,10 @@ fn one_network_failing_while_the_others_succeed_is_named() {
         let n = e["line"].as_u64().unwrap() as usize;
         let line = text.lines().nth(n - 1).unwrap();
         assert_eq!(e["text"], line);
-        assert!(line.starts_with("10.1.1.") && line.contains("\" 502 "), "{line}");
+        assert!(
+            line.starts_with("10.1.1.") && line.contains("\" 502 "),
+            "{line}"
+        );
     }
 }
 
@@ -116,7 +126,13 @@ fn an_ipv6_network_is_named_by_its_48() {
     let log = write(
         d.path(),
         "access.log",
-        &nginx_log(|n, s| if n == 3 && (60..120).contains(&s) { 503 } else { 200 }),
+        &nginx_log(|n, s| {
+            if n == 3 && (60..120).contains(&s) {
+                503
+            } else {
+                200
+            }
+        }),
     );
     let r = analyze(&[log]);
     let c = &r["incidents"][0]["causes"][0];
@@ -175,12 +191,10 @@ fn a_network_failing_a_little_more_than_the_others_is_not_a_client_subset() {
     }
 }
 
-/// HAProxy in front of nginx: the LB sees the real clients, nginx sees only the LB (127.0.0.1).
-/// The incident counts each failed request once (at the LB), keeps both layers' own counts,
-/// and finds the failing network among the LB's clients.
-#[test]
-fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients() {
-    let d = tempfile::tempdir().unwrap();
+/// HAProxy and nginx logs of the same requests: clients 198.51.100.x, 203.0.113.x and
+/// 192.0.2.x (three each, one request per second for 180 s) as the LB saw them; nginx sees
+/// only the LB (127.0.0.1). `status(net, second)` decides each answer.
+fn lb_and_nginx(status: impl Fn(usize, u32) -> u16) -> (String, String) {
     let nets = ["198.51.100", "203.0.113", "192.0.2"];
     let mut lb = String::new();
     let mut ngx = String::new();
@@ -189,8 +203,7 @@ fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients()
         for (n, net) in nets.iter().enumerate() {
             for host in [11, 12, 13] {
                 port += 1;
-                let fail = n == 0 && (60..120).contains(&sec);
-                let st = if fail { 502 } else { 200 };
+                let st = status(n, sec);
                 let _ = writeln!(
                     lb,
                     "Nov 23 10:{:02}:{:02} lab haproxy[22794]: {net}.{host}:{port} [{}.250] fe_lab be_nginx/n1 0/0/0/3/3 {st} 125 - - ---- 3/3/1/0/0 0/0 \"GET /cart HTTP/1.1\"",
@@ -206,6 +219,22 @@ fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients()
             }
         }
     }
+    (lb, ngx)
+}
+
+/// HAProxy in front of nginx: the LB sees the real clients, nginx sees only the LB (127.0.0.1).
+/// The incident counts each failed request once (at the LB), keeps both layers' own counts,
+/// and finds the failing network among the LB's clients.
+#[test]
+fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients() {
+    let d = tempfile::tempdir().unwrap();
+    let (lb, ngx) = lb_and_nginx(|n, s| {
+        if n == 0 && (60..120).contains(&s) {
+            502
+        } else {
+            200
+        }
+    });
     let lb = write(d.path(), "haproxy.log", &lb);
     let ngx = write(d.path(), "access.log", &ngx);
     let r = analyze(&[lb, ngx]);
@@ -228,6 +257,16 @@ fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients()
             && summary.contains("at the lb layer"),
         "{summary}"
     );
+    // evidence: the LB's lines of the failing network (not nginx's, which all say 127.0.0.1)
+    let ev = c["evidence"].as_array().unwrap();
+    assert!(!ev.is_empty());
+    for e in ev {
+        assert!(
+            e["path"].as_str().unwrap().ends_with("haproxy.log")
+                && e["text"].as_str().unwrap().contains(": 198.51.100."),
+            "{e}"
+        );
+    }
     // the text report says how the headline was counted
     let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
         .args(["analyze", "--color", "never"])
@@ -242,15 +281,46 @@ fn behind_a_load_balancer_requests_count_once_and_networks_are_the_lbs_clients()
     assert!(text.contains("status  502: 180"), "{text}");
 }
 
-/// The lab samples: every client is 127.0.0.1, so no incident may blame client networks; and
-/// the incident's headline figures are each request once (the LB's), not the sum of layers.
+/// `--min-errors` counts failed requests, not log lines: three requests that failed, logged by
+/// HAProxy and by nginx, are not an incident (default minimum 5).
+#[test]
+fn the_minimum_errors_count_requests_not_log_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let (lb, ngx) = lb_and_nginx(|n, s| if n == 1 && s == 100 { 502 } else { 200 });
+    let lb = write(d.path(), "haproxy.log", &lb);
+    let ngx = write(d.path(), "access.log", &ngx);
+    let r = analyze(&[lb.clone(), ngx.clone()]);
+    assert_eq!(r["totals"]["status"]["502"], 6);
+    assert_eq!(
+        r["incidents"].as_array().unwrap().len(),
+        0,
+        "{}",
+        r["incidents"]
+    );
+    // with --min-errors 3 the same logs make one incident of 3 errors
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--json", "--min-errors", "3"])
+        .args([&lb, &ngx])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incs = r["incidents"].as_array().unwrap();
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    assert_eq!(incs[0]["errors"], 3);
+}
+
+/// The lab samples other than `client_subset`: every client is 127.0.0.1, so no incident may
+/// blame client networks; and the incident's headline figures are each request once (the
+/// LB's), not the sum of layers.
 #[test]
 fn lab_samples_never_blame_client_networks_and_count_requests_once() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     let mut seen = 0;
     for e in std::fs::read_dir(&root).unwrap() {
         let dir = e.unwrap().path();
-        if !dir.join("ground_truth.json").is_file() {
+        // client_subset is the one scenario with several client networks (tests/samples.rs
+        // checks its attribution against the ground truth)
+        if !dir.join("ground_truth.json").is_file() || dir.ends_with("client_subset") {
             continue;
         }
         seen += 1;
@@ -263,7 +333,8 @@ fn lab_samples_never_blame_client_networks_and_count_requests_once() {
             );
             let layer = inc["counted_layer"].as_str().unwrap();
             assert_eq!(
-                inc["errors"], inc["by_layer"][layer]["5xx"],
+                inc["errors"],
+                inc["by_layer"][layer]["5xx"],
                 "{}",
                 dir.display()
             );
@@ -274,10 +345,36 @@ fn lab_samples_never_blame_client_networks_and_count_requests_once() {
                 .filter(|(k, _)| k.starts_with('5'))
                 .map(|(_, v)| v.as_u64().unwrap())
                 .sum();
-            assert_eq!(status5, inc["errors"].as_u64().unwrap(), "{}", dir.display());
+            assert_eq!(
+                status5,
+                inc["errors"].as_u64().unwrap(),
+                "{}",
+                dir.display()
+            );
         }
     }
     assert!(seen >= 8);
+    // the real one: 127.0.2.0/24 refused by nginx's geo rule, seen through HAProxy
+    let r = analyze(&[root.join("client_subset")]);
+    let incs = r["incidents"].as_array().unwrap();
+    assert_eq!(incs.len(), 1, "{incs:?}");
+    let inc = &incs[0];
+    assert_eq!(
+        (inc["errors"].as_u64(), inc["counted_layer"].as_str()),
+        (Some(80), Some("lb"))
+    );
+    let c = &inc["causes"][0];
+    assert_eq!(c["cause"], "client_subset");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.2.0/24 (80 5xx of 80 requests)"),
+        "{c}"
+    );
+    for e in c["evidence"].as_array().unwrap() {
+        assert!(e["text"].as_str().unwrap().contains(": 127.0.2."), "{e}");
+    }
     // samples/incident: 913 requests failed; HAProxy and nginx both logged them, so the
     // layers' sum (1824) is not the headline
     let r = analyze(&[root.join("incident")]);

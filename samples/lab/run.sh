@@ -6,7 +6,7 @@
 #          samples/lab/run.sh all SAMPLES_DIR      (every scenario into SAMPLES_DIR/<scenario>)
 #
 # Scenarios: baseline fpm_saturation fpm_terminate fpm_down header_too_big rate_limit
-#            lb_backend_down backlog incident
+#            lb_backend_down backlog incident client_subset
 #
 # Runs as root (Debian 12 packages nginx, php8.2-fpm, haproxy, curl; python3 for the tiny
 # syslog receiver). Everything listens on 127.0.0.1 only, configs are generated into a
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 SCENARIOS=(baseline fpm_saturation fpm_terminate fpm_down header_too_big rate_limit
-           lb_backend_down backlog incident)
+           lb_backend_down backlog incident client_subset)
 
 usage() { echo "usage: $0 SCENARIO OUTDIR   (SCENARIO: ${SCENARIOS[*]} | all)" >&2; exit 2; }
 [ $# -eq 2 ] || usage
@@ -63,6 +63,8 @@ done
 FPM_PM=dynamic FPM_MAX=10 FPM_START=3 FPM_MIN_SPARE=2 FPM_MAX_SPARE=4
 FPM_TCP_MAX=10 FPM_BACKLOG=511 FPM_TERMINATE=0 FPM_SLOWLOG=1s
 NGX_CONNECT_TIMEOUT=5s NGX_READ_TIMEOUT=30s NGX_BUFFER=4k NGX_LIMIT_REQ=""
+NGX_GEO_HTTP="" NGX_GEO_SERVER="" HAP_FORWARDFOR=""
+IFACES=()   # client source addresses (loopback), cycled per request; empty: curl's default
 case $SCENARIO in
   fpm_saturation) FPM_MAX=4 FPM_START=2 FPM_MIN_SPARE=1 FPM_MAX_SPARE=2 NGX_READ_TIMEOUT=3s ;;
   fpm_terminate)  FPM_TERMINATE=3s ;;
@@ -71,6 +73,10 @@ case $SCENARIO in
   backlog)        FPM_PM=static FPM_MAX=1 FPM_TCP_MAX=1 FPM_BACKLOG=1
                   NGX_CONNECT_TIMEOUT=2s NGX_READ_TIMEOUT=20s ;;
   incident)       FPM_MAX=8 FPM_START=3 FPM_MIN_SPARE=2 FPM_MAX_SPARE=4 NGX_READ_TIMEOUT=3s ;;
+  client_subset)  # nginx answers 503 to the client networks listed in conf/blocked.conf
+                  # (a geo rule on the X-Forwarded-For that HAProxy adds), filled mid-run
+                  HAP_FORWARDFOR="option forwardfor"
+                  IFACES=(127.0.1.10 127.0.2.10 127.0.3.10 127.0.1.11 127.0.2.11 127.0.3.11) ;;
 esac
 
 # ---------------------------------------------------------------- prefix & cleanup
@@ -78,6 +84,11 @@ PREFIX=$(mktemp -d /tmp/gatelog-lab.XXXXXX)
 chmod 755 "$PREFIX"
 mkdir -p "$PREFIX"/{conf,logs,run,tmp,www/static}
 chown www-data:www-data "$PREFIX/tmp"
+if [ "$SCENARIO" = client_subset ]; then
+  : >"$PREFIX/conf/blocked.conf"
+  NGX_GEO_HTTP='geo $http_x_forwarded_for $blocked_net { default 0; include '"$PREFIX"'/conf/blocked.conf; }'
+  NGX_GEO_SERVER='if ($blocked_net) { return 503; }'
+fi
 CLIENT_LOG=$PREFIX/client.log    # "phase status" per request, from curl
 : >"$CLIENT_LOG"
 
@@ -216,6 +227,7 @@ http {
     fastcgi_buffer_size     $NGX_BUFFER;
 
     limit_req_zone \$binary_remote_addr zone=perip:1m rate=10r/s;
+    $NGX_GEO_HTTP
 
     server {
         listen 127.0.0.1:$2;
@@ -223,6 +235,7 @@ http {
         root $PREFIX/www;
         index index.html;
 
+        $NGX_GEO_SERVER
         location = /health { return 200 "ok\n"; }
 
         location ~ ^/tcp/(.+\.php)\$ {
@@ -262,6 +275,7 @@ defaults
     timeout client  30s
     timeout server  30s
     retries 2
+    $HAP_FORWARDFOR
 
 frontend fe_lab
     bind 127.0.0.1:$HAP_PORT
@@ -337,12 +351,14 @@ UA=(
 )
 drive() {
   local phase=$1 rate=$2 secs=$3 par=$4 maxt=$5; shift 5
-  local urls=("$@") s i ua
+  local urls=("$@") s i ua n=1
+  [ ${#IFACES[@]} -eq 0 ] || n=3   # --interface ADDR URL
   for ((s = 0; s < secs; s++)); do
     ua=${UA[s % ${#UA[@]}]}
     for ((i = 0; i < rate; i++)); do
+      if [ $n = 3 ]; then printf -- '--interface\n%s\n' "${IFACES[(s * rate + i) % ${#IFACES[@]}]}"; fi
       printf '%s\n' "${urls[(s * rate + i) % ${#urls[@]}]}"
-    done | timeout $((maxt + 5)) xargs -P "$par" -n 1 \
+    done | timeout $((maxt + 5)) xargs -P "$par" -n $n \
         curl -s -o /dev/null -m "$maxt" -A "$ua" -w "$phase %{http_code}\n" >>"$CLIENT_LOG" &
     LOAD_PIDS+=($!)
     sleep 1
@@ -487,6 +503,23 @@ case $SCENARIO in
     phase_begin recovery 200 null
     drive recovery 50 20 10 10 "${MIX[@]}"; drain
     phase_end ;;
+
+  client_subset)
+    # clients from 127.0.1.0/24, 127.0.2.0/24 and 127.0.3.0/24; mid-run a rule starts to
+    # refuse 127.0.2.0/24 with 503 (as a WAF or geo block would) while the others are served
+    phase_begin baseline 200 null
+    drive baseline 12 15 6 10 "${MIX[@]}"; drain
+    phase_end
+    phase_begin blocked "503, 200" client_subset
+    echo '127.0.2.0/24 1;' >"$PREFIX/conf/blocked.conf"
+    kill -HUP "$NGX1_PID" "$NGX2_PID"; sleep 1   # reload: the rule applies
+    drive blocked 12 20 6 10 "${MIX[@]}"; drain
+    phase_end
+    phase_begin recovery 200 null
+    : >"$PREFIX/conf/blocked.conf"
+    kill -HUP "$NGX1_PID" "$NGX2_PID"; sleep 1
+    drive recovery 12 10 6 10 "${MIX[@]}"; drain
+    phase_end ;;
 esac
 
 sleep 1
@@ -503,6 +536,7 @@ mkdir -p "$OUTDIR/conf"
 cp "$PREFIX"/logs/* "$OUTDIR/"
 chmod 644 "$OUTDIR"/*.log
 cp "$PREFIX"/conf/{nginx.conf,nginx2.conf,php-fpm.conf,haproxy.cfg} "$OUTDIR/conf/"
+[ ! -f "$PREFIX/conf/blocked.conf" ] || echo '127.0.2.0/24 1;   # during the "blocked" phase only' >"$OUTDIR/conf/blocked.conf"
 write_ground_truth
 for f in "$OUTDIR"/*.log; do   # keep the directory small: gzip the big logs
   if [ "$(stat -c %s "$f")" -gt 500000 ]; then gzip -9 -n "$f"; fi

@@ -9,7 +9,7 @@ export LC_ALL=C
 
 SAMPLES=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SCENARIOS=(baseline fpm_saturation fpm_terminate fpm_down header_too_big rate_limit
-           lb_backend_down backlog incident)
+           lb_backend_down backlog incident client_subset)
 # cause ids from SPEC.md "Cause vocabulary"
 CAUSES="fpm_max_children upstream_read_timeout upstream_connect_timeout fpm_request_terminate
 fpm_worker_crash upstream_refused fpm_listen_backlog upstream_header_too_big no_live_upstreams
@@ -153,6 +153,17 @@ check_incident() {
   has error.log "$NGX_ERR"'\*[0-9]+ upstream timed out \(110: Connection timed out\) while reading response header from upstream' 50
   status_everywhere 504 50
   status_everywhere 200 1500
+}
+
+check_client_subset() {
+  expect_cause client_subset
+  grep -q 'geo \$http_x_forwarded_for \$blocked_net' "$D/conf/nginx.conf" && ok || bad "conf/nginx.conf lacks the geo rule"
+  local hap='haproxy\[[0-9]+\]: 127\.0\.'
+  has haproxy.log "${hap}2\.[0-9]+:[0-9]+ \[[^]]+\] fe_lab be_nginx/n[12] [-0-9/+]+ 503 " 50
+  has haproxy.log "${hap}[13]\.[0-9]+:[0-9]+ \[[^]]+\] fe_lab be_nginx/n[12] [-0-9/+]+ 200 " 200
+  none haproxy.log "${hap}[13]\.[0-9]+:[0-9]+ \[[^]]+\] fe_lab [^ ]+ [-0-9/+]+ 5[0-9][0-9] "
+  status_everywhere 503 50
+  none error.log '\[(error|crit|alert|emerg)\]'
 }
 
 for S in "${SCENARIOS[@]}"; do
