@@ -614,7 +614,14 @@ pub struct Acc {
     pub lb_upstreams: Vec<u32>,
     /// The last upstream id looked up (consecutive lines often share it).
     last_up: u32,
+    /// Requests by (layer, status, upstream id or [`NO_UPSTREAM`]): only when enabled
+    /// (`gatelog live --metrics`, for Prometheus series with all three labels); `None` in
+    /// batch runs, where it costs one branch per request.
+    pub combos: Option<HashMap<(Layer, u16, u32), u64>>,
 }
+
+/// The upstream id of a request that names no upstream (in [`Acc::combos`]).
+pub const NO_UPSTREAM: u32 = u32::MAX;
 
 /// Load-balancer targets remembered for `self_loop` (a linear set: kept small).
 pub const MAX_LB_TARGETS: usize = 64;
@@ -658,6 +665,7 @@ impl Acc {
             lb_clients_full: false,
             lb_upstreams: Vec::new(),
             last_up: u32::MAX,
+            combos: None,
         }
     }
 
@@ -738,6 +746,10 @@ impl Acc {
             Some(self.upstream_id(up_addr))
         };
         self.status_counts[(status as usize).min(999)] += 1;
+        if let Some(c) = self.combos.as_mut() {
+            *c.entry((layer, status.min(999), up_id.unwrap_or(NO_UPSTREAM)))
+                .or_insert(0) += 1;
+        }
         let b = self.timeline.bucket_mut(utc_us);
         b.requests += 1;
         let class = (status / 100) as usize;
@@ -951,6 +963,12 @@ impl Acc {
         for r in &mut o.req_rows {
             if let Some(&n) = remap.get(r.upstream as usize) {
                 r.upstream = n;
+            }
+        }
+        if let (Some(d), Some(c)) = (self.combos.as_mut(), o.combos.take()) {
+            for ((l, st, u), n) in c {
+                let u = remap.get(u as usize).copied().unwrap_or(u);
+                *d.entry((l, st, u)).or_insert(0) += n;
             }
         }
         for (a, b) in self.status_counts.iter_mut().zip(o.status_counts.iter()) {

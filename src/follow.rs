@@ -338,6 +338,10 @@ fn read_at(_f: &File, _buf: &mut [u8], _at: u64) -> io::Result<usize> {
 struct Open {
     file: File,
     id: FileId,
+    /// Which physical file (or, after a truncation, which content) of the followed path this
+    /// is: lines are handed out with it, so multi-line records are framed per file and a
+    /// rotated file's last record is never glued to the first lines of its successor.
+    gen: u64,
     pos: u64,
     split: Splitter,
     /// The last bytes read (up to [`PRINT`]), ending at `pos`.
@@ -346,10 +350,11 @@ struct Open {
 }
 
 impl Open {
-    fn new(file: File, id: FileId, pos: u64, split: Splitter) -> Self {
+    fn new(file: File, id: FileId, gen: u64, pos: u64, split: Splitter) -> Self {
         Open {
             file,
             id,
+            gen,
             pos,
             split,
             print: Vec::new(),
@@ -414,17 +419,24 @@ impl Open {
     }
 }
 
-/// What happened to a followed file, for the status line and stderr.
+/// What happened to a followed file, for the status line and stderr, and for framing
+/// (the `gen` of a physical file's lines, see [`Follower::poll`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
     /// A new file appeared in a followed directory (id, path): read from its start.
     Added(usize, PathBuf),
     /// The file at the path was replaced (rotation by rename); the old one is drained.
     Rotated(usize, PathBuf),
-    /// The file was truncated (`copytruncate`); `recovered` bytes were read from the copy.
-    Truncated(usize, PathBuf, u64),
-    /// A renamed file was quiet long enough and is closed.
-    Finished(usize, PathBuf),
+    /// The file of generation `gen` left the path (renamed or deleted): it is read on until
+    /// quiet, and no more lines of it are expected at the path (id, gen).
+    Draining(usize, u64),
+    /// The file was truncated (`copytruncate`); `recovered` bytes were read from the copy;
+    /// the content of generation `gen` ended there (its last line has been handed out), the
+    /// content written since comes under a new generation.
+    Truncated(usize, PathBuf, u64, u64),
+    /// A renamed file (generation `gen`) was quiet long enough and is closed: its last line
+    /// has been handed out, no more lines of that generation will come.
+    Finished(usize, PathBuf, u64),
     /// The path disappeared (waiting for it to come back).
     Gone(usize, PathBuf),
     /// The path could not be read.
@@ -458,6 +470,8 @@ pub struct Follower {
     known: HashSet<FileId>,
     /// Paths in followed directories decided against (rotated names, compressed, not logs).
     ignored: HashSet<PathBuf>,
+    /// Generation of the next file opened (unique across all followed paths).
+    next_gen: u64,
 }
 
 /// Whether a file name looks like a rotated or compressed copy (`x.log.1`, `x.log.2.gz`,
@@ -496,6 +510,7 @@ impl Follower {
             buf: vec![0u8; 256 * 1024],
             known: HashSet::new(),
             ignored: HashSet::new(),
+            next_gen: 0,
         }
     }
 
@@ -547,7 +562,9 @@ impl Follower {
                     (0, 1)
                 };
                 let split = Splitter::starting_at(self.max_line, line_no, pos);
-                let mut o = Open::new(file, fid, pos, split);
+                let gen = self.next_gen;
+                self.next_gen += 1;
+                let mut o = Open::new(file, fid, gen, pos, split);
                 if pos > 0 {
                     let n = (pos as usize).min(PRINT);
                     let mut b = vec![0u8; n];
@@ -627,18 +644,25 @@ impl Follower {
     }
 
     /// Read everything appended to every followed file, handling rotation and truncation.
+    /// Lines go to `f(id, gen, line)`: `gen` names the physical file (a rotated file and its
+    /// successor are read side by side for a while, so their lines may interleave); the
+    /// end of a generation is told by [`Notice::Finished`] or [`Notice::Truncated`].
     /// Returns true when some file has more to read right away (a budget was reached).
     pub fn poll(
         &mut self,
         notices: &mut Vec<Notice>,
-        f: &mut dyn FnMut(usize, LineItem<'_>),
+        f: &mut dyn FnMut(usize, u64, LineItem<'_>),
     ) -> bool {
         let mut more = false;
         let now = Instant::now();
         let max_line = self.max_line;
         for id in 0..self.files.len() {
             let Follower {
-                files, buf, known, ..
+                files,
+                buf,
+                known,
+                next_gen,
+                ..
             } = self;
             let Some(t) = files.get_mut(id) else {
                 continue;
@@ -650,14 +674,15 @@ impl Follower {
             let mut k = 0;
             while k < t.draining.len() {
                 let o = &mut t.draining[k];
-                let r = o.read_some(buf, &mut |item| f(id, item));
+                let gen = o.gen;
+                let r = o.read_some(buf, &mut |item| f(id, gen, item));
                 if let Ok((_, m)) = r {
                     more |= m;
                 }
                 if r.is_err() || now.duration_since(o.last_data) >= DRAIN_QUIET {
                     let mut o = t.draining.remove(k);
-                    o.split.finish(&mut |item| f(id, item));
-                    notices.push(Notice::Finished(id, t.path.clone()));
+                    o.split.finish(&mut |item| f(id, gen, item));
+                    notices.push(Notice::Finished(id, t.path.clone(), gen));
                 } else {
                     k += 1;
                 }
@@ -667,15 +692,19 @@ impl Follower {
                 let len = o.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
                 if len < o.pos || !o.still_same() {
                     // first the bytes of a copytruncate copy we had not read, then the file
-                    // from its start
-                    let rec = recover_copy(&t.path, o, buf, &mut |item| f(id, item));
-                    o.split.finish(&mut |item| f(id, item));
+                    // from its start, as a new generation
+                    let gen = o.gen;
+                    let rec = recover_copy(&t.path, o, buf, &mut |item| f(id, gen, item));
+                    o.split.finish(&mut |item| f(id, gen, item));
                     o.split = Splitter::new(max_line);
                     o.pos = 0;
                     o.print.clear();
-                    notices.push(Notice::Truncated(id, t.path.clone(), rec));
+                    o.gen = *next_gen;
+                    *next_gen += 1;
+                    notices.push(Notice::Truncated(id, t.path.clone(), rec, gen));
                 }
-                match o.read_some(buf, &mut |item| f(id, item)) {
+                let gen = o.gen;
+                match o.read_some(buf, &mut |item| f(id, gen, item)) {
                     Ok((_, m)) => more |= m,
                     Err(e) => {
                         if !t.error_reported {
@@ -690,6 +719,7 @@ impl Follower {
                 Err(_) => {
                     if let Some(o) = t.open.take() {
                         // renamed away (or deleted): drain it like a rotated file
+                        notices.push(Notice::Draining(id, o.gen));
                         t.draining.push(o);
                     }
                     if !t.gone {
@@ -704,6 +734,7 @@ impl Follower {
                     let replaced = t.open.as_ref().is_some_and(|o| o.id != fid);
                     if replaced {
                         if let Some(o) = t.open.take() {
+                            notices.push(Notice::Draining(id, o.gen));
                             t.draining.push(o);
                         }
                         notices.push(Notice::Rotated(id, t.path.clone()));
@@ -716,8 +747,10 @@ impl Follower {
                         let fid = file.metadata().map(|m| file_id(&m)).unwrap_or(fid);
                         known.insert(fid);
                         t.error_reported = false;
-                        let mut o = Open::new(file, fid, 0, Splitter::new(max_line));
-                        if let Ok((_, m)) = o.read_some(buf, &mut |item| f(id, item)) {
+                        let gen = *next_gen;
+                        *next_gen += 1;
+                        let mut o = Open::new(file, fid, gen, 0, Splitter::new(max_line));
+                        if let Ok((_, m)) = o.read_some(buf, &mut |item| f(id, gen, item)) {
                             more |= m;
                         }
                         t.open = Some(o);

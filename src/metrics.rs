@@ -16,8 +16,26 @@ use crate::acc::Acc;
 use crate::hist::Hist;
 use crate::report::{display_bytes, Incident};
 
-/// Distinct upstream label values before the rest are counted as `(other)`.
+/// Distinct upstream label values in `gatelog_upstream_*_total` before the rest are counted
+/// as `(other)` (first come, first labelled).
 pub const MAX_UPSTREAM_LABELS: usize = 200;
+/// Upstreams with a label of their own in `gatelog_requests_total{layer,status,upstream}`:
+/// the busiest ones (decayed request counts); the rest are counted as `(other)`.
+pub const TOP_UPSTREAMS: usize = 20;
+/// Label value of the upstreams outside the top ones (as `Acc` names its overflow).
+pub const OTHER: &str = "(other)";
+/// Label value of requests that name no upstream (served by the layer itself, or `-`).
+pub const NONE: &str = "-";
+/// Per-interval decay of the upstream scores (half-life about 5 minutes at 1 s intervals).
+const SCORE_DECAY: f64 = 0.9977;
+/// A candidate replaces the least busy labelled upstream when its score is this many times
+/// higher (hysteresis: two upstreams of similar volume do not swap back and forth).
+const PROMOTE_FACTOR: f64 = 2.0;
+/// Upstream scores remembered (the least busy are forgotten beyond this).
+const MAX_SCORES: usize = 1000;
+/// `gatelog_requests_total` series before new (layer, status) pairs of labelled upstreams
+/// are folded into `(other)` too.
+const MAX_COMBO_SERIES: usize = 2000;
 /// Histogram bucket bounds, seconds.
 const LE: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -28,10 +46,16 @@ const LAYERS: [Layer; 3] = [Layer::Lb, Layer::Proxy, Layer::App];
 pub struct Metrics {
     lines: u64,
     rejected: u64,
-    status: BTreeMap<u16, u64>,
     layer_req: [u64; 3],
     layer_5xx: [u64; 3],
     upstreams: HashMap<String, (u64, u64)>,
+    /// Requests by (layer, status, upstream label) since start (or since the upstream got
+    /// its label).
+    combos: BTreeMap<(Layer, u16, String), u64>,
+    /// Upstreams with a label of their own in `combos`.
+    labelled: Vec<String>,
+    /// Decayed request counts per upstream (labelled or not), bounded.
+    scores: HashMap<String, f64>,
     req_time: Hist,
     up_time: Hist,
     events: [u64; EventKind::COUNT],
@@ -52,10 +76,12 @@ impl Metrics {
         Metrics {
             lines: 0,
             rejected: 0,
-            status: BTreeMap::new(),
             layer_req: [0; 3],
             layer_5xx: [0; 3],
             upstreams: HashMap::new(),
+            combos: BTreeMap::new(),
+            labelled: Vec::new(),
+            scores: HashMap::new(),
             req_time: Hist::default(),
             up_time: Hist::default(),
             events: [0; EventKind::COUNT],
@@ -70,12 +96,11 @@ impl Metrics {
         self.rejected += rejected;
     }
 
-    /// Add one interval's accumulator.
+    /// Add one interval's accumulator. Its `combos` (enabled on the live feeds when
+    /// `--metrics` is on) make `gatelog_requests_total{layer,status,upstream}`.
     pub fn add(&mut self, acc: &Acc) {
-        for (code, &n) in acc.status_counts.iter().enumerate() {
-            if n > 0 {
-                *self.status.entry(code as u16).or_insert(0) += n;
-            }
+        if let Some(c) = &acc.combos {
+            self.add_combos(acc, c);
         }
         for b in &acc.timeline.buckets {
             for i in 0..3 {
@@ -106,6 +131,85 @@ impl Metrics {
                 x.0 += r as u64;
                 x.1 += e as u64;
             }
+        }
+    }
+
+    /// One interval of (layer, status, upstream id) counts: update the upstream scores,
+    /// re-rank the labelled upstreams, then count under the labels.
+    fn add_combos(&mut self, acc: &Acc, c: &HashMap<(Layer, u16, u32), u64>) {
+        let name = |id: u32| -> String {
+            if id == crate::acc::NO_UPSTREAM {
+                return NONE.to_string();
+            }
+            match acc.upstream_names.get(id as usize) {
+                Some(n) => display_bytes(n),
+                None => OTHER.to_string(),
+            }
+        };
+        let mut per_up: HashMap<u32, u64> = HashMap::new();
+        for (&(_, _, u), &n) in c {
+            if u != crate::acc::NO_UPSTREAM {
+                *per_up.entry(u).or_insert(0) += n;
+            }
+        }
+        for v in self.scores.values_mut() {
+            *v *= SCORE_DECAY;
+        }
+        let mut seen: Vec<(String, f64)> = Vec::new();
+        for (&u, &n) in &per_up {
+            let k = name(u);
+            if k == OTHER {
+                continue;
+            }
+            let v = self.scores.entry(k.clone()).or_insert(0.0);
+            *v += n as f64;
+            seen.push((k, *v));
+        }
+        // the busiest unlabelled upstreams of this interval first
+        seen.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (k, score) in seen {
+            if self.labelled.contains(&k) {
+                continue;
+            }
+            if self.labelled.len() < TOP_UPSTREAMS {
+                self.labelled.push(k);
+                continue;
+            }
+            let Some((i, low)) = self
+                .labelled
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i, self.scores.get(l).copied().unwrap_or(0.0)))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                continue;
+            };
+            if score > low * PROMOTE_FACTOR {
+                // the evicted upstream's series end (its later requests count as
+                // (other)); the promoted one's start at 0: every series stays monotonic
+                let gone = std::mem::replace(&mut self.labelled[i], k);
+                self.combos.retain(|key, _| key.2 != gone);
+            }
+        }
+        if self.scores.len() > MAX_SCORES {
+            let mut v: Vec<(String, f64)> = self.scores.drain().collect();
+            v.sort_by(|a, b| b.1.total_cmp(&a.1));
+            v.truncate(MAX_SCORES / 2);
+            self.scores = v.into_iter().collect();
+            for l in &self.labelled {
+                self.scores.entry(l.clone()).or_insert(0.0);
+            }
+        }
+        for (&(layer, status, u), &n) in c {
+            let mut up = name(u);
+            if up != NONE && !self.labelled.contains(&up) {
+                up = OTHER.to_string();
+            }
+            let mut key = (layer, status, up);
+            if !self.combos.contains_key(&key) && self.combos.len() >= MAX_COMBO_SERIES {
+                key.2 = OTHER.to_string();
+            }
+            *self.combos.entry(key).or_insert(0) += n;
         }
     }
 
@@ -147,10 +251,15 @@ impl Metrics {
             &mut o,
             "gatelog_requests_total",
             "counter",
-            "Requests logged, by status code.",
+            "Requests logged, by layer (lb, proxy, app), status code and upstream (the busiest upstreams by address, the rest as (other), - for none); sum by (status) for the status alone.",
         );
-        for (code, n) in &self.status {
-            let _ = writeln!(o, "gatelog_requests_total{{status=\"{code}\"}} {n}");
+        for ((layer, code, up), n) in &self.combos {
+            let _ = writeln!(
+                o,
+                "gatelog_requests_total{{layer=\"{}\",status=\"{code}\",upstream=\"{}\"}} {n}",
+                layer.id(),
+                esc(up)
+            );
         }
         head(
             &mut o,
@@ -405,6 +514,84 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .unwrap();
         assert!((sum - 20.9).abs() < 2.0, "sum {sum}");
+    }
+
+    /// One interval: `counts` of (upstream or None, status) for the proxy layer.
+    fn interval(m: &mut Metrics, counts: &[(Option<&str>, u16, u64)]) {
+        let mut acc = Acc::new(1);
+        let mut c = HashMap::new();
+        for &(u, st, n) in counts {
+            let id = match u {
+                Some(u) => acc.upstream_id(u.as_bytes()),
+                None => crate::acc::NO_UPSTREAM,
+            };
+            *c.entry((Layer::Proxy, st, id)).or_insert(0) += n;
+        }
+        acc.combos = Some(c);
+        m.add(&acc);
+    }
+
+    fn series(m: &Metrics) -> BTreeMap<(String, String), u64> {
+        let text = m.render();
+        let mut out = BTreeMap::new();
+        for l in text.lines() {
+            let Some(rest) = l.strip_prefix("gatelog_requests_total{layer=\"proxy\",status=\"")
+            else {
+                continue;
+            };
+            let (status, rest) = rest.split_once("\",upstream=\"").unwrap();
+            let (up, n) = rest.split_once("\"} ").unwrap();
+            out.insert((status.to_string(), up.to_string()), n.parse().unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn requests_by_layer_status_and_upstream_keep_the_busiest_upstreams() {
+        let mut m = Metrics::new();
+        let names: Vec<String> = (0..25).map(|i| format!("10.0.0.{i}:9000")).collect();
+        // 25 upstreams, upstream i with 100 + i requests (half of them 502), and some
+        // requests with no upstream
+        let mut counts: Vec<(Option<&str>, u16, u64)> = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            counts.push((Some(n), 200, 50 + i as u64));
+            counts.push((Some(n), 502, 50));
+        }
+        counts.push((None, 404, 7));
+        interval(&mut m, &counts);
+        let s = series(&m);
+        // the 20 busiest (5..25) by name, the 5 least busy as (other)
+        assert_eq!(s[&("502".into(), "10.0.0.24:9000".into())], 50);
+        assert_eq!(s[&("200".into(), "10.0.0.24:9000".into())], 74);
+        assert!(!s.contains_key(&("200".into(), "10.0.0.4:9000".into())));
+        assert_eq!(s[&("200".into(), OTHER.into())], 50 + 51 + 52 + 53 + 54);
+        assert_eq!(s[&("502".into(), OTHER.into())], 5 * 50);
+        assert_eq!(s[&("404".into(), NONE.into())], 7);
+        assert_eq!(s.len(), 20 * 2 + 2 + 1);
+        // every request counted once
+        assert_eq!(
+            s.values().sum::<u64>(),
+            counts.iter().map(|c| c.2).sum::<u64>()
+        );
+
+        // a new upstream far busier than the least busy labelled one takes its label: the
+        // evicted series ends, the new one starts at this interval's count
+        interval(&mut m, &[(Some("10.9.9.9:9000"), 503, 1000)]);
+        let s = series(&m);
+        assert_eq!(s[&("503".into(), "10.9.9.9:9000".into())], 1000);
+        assert!(!s.keys().any(|k| k.1 == "10.0.0.5:9000"), "{s:?}");
+        assert_eq!(s[&("200".into(), "10.0.0.6:9000".into())], 56);
+        // one slightly busier than the least busy labelled upstream does not (hysteresis)
+        interval(&mut m, &[(Some("10.8.8.8:9000"), 200, 120)]);
+        let s = series(&m);
+        assert!(!s.keys().any(|k| k.1 == "10.8.8.8:9000"), "{s:?}");
+        assert_eq!(
+            s[&("200".into(), OTHER.into())],
+            50 + 51 + 52 + 53 + 54 + 120
+        );
+        // bounded: at most TOP_UPSTREAMS upstream labels besides (other) and -
+        let ups: std::collections::BTreeSet<&String> = s.keys().map(|k| &k.1).collect();
+        assert_eq!(ups.len(), TOP_UPSTREAMS + 2);
     }
 
     #[test]

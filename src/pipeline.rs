@@ -770,10 +770,18 @@ impl<'o> LineFeed<'o> {
         self.w.flush();
     }
 
+    /// Also count requests by (layer, status, upstream): `Acc::combos` (live `--metrics`).
+    pub fn count_combos(&mut self) {
+        self.w.acc.combos = Some(Default::default());
+    }
+
     /// Everything recorded since the last call; this source's line counts are in
     /// `files[file]`.
     pub fn take(&mut self) -> Acc {
         let mut acc = std::mem::replace(&mut self.w.acc, Acc::new(self.w.opts.base_bucket_s));
+        if acc.combos.is_some() {
+            self.count_combos();
+        }
         let st = std::mem::take(&mut self.w.st);
         *acc.stats(self.w.file) = st;
         acc

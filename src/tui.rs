@@ -4,6 +4,7 @@
 //! control characters escaped (log lines are attacker-controlled text).
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -73,15 +74,62 @@ pub fn clean(s: &str) -> String {
     crate::report::display_bytes(s.as_bytes())
 }
 
-/// The terminal in raw mode on the alternate screen; restored when dropped (and on panic,
-/// by ratatui's hook).
+/// Whether the terminal is in raw mode on the alternate screen (a [`Screen`] is up): the
+/// panic hook and a signal arriving while the main thread is stuck restore it only then.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the terminal view is up.
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Acquire)
+}
+
+/// Give the terminal back to the shell: raw mode off, main screen, cursor shown. Safe to
+/// call more than once and from any thread (each step is idempotent; errors are ignored:
+/// there is nothing better to do with them on the way out).
+pub fn restore_terminal() {
+    use ratatui::crossterm::{cursor, execute, terminal};
+    ACTIVE.store(false, Ordering::Release);
+    // raw mode first: it has more side effects than the screen buffer
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
+}
+
+/// Install a panic hook that first runs `restore` (the terminal, in the real program), then
+/// the hook that was there before (the panic message, now on the main screen), then ends
+/// the process with status 101 — also for a panic on a side thread (key reader, metrics
+/// server), which would otherwise leave the main thread drawing on a restored terminal.
+pub fn install_panic_hook(restore: fn()) {
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        prev(info);
+        std::process::exit(101);
+    }));
+}
+
+/// The terminal in raw mode on the alternate screen; restored when dropped, on panic (see
+/// [`install_panic_hook`]) and on SIGTERM/SIGINT/SIGHUP (`cmd::live`).
 pub struct Screen {
     term: DefaultTerminal,
 }
 
 impl Screen {
     pub fn start() -> io::Result<Screen> {
-        let term = ratatui::try_init()?;
+        // ratatui::try_init installs its own hook (raw mode and screen, not the cursor);
+        // ours replaces it and chains to the hook that was there before
+        let prev = std::panic::take_hook();
+        let term = match ratatui::try_init() {
+            Ok(t) => t,
+            Err(e) => {
+                std::panic::set_hook(prev);
+                restore_terminal();
+                return Err(e);
+            }
+        };
+        let _ratatui_hook = std::panic::take_hook();
+        std::panic::set_hook(prev);
+        install_panic_hook(restore_if_active);
+        ACTIVE.store(true, Ordering::Release);
         Ok(Screen { term })
     }
 
@@ -90,9 +138,16 @@ impl Screen {
     }
 }
 
+fn restore_if_active() {
+    if active() {
+        restore_terminal();
+    }
+}
+
 impl Drop for Screen {
     fn drop(&mut self) {
-        ratatui::restore();
+        restore_terminal();
+        // the Terminal's own drop shows the cursor again too (already done)
     }
 }
 
@@ -433,6 +488,40 @@ mod tests {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         assert!(!text.contains('\u{1b}'));
+    }
+
+    /// The panic hook restores the terminal before the panic message is printed, and a
+    /// panic on a side thread ends the process (status 101) instead of leaving the main
+    /// thread drawing. Run in a child process (the hook ends it): this same test, with
+    /// `GATELOG_TUI_PANIC_CHILD` set, installs the hook and panics on a thread.
+    #[test]
+    fn panic_hook_restores_first_and_ends_the_process() {
+        if std::env::var_os("GATELOG_TUI_PANIC_CHILD").is_some() {
+            install_panic_hook(|| eprintln!("TERMINAL-RESTORED"));
+            let _ = std::thread::spawn(|| panic!("boom on a side thread")).join();
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            eprintln!("STILL-RUNNING");
+            return;
+        }
+        let o = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "tui::tests::panic_hook_restores_first_and_ends_the_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("GATELOG_TUI_PANIC_CHILD", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(101), "{err}");
+        let restored = err.find("TERMINAL-RESTORED");
+        let message = err.find("boom on a side thread");
+        assert!(
+            restored.is_some() && message.is_some() && restored < message,
+            "{err}"
+        );
+        assert!(!err.contains("STILL-RUNNING"), "{err}");
     }
 
     #[test]

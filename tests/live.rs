@@ -242,6 +242,209 @@ fn new_file_in_a_followed_directory_is_read_from_its_start() {
     assert_eq!(total(last.as_ref().unwrap_or(&v)), 30, "{last:?}");
 }
 
+/// The php-fpm slowlog of the lab's incident capture, as records (each begins with the blank
+/// line php-fpm writes before its header), and its lines.
+fn slow_records() -> (Vec<Vec<String>>, u64) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident/php-fpm-slow.log"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut recs: Vec<Vec<String>> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let header_next = lines.get(i + 1).is_some_and(|n| n.contains("]  [pool "));
+        if l.is_empty() && header_next {
+            recs.push(Vec::new());
+        }
+        if let Some(r) = recs.last_mut() {
+            r.push(l.to_string());
+        }
+    }
+    let n = recs.iter().map(|r| r.len() as u64).sum();
+    assert_eq!(n, lines.len() as u64, "every line in a record");
+    (recs, n)
+}
+
+/// How the slowlog is rotated (by rename) in [`slow_rotation_case`].
+#[derive(Clone, Copy, Debug)]
+enum SlowRotation {
+    /// Between two records; the path is missing until the writer reopens it (nginx/php-fpm
+    /// reopening on USR1 after logrotate's rename).
+    BetweenRecords,
+    /// The last record of the old file is completed just before the rename (its first
+    /// lines were read a while before), and the writer goes on in the new file at once.
+    CompletedJustBefore,
+    /// logrotate renames in the middle of a record and creates the new empty file; the
+    /// writer, not reopened yet, finishes that record and writes a few more into the
+    /// renamed file, then reopens.
+    CompletedAfterRename,
+}
+
+fn slow_rotation_case(how: SlowRotation) {
+    let (recs, lines) = slow_records();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("php-fpm-slow.log");
+    std::fs::write(&log, "").unwrap();
+    let mut live = Live::start(
+        &[log.to_str().unwrap(), "--format", "fpm-slow"],
+        Stdio::null(),
+    );
+    assert!(
+        live.next(Duration::from_secs(10)).is_some(),
+        "no first line"
+    );
+    let open = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
+    // line by line, so that reads land in the middle of records
+    let put = |f: &mut std::fs::File, ls: &[String]| {
+        for l in ls {
+            f.write_all(format!("{l}\n").as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    let old = dir.path().join("php-fpm-slow.log.1");
+    let cut = 30;
+    let mut f = open(&log);
+    for r in &recs[..cut - 1] {
+        put(&mut f, r);
+    }
+    let last = &recs[cut - 1];
+    match how {
+        SlowRotation::BetweenRecords => {
+            put(&mut f, last);
+            std::thread::sleep(Duration::from_millis(400));
+            std::fs::rename(&log, &old).unwrap();
+            std::thread::sleep(Duration::from_millis(400));
+            f = open(&log);
+            put(&mut f, &recs[cut..].concat());
+        }
+        SlowRotation::CompletedJustBefore => {
+            put(&mut f, &last[..3]);
+            std::thread::sleep(Duration::from_millis(400));
+            put(&mut f, &last[3..]);
+            std::fs::rename(&log, &old).unwrap();
+            f = open(&log);
+            put(&mut f, &recs[cut..].concat());
+        }
+        SlowRotation::CompletedAfterRename => {
+            put(&mut f, &last[..3]);
+            std::thread::sleep(Duration::from_millis(400));
+            std::fs::rename(&log, &old).unwrap();
+            drop(open(&log)); // logrotate's `create`
+            std::thread::sleep(Duration::from_millis(600)); // the rotation is noticed
+            put(&mut f, &last[3..]);
+            put(&mut f, &recs[cut..cut + 5].concat());
+            std::thread::sleep(Duration::from_millis(300));
+            f = open(&log);
+            put(&mut f, &recs[cut + 5..].concat());
+        }
+    }
+    drop(f);
+    let n = recs.len() as u64;
+    let events = |v: &Value| {
+        v["window"]["events"]["fpm_slow_trace"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    // the old file is finished after 5 s of quiet: its last record is counted then
+    let got = live.wait_for(Duration::from_secs(20), |v| {
+        total(v) >= lines && events(v) >= n
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    while live.next(Duration::from_millis(10)).is_some() {}
+    let last = live.last.clone().unwrap();
+    let err = live.stop();
+    assert!(got.is_some(), "{how:?}: never complete: {last}\n{err}");
+    assert_eq!(total(&last), lines, "{how:?}: {last}\n{err}");
+    // split records would show as rejected lines (frames without a header), glued ones as
+    // fewer records
+    assert_eq!(last["rejected_lines"], 0, "{how:?}: {last}\n{err}");
+    assert_eq!(events(&last), n, "{how:?}: {last}\n{err}");
+}
+
+#[test]
+fn slowlog_rotated_between_records_keeps_every_record() {
+    slow_rotation_case(SlowRotation::BetweenRecords);
+}
+
+#[test]
+fn slowlog_record_completed_just_before_the_rename_is_one_record() {
+    slow_rotation_case(SlowRotation::CompletedJustBefore);
+}
+
+#[test]
+fn slowlog_record_completed_in_the_renamed_file_is_one_record() {
+    slow_rotation_case(SlowRotation::CompletedAfterRename);
+}
+
+/// SIGTERM in JSON mode: the lines read so far (a multi-line record still open included)
+/// are printed as a last JSON line before gatelog ends by the signal.
+#[test]
+fn sigterm_in_json_mode_prints_a_last_line_and_ends_by_the_signal() {
+    let (recs, _) = slow_records();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("php-fpm-slow.log");
+    std::fs::write(&log, "").unwrap();
+    // a long interval: no regular line comes before the signal
+    let child = Command::new(BIN)
+        .args(["live", log.to_str().unwrap(), "--format", "fpm-slow"])
+        .args(["--interval", "1m"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    let body: String = recs[..4]
+        .concat()
+        .iter()
+        .map(|l| format!("{l}\n"))
+        .collect();
+    f.write_all(body.as_bytes()).unwrap();
+    let n_lines = body.lines().count() as u64;
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(send_signal(child.id(), 15));
+    let t0 = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t0.elapsed()
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(o.status.signal(), Some(15), "{:?}\n{err}", o.status);
+    }
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let v = &lines[0];
+    // the fourth record was still open (no header after it): completed at the end
+    assert_eq!(total(v), n_lines, "{v}\n{err}");
+    assert_eq!(v["rejected_lines"], 0, "{v}");
+    assert_eq!(v["window"]["events"]["fpm_slow_trace"], 4, "{v}");
+    assert!(v["interval_seconds"].as_f64() < Some(5.0), "{v}");
+}
+
+/// `kill(pid, signo)` (no `kill` binary needed on a minimal machine).
+fn send_signal(pid: u32, signo: i32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill(2) has no memory effects; the pid is our child's
+    unsafe { libc::kill(pid, signo) == 0 }
+}
+
 fn lab(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("samples/fpm_down")
@@ -488,12 +691,41 @@ fn metrics_endpoint_passes_promtool() {
         body.contains(&format!("gatelog_lines_total {lines}\n")),
         "{body}"
     );
-    assert!(
-        body.contains(&format!(
-            "gatelog_requests_total{{status=\"502\"}} {n502}\n"
-        )),
-        "{body}"
+    // requests by layer, status and upstream together, counted here from the same lines
+    // (status is field 9, $upstream_addr the last but one; `-` is no upstream)
+    let acc = std::fs::read_to_string(lab("access.log")).unwrap();
+    let mut want: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for l in acc.lines().filter(|l| {
+        l.split(' ')
+            .nth(3)
+            .is_some_and(|t| t <= "[23/Nov/2026:19:56:05")
+    }) {
+        let f: Vec<&str> = l.split(' ').collect();
+        let key = (f[8].to_string(), f[f.len() - 2].to_string());
+        *want.entry(key).or_insert(0) += 1;
+    }
+    assert!(want.len() >= 4, "{want:?}");
+    assert_eq!(
+        want.iter()
+            .filter(|(k, _)| k.0 == "502")
+            .map(|(_, n)| n)
+            .sum::<u64>(),
+        n502
     );
+    let series: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("gatelog_requests_total{"))
+        .collect();
+    assert_eq!(series.len(), want.len(), "{series:#?}");
+    for ((status, up), n) in &want {
+        let line = format!(
+            "gatelog_requests_total{{layer=\"proxy\",status=\"{status}\",upstream=\"{up}\"}} {n}"
+        );
+        assert!(
+            series.contains(&line.as_str()),
+            "missing {line}\n{series:#?}"
+        );
+    }
     assert!(
         body.contains("gatelog_error_events_total{kind=\"connect_refused\"}"),
         "{body}"
@@ -624,4 +856,127 @@ fn terminal_view_in_tmux_shows_the_figures_and_q_restores() {
     // q left the alternate screen and restored the shell's screen
     assert!(after.contains("EXITED-0"), "{after}");
     assert!(!after.contains("ACTIVE INCIDENT"), "{after}");
+}
+
+/// The digits after `EXITED-` on a screen (`echo EXITED-$?` printed them; the command line
+/// itself has `$?` there).
+fn exited_status(screen: &str) -> Option<String> {
+    screen.lines().find_map(|l| {
+        let rest = &l[l.find("EXITED-")? + 7..];
+        let d: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        (!d.is_empty()).then_some(d)
+    })
+}
+
+/// SIGTERM, SIGHUP and SIGINT (sent with `kill`, not typed) while the terminal view is up
+/// in tmux: the terminal is given back (main screen, cursor shown, the shell's exact tty
+/// settings: raw mode off) and gatelog ends by the signal (the shell sees 128+signo).
+#[test]
+fn terminal_view_is_restored_on_sigterm_sighup_sigint() {
+    let Some(()) = tool("tmux", "terminal_view_is_restored_on_sigterm_sighup_sigint") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, e) = (d.join("access.log"), d.join("error.log"));
+    std::fs::copy(lab("access.log"), &a).unwrap();
+    std::fs::copy(lab("error.log"), &e).unwrap();
+    let sock = format!("gatelog-live-sig-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "130",
+        "-y",
+        "40",
+        "-s",
+        "t",
+        "env",
+        "PS1=$ ",
+        "sh",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let capture =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+    let display = |f: &str| {
+        String::from_utf8_lossy(&tmux(&["display", "-p", "-t", "t", f]).stdout)
+            .trim()
+            .to_string()
+    };
+    let type_line = |l: &str| {
+        tmux(&["send-keys", "-t", "t", "-l", l]);
+        tmux(&["send-keys", "-t", "t", "Enter"]);
+    };
+    let wait = |what: &dyn Fn(&str) -> bool, secs: u64| -> (bool, String) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut s = String::new();
+        while Instant::now() < end {
+            s = capture();
+            if what(&s) {
+                return (true, s);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (false, s)
+    };
+    let mut failures = Vec::new();
+    for (name, signo) in [("TERM", 15), ("HUP", 1), ("INT", 2)] {
+        let pid_file = d.join(format!("pid-{name}"));
+        type_line("clear");
+        std::thread::sleep(Duration::from_millis(300));
+        type_line(&format!(
+            "stty -g > {d}/before; sh -c 'echo $$ > {pid}; exec {BIN} live --from-start {a} {e}'",
+            d = d.display(),
+            pid = pid_file.display(),
+            a = a.display(),
+            e = e.display(),
+        ));
+        let (up, screen) = wait(&|s| s.contains("upstream_refused"), 15);
+        let alt_during = display("#{alternate_on}");
+        let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let killed = pid
+            .trim()
+            .parse::<u32>()
+            .is_ok_and(|p| send_signal(p, signo));
+        // back on the shell's screen; then the status, typed as its own command (a shell
+        // drops the rest of a command list whose job died of SIGINT, as after a ^C)
+        let end = Instant::now() + Duration::from_secs(6);
+        while display("#{alternate_on}") != "0" && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let alt_after = display("#{alternate_on}");
+        let cursor_after = display("#{cursor_flag}");
+        type_line("echo EXITED-$?");
+        // the output line (the command line holds `EXITED-$?`)
+        let (exited, after) = wait(&|s| exited_status(s).is_some(), 6);
+        type_line(&format!(
+            "stty -g > {d}/after; cmp -s {d}/before {d}/after && echo TTY-SAME-$((6*7))",
+            d = d.display()
+        ));
+        let (same_tty, last) = wait(&|s| s.contains("TTY-SAME-42"), 5);
+        let status = format!("EXITED-{}", 128 + signo);
+        let got_status = exited_status(&after).as_deref() == Some(&status[7..]);
+        if !(up && alt_during == "1" && killed && exited && got_status) {
+            failures.push(format!(
+                "SIG{name}: view up {up} (alternate_on {alt_during}), kill sent {killed}, \
+                 exited {exited} (want {status})\n{screen}\n--- after ---\n{after}"
+            ));
+        }
+        if alt_after != "0" || cursor_after != "1" || !same_tty {
+            failures.push(format!(
+                "SIG{name}: alternate_on {alt_after} (want 0), cursor_flag {cursor_after} \
+                 (want 1), tty settings restored {same_tty}\n{last}"
+            ));
+        }
+    }
+    tmux(&["kill-server"]);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -58,6 +58,8 @@ enum Msg {
     StdinEnd(Option<String>),
     Key(tui::Key),
     Resize,
+    /// SIGTERM, SIGINT or SIGHUP arrived: stop (JSON mode: after a last line).
+    Signal(i32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,17 +79,33 @@ struct Source<'o> {
     state: SrcState,
     format: Option<Format>,
     detected: String,
+    /// The feed of the file at the path now (multi-line records are framed per physical
+    /// file), and the generation of that file once a line of it was seen.
     feed: Option<LineFeed<'o>>,
+    feed_gen: Option<u64>,
+    /// Feeds of rotated-away files still being read: their last record is completed when
+    /// the file is finished, never glued to its successor's lines. Dropped once finished
+    /// and collected.
+    old_feeds: Vec<OldFeed<'o>>,
     sample: Vec<SampleItem>,
     sample_bytes: usize,
     sample_since: Option<Instant>,
     lines_this_tick: u64,
 }
 
-/// A line kept while a source's format is not known yet.
+/// A line kept while a source's format is not known yet (with its file's generation).
 enum SampleItem {
-    Line(Vec<u8>, u64, u64),
-    TooLong(u64, u64, u64),
+    Line(u64, Vec<u8>, u64, u64),
+    TooLong(u64, u64, u64, u64),
+    /// The file of that generation was finished (or truncated) meanwhile.
+    End(u64),
+}
+
+struct OldFeed<'o> {
+    gen: u64,
+    feed: LineFeed<'o>,
+    /// No more lines will come: flushed, dropped after the next collect.
+    finished: bool,
 }
 
 /// One 10-second slot of arrivals.
@@ -167,6 +185,8 @@ struct Live<'o> {
     total_rejected: u64,
     unknown_lines: u64,
     metrics: Metrics,
+    /// Count requests by (layer, status, upstream) on the feeds (`--metrics`).
+    combos: bool,
     min_errors: u64,
     /// Follower ids to stop following (found in a directory, not logs).
     drops: Vec<usize>,
@@ -185,6 +205,40 @@ fn now_us() -> i64 {
 }
 
 impl<'o> Live<'o> {
+    fn new(
+        opts: &'o RunOptions,
+        tz_forced: Option<TzChoice>,
+        ring_s: i64,
+        min_errors: u64,
+        window_s: i64,
+    ) -> Self {
+        Live {
+            opts,
+            tz_forced,
+            offset_seen: None,
+            sources: Vec::new(),
+            by_follow: HashMap::new(),
+            by_pipe: HashMap::new(),
+            ring: VecDeque::new(),
+            ring_s,
+            history: VecDeque::new(),
+            total_lines: 0,
+            total_rejected: 0,
+            unknown_lines: 0,
+            metrics: Metrics::new(),
+            combos: false,
+            min_errors: min_errors.max(1),
+            drops: Vec::new(),
+            notices: VecDeque::new(),
+            new_notices: Vec::new(),
+            report: None,
+            report_window: window_s,
+            next_report: Instant::now(),
+            report_cost: Duration::ZERO,
+            newest: Vec::new(),
+        }
+    }
+
     fn tz_for_new(&self) -> TzChoice {
         match (&self.tz_forced, &self.offset_seen) {
             (Some(t), _) => t.clone(),
@@ -209,6 +263,8 @@ impl<'o> Live<'o> {
             format: None,
             detected: String::new(),
             feed: None,
+            feed_gen: None,
+            old_feeds: Vec::new(),
             sample: Vec::new(),
             sample_bytes: 0,
             sample_since: None,
@@ -229,6 +285,16 @@ impl<'o> Live<'o> {
         self.opts.force_all
     }
 
+    /// A feed for source `s` in format `f`.
+    fn new_feed(&self, f: Format, s: usize) -> Result<LineFeed<'o>, String> {
+        let tz = self.tz_for_new();
+        let mut feed = LineFeed::new(f, s as u32, self.opts, &tz)?;
+        if self.combos {
+            feed.count_combos();
+        }
+        Ok(feed)
+    }
+
     /// Decide a source's format from a sample of its bytes (or `--format`). Returns false
     /// when undecided (too few lines to say no yet).
     fn decide(&mut self, s: usize, head: &[u8], complete: bool, final_try: bool) -> bool {
@@ -247,8 +313,7 @@ impl<'o> Live<'o> {
         }
         match format {
             Some(f) => {
-                let tz = self.tz_for_new();
-                match LineFeed::new(f, s as u32, self.opts, &tz) {
+                match self.new_feed(f, s) {
                     Ok(feed) => {
                         let src = &mut self.sources[s];
                         src.feed = Some(feed);
@@ -299,7 +364,7 @@ impl<'o> Live<'o> {
         src.sample_since = None;
         let mut head = Vec::new();
         for it in &sample {
-            if let SampleItem::Line(l, _, _) = it {
+            if let SampleItem::Line(_, l, _, _) = it {
                 head.extend_from_slice(l);
                 head.push(b'\n');
             }
@@ -312,30 +377,135 @@ impl<'o> Live<'o> {
             src.sample_since = Some(Instant::now());
             return;
         }
-        let n = sample.len() as u64;
-        let src = &mut self.sources[s];
-        match (src.state, src.feed.as_mut()) {
-            (SrcState::Feeding, Some(feed)) => {
+        let n = sample
+            .iter()
+            .filter(|x| !matches!(x, SampleItem::End(_)))
+            .count() as u64;
+        match self.sources[s].state {
+            SrcState::Feeding => {
                 for it in &sample {
                     match it {
-                        SampleItem::Line(l, no, off) => feed.line(l, *no, *off),
-                        SampleItem::TooLong(no, off, len) => feed.too_long(*no, *off, *len),
+                        SampleItem::Line(gen, l, no, off) => {
+                            if let Some(feed) = self.feed_of(s, *gen) {
+                                feed.line(l, *no, *off);
+                            }
+                        }
+                        SampleItem::TooLong(gen, no, off, len) => {
+                            if let Some(feed) = self.feed_of(s, *gen) {
+                                feed.too_long(*no, *off, *len);
+                            }
+                        }
+                        SampleItem::End(gen) => self.end_gen(s, *gen),
                     }
                 }
             }
-            (SrcState::Unknown, _) => self.unknown_lines += n,
+            SrcState::Unknown => self.unknown_lines += n,
             _ => {}
         }
     }
 
-    fn on_line(&mut self, s: usize, item: LineItem<'_>) {
+    /// The feed for a line of generation `gen` of source `s` (a feeding source): the
+    /// current file's, a rotated-away file's, or — a generation not seen yet is the new
+    /// file at the path — a new current feed (the previous one is kept for the old file).
+    fn feed_of(&mut self, s: usize, gen: u64) -> Option<&mut LineFeed<'o>> {
+        let fresh = {
+            let src = self.sources.get(s)?;
+            if src.old_feeds.iter().any(|o| o.gen == gen) || src.feed_gen == Some(gen) {
+                None
+            } else if src.feed_gen.is_none() {
+                Some(None)
+            } else {
+                let f = src.format?;
+                Some(Some(self.new_feed(f, s)))
+            }
+        };
+        let src = self.sources.get_mut(s)?;
+        match fresh {
+            None => {}
+            Some(None) => src.feed_gen = Some(gen),
+            Some(Some(Ok(feed))) => {
+                if let (Some(old), Some(old_gen)) = (src.feed.replace(feed), src.feed_gen) {
+                    src.old_feeds.push(OldFeed {
+                        gen: old_gen,
+                        feed: old,
+                        finished: false,
+                    });
+                }
+                src.feed_gen = Some(gen);
+            }
+            // cannot happen (the same parser was built before): go on in the current feed
+            Some(Some(Err(_))) => src.feed_gen = Some(gen),
+        }
+        if src.feed_gen == Some(gen) {
+            return src.feed.as_mut();
+        }
+        src.old_feeds
+            .iter_mut()
+            .find(|o| o.gen == gen)
+            .map(|o| &mut o.feed)
+    }
+
+    /// The file of generation `gen` of source `s` left the path: its feed stops being the
+    /// current one (not flushed when quiet; completed when the file is finished).
+    fn retire_gen(&mut self, s: usize, gen: u64) {
+        let Some(f) = self.sources.get(s).and_then(|x| x.format) else {
+            return;
+        };
+        if self.sources[s].feed_gen != Some(gen) {
+            return;
+        }
+        let Ok(fresh) = self.new_feed(f, s) else {
+            return;
+        };
+        let src = &mut self.sources[s];
+        if let Some(old) = src.feed.replace(fresh) {
+            src.old_feeds.push(OldFeed {
+                gen,
+                feed: old,
+                finished: false,
+            });
+        }
+        src.feed_gen = None;
+    }
+
+    /// No more lines of generation `gen` of source `s`: complete its last record.
+    fn end_gen(&mut self, s: usize, gen: u64) {
+        let Some(src) = self.sources.get_mut(s) else {
+            return;
+        };
+        match src.state {
+            SrcState::Sampling => {
+                let has = src.sample.iter().any(|x| match x {
+                    SampleItem::Line(g, ..) | SampleItem::TooLong(g, ..) => *g == gen,
+                    SampleItem::End(_) => false,
+                });
+                if has {
+                    src.sample.push(SampleItem::End(gen));
+                }
+            }
+            SrcState::Feeding => {
+                if src.feed_gen == Some(gen) {
+                    self.retire_gen(s, gen);
+                }
+                let src = &mut self.sources[s];
+                if let Some(o) = src.old_feeds.iter_mut().find(|o| o.gen == gen) {
+                    o.feed.flush();
+                    o.finished = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A line of source `s`, from the file of generation `gen` (0 for a pipe).
+    fn on_line(&mut self, s: usize, gen: u64, item: LineItem<'_>) {
         let Some(src) = self.sources.get_mut(s) else {
             return;
         };
         src.lines_this_tick += 1;
         match src.state {
             SrcState::Feeding => {
-                if let Some(feed) = src.feed.as_mut() {
+                if let Some(feed) = self.feed_of(s, gen) {
                     match item {
                         LineItem::Line {
                             bytes,
@@ -359,13 +529,15 @@ impl<'o> Live<'o> {
                     } => {
                         src.sample_bytes += bytes.len() + 1;
                         src.sample
-                            .push(SampleItem::Line(bytes.to_vec(), line_no, offset));
+                            .push(SampleItem::Line(gen, bytes.to_vec(), line_no, offset));
                     }
                     LineItem::TooLong {
                         line_no,
                         offset,
                         len,
-                    } => src.sample.push(SampleItem::TooLong(line_no, offset, len)),
+                    } => src
+                        .sample
+                        .push(SampleItem::TooLong(gen, line_no, offset, len)),
                 }
                 if src.sample_since.is_none() {
                     src.sample_since = Some(Instant::now());
@@ -395,29 +567,42 @@ impl<'o> Live<'o> {
                 let s = self.add_source(path(&p), true, Some(fid));
                 self.note(format!("{}: new file, following it", self.sources[s].name));
             }
-            Notice::Rotated(fid, p) => {
-                if let Some(feed) = self
-                    .by_follow
-                    .get(&fid)
-                    .and_then(|&s| self.sources.get_mut(s))
-                    .and_then(|s| s.feed.as_mut())
-                {
-                    feed.flush();
-                }
+            Notice::Rotated(_, p) => {
+                // the old file's last record is completed when it is finished (below), not
+                // now: a writer that has not reopened its log yet may still be writing it
                 self.note(format!(
                     "{}: rotated, finishing the old file and reading the new one",
                     path(&p)
                 ));
             }
-            Notice::Truncated(_, p, rec) => self.note(if rec > 0 {
+            Notice::Draining(fid, gen) => {
+                if let Some(&s) = self.by_follow.get(&fid) {
+                    if self
+                        .sources
+                        .get(s)
+                        .is_some_and(|x| x.state == SrcState::Feeding)
+                    {
+                        self.retire_gen(s, gen);
+                    }
+                }
+            }
+            Notice::Truncated(fid, p, rec, gen) => {
+                if let Some(&s) = self.by_follow.get(&fid) {
+                    self.end_gen(s, gen);
+                }
+                self.note(if rec > 0 {
                 format!(
                     "{}: truncated (copytruncate); read {rec} bytes from its copy, then the file from its start",
                     path(&p)
                 )
             } else {
                 format!("{}: truncated; reading it from its start", path(&p))
-            }),
-            Notice::Finished(_, p) => {
+            })
+            }
+            Notice::Finished(fid, p, gen) => {
+                if let Some(&s) = self.by_follow.get(&fid) {
+                    self.end_gen(s, gen);
+                }
                 self.note(format!("{}: the rotated file went quiet; closed", path(&p)))
             }
             Notice::Gone(_, p) => self.note(format!(
@@ -435,32 +620,45 @@ impl<'o> Live<'o> {
         // decide sources that sampled long enough; end quiet multi-line records
         for s in 0..self.sources.len() {
             let src = &self.sources[s];
-            match src.state {
-                SrcState::Sampling => {
-                    let due = src
-                        .sample_since
-                        .is_some_and(|t| t.elapsed() >= Duration::from_millis(900));
-                    if due || final_tick {
-                        self.try_sample(s, final_tick);
-                    }
+            if src.state == SrcState::Sampling {
+                let due = src
+                    .sample_since
+                    .is_some_and(|t| t.elapsed() >= Duration::from_millis(900));
+                if due || final_tick {
+                    self.try_sample(s, final_tick);
                 }
-                SrcState::Feeding => {
-                    let quiet = src.lines_this_tick == 0 || final_tick;
-                    if let Some(feed) = self.sources[s].feed.as_mut() {
-                        if quiet && feed.has_pending() {
-                            feed.flush();
-                        }
-                    }
-                }
-                _ => {}
             }
-            self.sources[s].lines_this_tick = 0;
+            // (a source decided just now included: its sample was replayed into the feed)
+            let src = &mut self.sources[s];
+            if src.state == SrcState::Feeding {
+                // the current file's last record when the source went quiet; a
+                // rotated-away file's when it is finished (or at the very end)
+                let quiet = src.lines_this_tick == 0 || final_tick;
+                if let Some(feed) = src.feed.as_mut() {
+                    if quiet && feed.has_pending() {
+                        feed.flush();
+                    }
+                }
+                if final_tick {
+                    for o in &mut src.old_feeds {
+                        o.feed.flush();
+                    }
+                }
+            }
+            src.lines_this_tick = 0;
         }
         let mut tick = new_acc();
+        if self.combos {
+            tick.combos = Some(HashMap::new());
+        }
         for src in &mut self.sources {
             if let Some(feed) = src.feed.as_mut() {
                 merge_live(&mut tick, feed.take());
             }
+            for o in &mut src.old_feeds {
+                merge_live(&mut tick, o.feed.take());
+            }
+            src.old_feeds.retain(|o| !o.finished);
         }
         let mut lines = 0;
         let mut rejected = 0;
@@ -880,30 +1078,8 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
         .max()
         .unwrap_or(0)
         .max(WINDOWS[2]);
-    let mut live = Live {
-        opts: &opts,
-        tz_forced,
-        offset_seen: None,
-        sources: Vec::new(),
-        by_follow: HashMap::new(),
-        by_pipe: HashMap::new(),
-        ring: VecDeque::new(),
-        ring_s,
-        history: VecDeque::new(),
-        total_lines: 0,
-        total_rejected: 0,
-        unknown_lines: 0,
-        metrics: Metrics::new(),
-        min_errors: a.min_errors.max(1),
-        drops: Vec::new(),
-        notices: VecDeque::new(),
-        new_notices: Vec::new(),
-        report: None,
-        report_window: window_s,
-        next_report: Instant::now(),
-        report_cost: Duration::ZERO,
-        newest: Vec::new(),
-    };
+    let mut live = Live::new(&opts, tz_forced, ring_s, a.min_errors, window_s);
+    live.combos = metrics_at.is_some();
 
     // inputs
     let mut follower = Follower::new(a.fmt.max_line);
@@ -985,6 +1161,13 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     }
 
     let (tx, rx) = mpsc::channel::<Msg>();
+    // SIGTERM, SIGINT, SIGHUP: restore the terminal / print a last line, then end by the
+    // signal (see `stop_signals`)
+    if let Err(e) = stop_signals::watch(tx.clone()) {
+        live.note(format!(
+            "cannot watch for SIGTERM/SIGINT/SIGHUP ({e}); they end gatelog at once"
+        ));
+    }
     // change notifications, with a once-per-interval poll as fallback
     let dirty = Arc::new(AtomicBool::new(false));
     let _watcher = {
@@ -1093,6 +1276,7 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     let mut paused = false;
     let mut frozen: Option<View> = None;
     let mut quit = false;
+    let mut stop: Option<i32> = None;
     let mut view: Option<View> = None;
     let follows_files = !live.sources.is_empty() || !follower.dirs().is_empty();
     let on_alert = a.on_alert.clone();
@@ -1116,7 +1300,7 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 let lr = &mut live;
                 demux.push(&b, &mut |i, item| {
                     let s = pipe_source(lr, i);
-                    lr.on_line(s, item);
+                    lr.on_line(s, 0, item);
                 });
                 sync_pipe_names(&mut live, &demux);
             }
@@ -1124,7 +1308,7 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 let live_ref = &mut live;
                 demux.finish(&mut |i, item| {
                     let s = pipe_source(live_ref, i);
-                    live_ref.on_line(s, item);
+                    live_ref.on_line(s, 0, item);
                 });
                 sync_pipe_names(&mut live, &demux);
                 if let Some(e) = err {
@@ -1153,6 +1337,15 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 }
             },
             Ok(Msg::Resize) => redraw = true,
+            Ok(Msg::Signal(sig)) => {
+                stop = Some(sig);
+                if tui_mode {
+                    quit = true;
+                } else {
+                    // read what is there, print the interval so far, then end
+                    final_tick = true;
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => quit = true,
         }
@@ -1171,9 +1364,9 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 }
             }
             let lr = &mut live;
-            more = follower.poll(&mut notices, &mut |fid, item| {
+            more = follower.poll(&mut notices, &mut |fid, gen, item| {
                 if let Some(&s) = lr.by_follow.get(&fid) {
-                    lr.on_line(s, item);
+                    lr.on_line(s, gen, item);
                 }
             });
             for n in notices {
@@ -1306,6 +1499,9 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                     Err(e) => return Err(UserError(format!("cannot encode a JSON line: {e}"))),
                 }
                 if emit_closed(&out)? {
+                    if let Some(sig) = stop {
+                        stop_signals::die(sig);
+                    }
                     return Ok(Exit::Ok); // stdout closed
                 }
                 if !a.quiet {
@@ -1337,7 +1533,92 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
         let _ = stdin_open;
     }
     drop(screen);
+    if let Some(sig) = stop {
+        stop_signals::die(sig);
+    }
     Ok(Exit::Ok)
+}
+
+/// SIGTERM, SIGINT and SIGHUP (a terminal closing, `kill`, systemd stopping a unit): the
+/// main loop gets a [`Msg::Signal`], restores the terminal (terminal view) or prints the
+/// interval's last JSON line (JSON mode), then gatelog ends *by that signal* (the default
+/// action is re-raised), so a shell sees the conventional status 128+signo (143, 130, 129)
+/// and a service manager sees a clean stop. A signal that was ignored when gatelog started
+/// (`nohup`, a background job's SIGINT) stays ignored. A second signal, or a main loop that
+/// has not ended 3 s after the first, ends gatelog at once (restoring the terminal first).
+/// In the terminal view Ctrl-C is a key (raw mode), not a signal: it quits with status 0.
+#[cfg(unix)]
+mod stop_signals {
+    use super::Msg;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// How long the main loop has after the first signal.
+    const GRACE: Duration = Duration::from_secs(3);
+
+    pub fn watch(tx: mpsc::Sender<Msg>) -> Result<(), String> {
+        let wanted: Vec<i32> = [SIGTERM, SIGINT, SIGHUP]
+            .into_iter()
+            .filter(|&s| !ignored(s))
+            .collect();
+        let mut signals =
+            signal_hook::iterator::Signals::new(&wanted).map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            let mut first = true;
+            for sig in signals.forever() {
+                if !first {
+                    die(sig);
+                }
+                first = false;
+                if tx.send(Msg::Signal(sig)).is_err() {
+                    die(sig);
+                }
+                std::thread::spawn(move || {
+                    std::thread::sleep(GRACE);
+                    die(sig);
+                });
+            }
+        });
+        Ok(())
+    }
+
+    /// Whether `sig` is ignored (SIG_IGN inherited from the parent).
+    fn ignored(sig: i32) -> bool {
+        // SAFETY: sigaction with a null new action only reads the current disposition into
+        // `old`, a zeroed plain-data struct of the right type.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut old) == 0
+                && old.sa_sigaction == libc::SIG_IGN
+        }
+    }
+
+    /// Restore the terminal if the view is up, then end by `sig`'s default action.
+    pub fn die(sig: i32) -> ! {
+        if crate::tui::active() {
+            crate::tui::restore_terminal();
+        }
+        let _ = signal_hook::low_level::emulate_default_handler(sig);
+        std::process::exit(128 + sig)
+    }
+}
+
+#[cfg(not(unix))]
+mod stop_signals {
+    use super::Msg;
+    use std::sync::mpsc;
+
+    pub fn watch(_tx: mpsc::Sender<Msg>) -> Result<(), String> {
+        Ok(())
+    }
+
+    pub fn die(sig: i32) -> ! {
+        if crate::tui::active() {
+            crate::tui::restore_terminal();
+        }
+        std::process::exit(128 + sig)
+    }
 }
 
 /// The source of a pipe stream index (created on first sight; names are filled in by
@@ -1548,3 +1829,88 @@ mod alert_rules {
 
 /// Layers in metric order.
 pub const LAYERS: [Layer; 3] = [Layer::Lb, Layer::Proxy, Layer::App];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(live: &mut Live<'_>, s: usize, gen: u64, no: u64, text: &str) {
+        live.on_line(
+            s,
+            gen,
+            LineItem::Line {
+                bytes: text.as_bytes(),
+                line_no: no,
+                offset: 0,
+            },
+        );
+    }
+
+    /// A rotated-away file still being written (its last record unfinished) and the new
+    /// file at the path, read side by side: each file's records are framed on their own.
+    #[test]
+    fn a_rotated_file_and_its_successor_are_framed_apart() {
+        let opts = RunOptions {
+            force_all: Some(Format::FpmSlow),
+            base_bucket_s: 1,
+            max_line: 64 * 1024,
+            ..Default::default()
+        };
+        let tz = TzChoice::Fixed(0, "test".into());
+        let mut live = Live::new(&opts, Some(tz), 900, 1, 300);
+        let follower = Follower::new(4096);
+        let s = live.add_source("php-fpm-slow.log".into(), false, Some(0));
+        assert!(live.decide(s, b"", true, true));
+        assert_eq!(live.sources[s].state, SrcState::Feeding);
+        // the file (generation 0): record A begins
+        line(&mut live, s, 0, 1, "");
+        line(
+            &mut live,
+            s,
+            0,
+            2,
+            "[23-Nov-2026 10:00:00]  [pool www] pid 11",
+        );
+        line(&mut live, s, 0, 3, "script_filename = /srv/a.php");
+        // renamed away; the new file (generation 1) holds record B
+        live.on_notice(Notice::Draining(0, 0), &follower);
+        line(&mut live, s, 1, 1, "");
+        line(
+            &mut live,
+            s,
+            1,
+            2,
+            "[23-Nov-2026 10:00:05]  [pool www] pid 12",
+        );
+        line(&mut live, s, 1, 3, "script_filename = /srv/b.php");
+        line(&mut live, s, 1, 4, "[0x00007f0000000002] b() /srv/b.php:7");
+        // A's last frame comes late, into the renamed file, which is then finished
+        line(&mut live, s, 0, 4, "[0x00007f0000000001] a() /srv/a.php:3");
+        let now = now_us() / 1_000_000;
+        live.collect(now, false);
+        // A is complete once its file is finished; B (current file) when quiet
+        live.on_notice(Notice::Finished(0, "php-fpm-slow.log".into(), 0), &follower);
+        live.collect(now, false);
+        live.collect(now + 1, false);
+        assert_eq!(live.total_lines, 8);
+        assert_eq!(live.total_rejected, 0);
+        let rows: Vec<(String, String)> = live
+            .ring
+            .iter()
+            .flat_map(|sl| sl.acc.event_rows.iter())
+            .filter(|r| r.kind == EventKind::FpmSlowTrace)
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(&r.detail).into_owned(),
+                    String::from_utf8_lossy(&r.frames).into_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let a = rows.iter().find(|r| r.0.contains("a.php")).expect("A");
+        let b = rows.iter().find(|r| r.0.contains("b.php")).expect("B");
+        assert!(a.1.contains("a()"), "{rows:?}");
+        assert!(b.1.contains("b()") && !b.1.contains("a()"), "{rows:?}");
+        assert!(live.sources[s].old_feeds.is_empty());
+    }
+}
