@@ -1150,6 +1150,18 @@ mod tests {
         assert_eq!(net_key(b"192.168.1.5:4430"), v4);
         assert_eq!(net_key(b"::ffff:192.168.1.9"), v4);
         assert_ne!(net_key(b"192.168.2.77"), v4);
+        assert_eq!(net_name(net_key(b"0.0.0.1")), "0.0.0.0/24");
+        assert_eq!(net_name(net_key(b"255.25.5.1")), "255.25.5.0/24");
+        for bad in [
+            &b"256.1.1.1"[..],
+            b"1234.5.6.7",
+            b"1.2.3.x",
+            b"1..2.3",
+            b"1.2.3.",
+            b"01x.2.3.4",
+        ] {
+            assert_eq!(net_key(bad), 0, "{}", String::from_utf8_lossy(bad));
+        }
         let v6 = net_key(b"2001:db8:1:2::7");
         assert_eq!(net_name(v6), "2001:db8:1::/48");
         assert_eq!(net_key(b"[2001:db8:1:ffff::1]:443"), v6);
