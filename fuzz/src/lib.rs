@@ -225,4 +225,11 @@ pub fn detect(data: &[u8]) {
         assert!(s.lines_parsed <= s.lines, "{s:?}");
         let _ = detect::is_match(s, ls.len());
     }
+    // nginx log_format inference (tried when nothing matches): what it accepts must compile
+    // and parse the lines it was inferred from
+    if let Ok(inf) = detect::infer_unmatched(ls) {
+        if let Ok(mut p) = nginx_access::compile(&inf.log_format) {
+            exercise(&mut p, data);
+        }
+    }
 }
