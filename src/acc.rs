@@ -435,12 +435,94 @@ impl NetSketch {
 const NET_V4: u64 = 1 << 60;
 const NET_V6: u64 = 2 << 60;
 
-/// The client network of an address as a key: IPv4 /24 or IPv6 /48 (an IPv4-mapped IPv6
-/// address counts as IPv4), with or without a port (`1.2.3.4:5`, `[2001:db8::1]:5`); 0 when
-/// the client is not an IP address (a unix socket, `-`, a name).
+const ONES: u128 = u128::MAX / 255;
+const LOW7: u128 = ONES * 0x7f;
+
+/// The first 16 bytes of `b` as a little-endian integer, zero-padded (two overlapping loads
+/// instead of a byte loop for the usual 8..16-byte address).
+#[inline]
+fn load16(b: &[u8]) -> u128 {
+    let n = b.len();
+    if let Some(a) = b.get(..16).and_then(|a| <[u8; 16]>::try_from(a).ok()) {
+        return u128::from_le_bytes(a);
+    }
+    if n >= 8 {
+        let lo = b.get(..8).and_then(|a| <[u8; 8]>::try_from(a).ok());
+        let hi = b.get(n - 8..).and_then(|a| <[u8; 8]>::try_from(a).ok());
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            // `hi` holds bytes n-8..n; bytes 8..n are its top n-8 bytes
+            let hi = u64::from_le_bytes(hi)
+                .checked_shr(8 * (16 - n) as u32)
+                .unwrap_or(0);
+            return u64::from_le_bytes(lo) as u128 | (hi as u128) << 64;
+        }
+    }
+    let mut v: u128 = 0;
+    for (i, &c) in b.iter().enumerate().take(16) {
+        v |= (c as u128) << (8 * i);
+    }
+    v
+}
+
+/// The client network of an address as a key for counting: IPv4 /24 or IPv6 /48 (an
+/// IPv4-mapped IPv6 address counts as IPv4), with or without a port (`1.2.3.4:5`,
+/// `[2001:db8::1]:5`); 0 when the client is not an IP address (a unix socket, `-`, a name).
+///
+/// On the per-request path: an IPv4 address is not parsed, its text up to the third dot is
+/// hashed (found with a few word operations, no loop over the bytes). [`net_of`] gives the
+/// network itself, for display.
 #[inline]
 pub fn net_key(client: &[u8]) -> u64 {
-    // IPv4 fast path: three octets and a dot, then a digit
+    let x = load16(client);
+    let v = x ^ (ONES * b'.' as u128);
+    let dots = !(((v & LOW7) + LOW7) | v | LOW7); // 0x80 in each '.' byte
+    let low = x & LOW7;
+    let digits = ((low + ONES * 0x50) & !(low + ONES * 0x46) & !x) & (ONES << 7); // '0'..='9'
+    let d2 = dots & dots.wrapping_sub(1);
+    let d3 = d2 & d2.wrapping_sub(1);
+    let (p1, p2, p3) = (
+        dots.trailing_zeros() / 8,
+        d2.trailing_zeros() / 8,
+        d3.trailing_zeros() / 8, // 16 when there is no third dot
+    );
+    // octets of 1 to 3 digits (their value is not checked here: `256.1.1.1` gets a key)
+    let shape =
+        (1..=3).contains(&p1) && (2..=4).contains(&(p2 - p1)) && (2..=4).contains(&(p3 - p2));
+    if !shape || !client.get(p3 as usize + 1).is_some_and(u8::is_ascii_digit) {
+        return net_key_slow(client);
+    }
+    let prefix = (1u128 << (8 * p3)) - 1;
+    if (digits | dots) & prefix != (ONES << 7) & prefix {
+        return net_key_slow(client);
+    }
+    let m = x & prefix;
+    let h = ((m as u64) ^ ((m >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    NET_V4 | (h >> 4)
+}
+
+/// [`net_key`] of what its fast path does not take: IPv6, IPv4-mapped IPv6, not an address.
+#[cold]
+fn net_key_slow(client: &[u8]) -> u64 {
+    match net_of(client) {
+        0 => 0,
+        k if k & NET_V4 != 0 => {
+            // an IPv4-mapped address: the key of the same network written as IPv4
+            let v = k & ((1 << 60) - 1);
+            let text = format!("{}.{}.{}.0", v >> 16 & 255, v >> 8 & 255, v & 255);
+            let key = net_key(text.as_bytes());
+            if key & NET_V4 != 0 {
+                key
+            } else {
+                0
+            }
+        }
+        k => k,
+    }
+}
+
+/// The client network of an address, parsed: IPv4 /24 or IPv6 /48 as [`net_name`] shows it
+/// (0 when not an IP address). Off the per-request path: see [`net_key`].
+pub fn net_of(client: &[u8]) -> u64 {
     let mut v: u64 = 0;
     let mut i = 0;
     for _ in 0..3 {
@@ -454,7 +536,7 @@ pub fn net_key(client: &[u8]) -> u64 {
             i += 1;
         }
         if i == start || o > 255 || client.get(i) != Some(&b'.') {
-            return net_key_v6(client);
+            return net_of_v6(client);
         }
         v = (v << 8) | o;
         i += 1;
@@ -466,8 +548,7 @@ pub fn net_key(client: &[u8]) -> u64 {
     }
 }
 
-#[cold]
-fn net_key_v6(client: &[u8]) -> u64 {
+fn net_of_v6(client: &[u8]) -> u64 {
     let host = host_of(client);
     let host = match memchr::memchr(b'%', host) {
         Some(i) => &host[..i],
@@ -528,8 +609,10 @@ pub struct ReqRow {
     pub lb: Option<LbVerdict>,
     /// Hash of the client's host (port stripped), to compare with backend addresses.
     pub client_host: u64,
-    /// The client's network ([`net_key`]; 0 when the client is not an IP address).
+    /// The client's network as counted ([`net_key`]; 0 when the client is not an IP address)
+    /// and as shown ([`net_of`]).
     pub net: u64,
+    pub net_ip: u64,
 }
 
 /// An error event kept for joins and cause analysis.
@@ -561,7 +644,7 @@ pub struct Sample {
 }
 
 /// Key of an evidence sample: an event kind, or a status (+1000) for requests; 5xx requests
-/// are also kept per layer ([`layer_sample_key`]).
+/// at the load balancer are also kept apart ([`layer_sample_key`]).
 pub type SampleKey = (i64 /* bucket start µs at base width */, u16);
 
 /// Sample key of a 5xx request at one layer: 2000 + 100 × layer + (status − 500).
@@ -839,8 +922,10 @@ impl Acc {
             }
         }
         self.add_sample(1000 + status, utc_us, file, line, text);
-        if (500..600).contains(&status) {
-            // and per layer, so a cause counted at one layer can show that layer's lines
+        if layer == Layer::Lb && (500..600).contains(&status) {
+            // and the load balancer's apart: a cause counted at the LB (which sees the real
+            // clients) can show its lines even when a backend's file, read first, filled the
+            // samples above
             self.add_sample(layer_sample_key(layer, status), utc_us, file, line, text);
         }
         if self.req_rows.len() < MAX_ROWS {
@@ -862,6 +947,7 @@ impl Acc {
                 lb,
                 client_host: hash(host_of(r.client)),
                 net: net_key(r.client),
+                net_ip: net_of(r.client),
             });
         } else {
             self.rows_dropped += 1;
@@ -1145,7 +1231,60 @@ mod tests {
 
     #[test]
     fn client_networks() {
-        let v4 = net_key(b"192.168.1.77");
+        // the per-request key: one per /24, whatever the host, port or notation
+        let k = net_key(b"192.168.1.77");
+        for same in [
+            &b"192.168.1.5"[..],
+            b"192.168.1.255:443",
+            b"192.168.1.2 extra",
+            b"::ffff:192.168.1.9",
+            b"::ffff:c0a8:0109",
+        ] {
+            assert_eq!(net_key(same), k, "{}", String::from_utf8_lossy(same));
+        }
+        let mut keys = std::collections::HashSet::new();
+        for a in 0..=255u32 {
+            for c in [0u32, 1, 9, 10, 99, 100, 255] {
+                for b in [0u32, 7, 64, 255] {
+                    assert!(keys.insert(net_key(format!("{a}.{b}.{c}.1").as_bytes())));
+                }
+            }
+        }
+        assert_ne!(net_key(b"1.2.3.4"), net_key(b"1.2.33.4"));
+        assert_ne!(net_key(b"1.2.3.4"), 0);
+        assert_eq!(net_key(b"2001:db8:1:2::7"), net_of(b"2001:db8:1:2::7"));
+        for not_ip in [
+            &b"-"[..],
+            b"",
+            b"unix:",
+            b"1.2.3",
+            b"1.2.3.x",
+            b"example.com",
+            b"::zz",
+        ] {
+            assert_eq!(net_key(not_ip), 0, "{}", String::from_utf8_lossy(not_ip));
+        }
+        // malformed: no key, except an octet over 255 (the per-request key checks the shape
+        // of an address, not its values)
+        for bad in [
+            &b"1234.5.6.7"[..],
+            b"1.2.3.x",
+            b"1..2.3",
+            b"1.2.3.",
+            b"01x.2.3.4",
+            b"1.2.3 .4",
+            b"1.2.\xb3.4",
+        ] {
+            assert_eq!(net_key(bad), 0, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_ne!(net_key(b"256.1.1.1"), 0);
+    }
+
+    #[test]
+    fn client_networks_parsed() {
+        // `net_of`: the network itself, for display (exact parse)
+        let net_key = net_of;
+        let v4 = net_of(b"192.168.1.77");
         assert_eq!(net_name(v4), "192.168.1.0/24");
         assert_eq!(net_key(b"192.168.1.5:4430"), v4);
         assert_eq!(net_key(b"::ffff:192.168.1.9"), v4);

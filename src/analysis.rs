@@ -1470,6 +1470,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     }
     // exact 5xx per network from the kept rows
     let mut per_net: HashMap<u64, u64> = HashMap::new();
+    let mut shown: HashMap<u64, u64> = HashMap::new();
     let mut rows5 = 0u64;
     for r in &c.acc.req_rows {
         if r.status >= 500
@@ -1481,6 +1482,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
             rows5 += 1;
             if r.net != 0 {
                 *per_net.entry(r.net).or_insert(0) += 1;
+                shown.entry(r.net).or_insert(r.net_ip);
             }
         }
     }
@@ -1513,9 +1515,16 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         .map(|&(k, n)| (k, n, sketch.estimate(k).max(n)))
         .collect();
     let req_f: u64 = with_req.iter().map(|x| x.2).sum::<u64>().min(req_l);
+    // past the cap on kept rows the failing networks' share of the kept 5xx stands for
+    // their share of all of them
+    let err_f_all = if err_l > rows5 && rows5 > 0 {
+        ((err_f as f64 * err_l as f64 / rows5 as f64).round() as u64).min(err_l)
+    } else {
+        err_f
+    };
     let others_req = req_l.saturating_sub(req_f);
-    let others_err = err_l.saturating_sub(err_f);
-    let rate_f = share(err_f, req_f);
+    let others_err = err_l.saturating_sub(err_f_all);
+    let rate_f = share(err_f_all, req_f);
     let rate_o = share(others_err, others_req);
     if others_req < SUBSET_OTHERS_MIN_REQUESTS
         || rate_o > SUBSET_OTHERS_MAX_RATE
@@ -1532,15 +1541,23 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     let listed: Vec<String> = with_req
         .iter()
         .take(5)
-        .map(|&(k, n, r)| format!("{} ({n} 5xx of {r} requests)", crate::acc::net_name(k)))
+        .map(|&(k, n, r)| {
+            let name = crate::acc::net_name(shown.get(&k).copied().unwrap_or(0));
+            format!("{name} ({n} 5xx of {r} requests)")
+        })
         .collect();
     let more = if failing.len() > listed.len() {
         format!(" and {} more", failing.len() - listed.len())
     } else {
         String::new()
     };
+    let kept = if err_l > rows5 {
+        format!(" (of the {rows5} 5xx lines kept for analysis; {err_l} in all)")
+    } else {
+        String::new()
+    };
     let summary = format!(
-        "{err_f} of {rows5} 5xx came from {} of about {} client networks that sent requests: {}{more}; they failed {:.0}% of their requests while the other networks' {others_req} requests failed {:.1}% (counted at the {} layer). Only some clients fail: look for blocking (a WAF or security rule, an ISP intercepting them) or routing (a geo/map rule or DNS view sending them to a broken backend) for these networks.",
+        "{err_f} of {rows5} 5xx{kept} came from {} of about {} client networks that sent requests: {}{more}; they failed {:.0}% of their requests while the other networks' {others_req} requests failed {:.1}% (counted at the {} layer). Only some clients fail: look for blocking (a WAF or security rule, an ISP intercepting them) or routing (a geo/map rule or DNS view sending them to a broken backend) for these networks.",
         plural(failing.len() as u64, "network", "networks"),
         n_nets,
         listed.join(", "),
@@ -1563,18 +1580,22 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         .map(|r| (r.file, r.line))
         .collect();
     let mut ev = Vec::new();
-    let lo = crate::acc::layer_sample_key(LAYERS[l], 500);
-    let keys5 = lo..lo + 100;
+    let mut shown_lines: std::collections::HashSet<(u32, u64)> = std::collections::HashSet::new();
+    // 5xx samples of any layer (rows of other layers are filtered out by file:line), and the
+    // LB's own
+    let lo = crate::acc::layer_sample_key(Layer::Lb, 500);
+    let keys5 = |k: u16| (1500..1600).contains(&k) || (lo..lo + 100).contains(&k);
     for ((bucket, key), v) in c.acc.samples.range((c.start_us - 86_400_000_000, 0)..) {
         if *bucket >= c.end_us {
             break;
         }
         for x in v {
-            if keys5.contains(key)
+            if keys5(*key)
                 && x.utc_us < c.end_us
                 && x.utc_us >= c.start_us
                 && lines.contains(&(x.file, x.line))
                 && ev.len() < EVIDENCE_PER_CAUSE
+                && shown_lines.insert((x.file, x.line))
             {
                 ev.push(Evidence {
                     path: (c.name_of)(x.file),
