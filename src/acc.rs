@@ -435,33 +435,51 @@ impl NetSketch {
 const NET_V4: u64 = 1 << 60;
 const NET_V6: u64 = 2 << 60;
 
-const ONES: u128 = u128::MAX / 255;
-const LOW7: u128 = ONES * 0x7f;
+const ONES: u64 = u64::MAX / 255;
+const LOW7: u64 = ONES * 0x7f;
 
-/// The first 16 bytes of `b` as a little-endian integer, zero-padded (two overlapping loads
+/// The first 16 bytes of `b` as two little-endian words, zero-padded (overlapping loads
 /// instead of a byte loop for the usual 8..16-byte address).
 #[inline]
-fn load16(b: &[u8]) -> u128 {
+fn load16(b: &[u8]) -> (u64, u64) {
     let n = b.len();
-    if let Some(a) = b.get(..16).and_then(|a| <[u8; 16]>::try_from(a).ok()) {
-        return u128::from_le_bytes(a);
+    let word = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .and_then(|a| <[u8; 8]>::try_from(a).ok())
+            .map(u64::from_le_bytes)
+    };
+    if let (Some(lo), Some(hi)) = (word(0..8), word(8..16)) {
+        return (lo, hi);
     }
-    if n >= 8 {
-        let lo = b.get(..8).and_then(|a| <[u8; 8]>::try_from(a).ok());
-        let hi = b.get(n - 8..).and_then(|a| <[u8; 8]>::try_from(a).ok());
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            // `hi` holds bytes n-8..n; bytes 8..n are its top n-8 bytes
-            let hi = u64::from_le_bytes(hi)
-                .checked_shr(8 * (16 - n) as u32)
-                .unwrap_or(0);
-            return u64::from_le_bytes(lo) as u128 | (hi as u128) << 64;
-        }
+    if let (Some(lo), Some(hi)) = (word(0..8), word(n.saturating_sub(8)..n)) {
+        // `hi` holds bytes n-8..n (n < 16 here); bytes 8..n are its top n-8 bytes
+        return (lo, hi.checked_shr(8 * (16 - n) as u32).unwrap_or(0));
     }
-    let mut v: u128 = 0;
-    for (i, &c) in b.iter().enumerate().take(16) {
-        v |= (c as u128) << (8 * i);
+    let mut v: u64 = 0;
+    for (i, &c) in b.iter().enumerate().take(8) {
+        v |= (c as u64) << (8 * i);
     }
-    v
+    (v, 0)
+}
+
+/// Bit i set where byte i of `x` is `c`.
+#[inline]
+fn bytes_eq(x: u64, c: u8) -> u32 {
+    let v = x ^ (ONES * c as u64);
+    gather(!(((v & LOW7) + LOW7) | v | LOW7))
+}
+
+/// Bit i set where byte i of `x` is an ASCII digit.
+#[inline]
+fn bytes_digit(x: u64) -> u32 {
+    let low = x & LOW7;
+    gather((low + ONES * 0x50) & !(low + ONES * 0x46) & !x)
+}
+
+/// The high bit of each byte of `m`, as bits 0..8.
+#[inline]
+fn gather(m: u64) -> u32 {
+    ((((m >> 7) & ONES).wrapping_mul(0x0102_0408_1020_4080)) >> 56) as u32
 }
 
 /// The client network of an address as a key for counting: IPv4 /24 or IPv6 /48 (an
@@ -473,30 +491,34 @@ fn load16(b: &[u8]) -> u128 {
 /// network itself, for display.
 #[inline]
 pub fn net_key(client: &[u8]) -> u64 {
-    let x = load16(client);
-    let v = x ^ (ONES * b'.' as u128);
-    let dots = !(((v & LOW7) + LOW7) | v | LOW7); // 0x80 in each '.' byte
-    let low = x & LOW7;
-    let digits = ((low + ONES * 0x50) & !(low + ONES * 0x46) & !x) & (ONES << 7); // '0'..='9'
+    let (lo, hi) = load16(client);
+    let dots = bytes_eq(lo, b'.') | bytes_eq(hi, b'.') << 8;
+    let digits = bytes_digit(lo) | bytes_digit(hi) << 8;
     let d2 = dots & dots.wrapping_sub(1);
     let d3 = d2 & d2.wrapping_sub(1);
     let (p1, p2, p3) = (
-        dots.trailing_zeros() / 8,
-        d2.trailing_zeros() / 8,
-        d3.trailing_zeros() / 8, // 16 when there is no third dot
+        dots.trailing_zeros(),
+        d2.trailing_zeros(),
+        d3.trailing_zeros(), // 32 when there is no third dot
     );
-    // octets of 1 to 3 digits (their value is not checked here: `256.1.1.1` gets a key)
-    let shape =
-        (1..=3).contains(&p1) && (2..=4).contains(&(p2 - p1)) && (2..=4).contains(&(p3 - p2));
-    if !shape || !client.get(p3 as usize + 1).is_some_and(u8::is_ascii_digit) {
+    // octets of 1 to 3 digits (their value is not checked here: `256.1.1.1` gets a key),
+    // then a digit
+    let prefix = (1u32 << p3.min(16)) - 1;
+    let shape = (1..=3).contains(&p1)
+        && (2..=4).contains(&(p2 - p1))
+        && (2..=4).contains(&(p3 - p2))
+        && (digits | dots) & prefix == prefix
+        && (digits >> (p3 + 1)) & 1 == 1;
+    if !shape {
         return net_key_slow(client);
     }
-    let prefix = (1u128 << (8 * p3)) - 1;
-    if (digits | dots) & prefix != (ONES << 7) & prefix {
-        return net_key_slow(client);
-    }
-    let m = x & prefix;
-    let h = ((m as u64) ^ ((m >> 64) as u64).rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // p3 is 5..=11: the text before it
+    let (a, b) = if p3 >= 8 {
+        (lo, hi & ((1u64 << (8 * (p3 - 8))) - 1))
+    } else {
+        (lo & ((1u64 << (8 * p3)) - 1), 0)
+    };
+    let h = (a ^ b.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     NET_V4 | (h >> 4)
 }
 
