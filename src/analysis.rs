@@ -1095,7 +1095,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         .into_iter()
         .filter(|x| x.0 > 0)
         .collect();
-        before.sort_by(|a, b| b.0.cmp(&a.0));
+        before.sort_by_key(|x| std::cmp::Reverse(x.0));
         let why = before
             .first()
             .map(|x| format!(" after {} {}", x.0, x.1))

@@ -87,7 +87,7 @@ fn one_network_failing_while_the_others_succeed_is_named() {
             }
         }),
     );
-    let r = analyze(&[log.clone()]);
+    let r = analyze(std::slice::from_ref(&log));
     let incs = r["incidents"].as_array().unwrap();
     assert_eq!(incs.len(), 1, "{incs:?}");
     let inc = &incs[0];
@@ -324,7 +324,7 @@ fn lab_samples_never_blame_client_networks_and_count_requests_once() {
             continue;
         }
         seen += 1;
-        let r = analyze(&[dir.clone()]);
+        let r = analyze(std::slice::from_ref(&dir));
         for inc in r["incidents"].as_array().unwrap() {
             assert!(
                 !causes(inc).contains(&"client_subset"),
