@@ -191,6 +191,48 @@ fn a_network_failing_a_little_more_than_the_others_is_not_a_client_subset() {
     }
 }
 
+/// The failing network's clients also retry at once (the same request again within a second):
+/// `retry_storm` is the more specific story and `client_subset` ranks below it.
+#[test]
+fn retrying_clients_outrank_the_network_they_are_in() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = String::new();
+    for sec in 0..180u32 {
+        for (n, net) in ["10.1.1", "172.16.5", "192.0.2", "198.51.100"]
+            .iter()
+            .enumerate()
+        {
+            for host in 1..=6 {
+                let failing = n == 0 && (60..120).contains(&sec);
+                // failing clients repeat one request; the others browse
+                let (path, st) = if failing {
+                    (format!("/checkout/{host}"), 502)
+                } else {
+                    (format!("/item/{sec}/{host}"), 200)
+                };
+                for _ in 0..if failing { 2 } else { 1 } {
+                    let _ = writeln!(
+                        s,
+                        "{net}.{host} - - [{} +0000] \"POST {path} HTTP/1.1\" {st} 12 \"-\" \"app/2.1\"",
+                        stamp(sec)
+                    );
+                }
+            }
+        }
+    }
+    let log = write(d.path(), "access.log", &s);
+    let r = analyze(std::slice::from_ref(&log));
+    let inc = &r["incidents"][0];
+    let names = causes(inc);
+    let pos = |c: &str| names.iter().position(|x| *x == c);
+    let (Some(retry), Some(subset)) = (pos("retry_storm"), pos("client_subset")) else {
+        panic!("want both retry_storm and client_subset: {names:?}");
+    };
+    assert!(retry < subset, "{names:?}");
+    let conf = |i: usize| inc["causes"][i]["confidence"].as_f64().unwrap();
+    assert!(conf(subset) < conf(retry), "{inc}");
+}
+
 /// HAProxy and nginx logs of the same requests: clients 198.51.100.x, 203.0.113.x and
 /// 192.0.2.x (three each, one request per second for 180 s) as the LB saw them; nginx sees
 /// only the LB (127.0.0.1). `status(net, second)` decides each answer.
