@@ -28,7 +28,7 @@
 //! quote is tolerated.
 use super::{split_url, strip_port, Cur};
 use crate::fields::{dash_empty, parse_status, parse_u64, split_request_line};
-use crate::time::{parse_secs_us, SecondCache};
+use crate::time::SecondCache;
 use crate::{Format, LineParser, ParseError, Record, Request};
 
 #[derive(Clone, Default)]
@@ -40,16 +40,6 @@ impl AlbParser {
     pub fn new() -> Self {
         Self::default()
     }
-}
-
-/// ALB processing time: seconds with fraction; `-1` → `None`.
-fn proc_time(b: &[u8], field: &'static str, pos: usize) -> Result<Option<u64>, ParseError> {
-    if b == b"-1" || b == b"-" {
-        return Ok(None);
-    }
-    parse_secs_us(b)
-        .map(Some)
-        .ok_or(ParseError::invalid(field, pos))
 }
 
 impl AlbParser {
@@ -111,31 +101,7 @@ impl LineParser for AlbParser {
         let p = c.pos;
         let t = c.word("time")?;
         r.ts = self.iso_full(t).ok_or(ParseError::invalid("time", p + 1))?;
-        r.route = c.word("elb")?;
-        r.client = strip_port(c.word("client")?);
-        r.upstream_addr = dash_empty(c.word("target")?);
-        let p = c.pos;
-        let rq = proc_time(
-            c.word("request_processing_time")?,
-            "request_processing_time",
-            p,
-        )?;
-        let p = c.pos;
-        let tgt_raw = c.word("target_processing_time")?;
-        let tg = proc_time(tgt_raw, "target_processing_time", p)?;
-        if tg.is_some() {
-            r.upstream_response_time = tgt_raw;
-        }
-        let p = c.pos;
-        let rs = proc_time(
-            c.word("response_processing_time")?,
-            "response_processing_time",
-            p,
-        )?;
-        r.request_time_us = match (rq, tg, rs) {
-            (Some(a), Some(b), Some(d)) => Some(a + b + d),
-            _ => None,
-        };
+        super::aws_leading(&mut c, &mut r, "target", "target_processing_time", true)?;
         let p = c.pos;
         let st = c.word("elb_status_code")?;
         r.status = if st == b"-" {

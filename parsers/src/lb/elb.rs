@@ -14,7 +14,7 @@
 //! are [`Record::Ignored`].
 use super::{split_url, strip_port, Cur};
 use crate::fields::{dash_empty, parse_status, parse_u64, split_request_line};
-use crate::time::{parse_secs_us, SecondCache};
+use crate::time::SecondCache;
 use crate::{Format, LineParser, ParseError, Record, Request};
 
 #[derive(Clone, Default)]
@@ -26,15 +26,6 @@ impl ElbParser {
     pub fn new() -> Self {
         Self::default()
     }
-}
-
-fn proc_time(b: &[u8], field: &'static str, pos: usize) -> Result<Option<u64>, ParseError> {
-    if b == b"-1" {
-        return Ok(None);
-    }
-    parse_secs_us(b)
-        .map(Some)
-        .ok_or(ParseError::invalid(field, pos))
 }
 
 impl LineParser for ElbParser {
@@ -56,31 +47,7 @@ impl LineParser for ElbParser {
             ts,
             ..Default::default()
         };
-        r.route = c.word("elb")?;
-        r.client = strip_port(c.word("client")?);
-        r.upstream_addr = dash_empty(c.word("backend")?);
-        let p = c.pos;
-        let rq = proc_time(
-            c.word("request_processing_time")?,
-            "request_processing_time",
-            p,
-        )?;
-        let p = c.pos;
-        let braw = c.word("backend_processing_time")?;
-        let bt = proc_time(braw, "backend_processing_time", p)?;
-        if bt.is_some() {
-            r.upstream_response_time = braw;
-        }
-        let p = c.pos;
-        let rs = proc_time(
-            c.word("response_processing_time")?,
-            "response_processing_time",
-            p,
-        )?;
-        r.request_time_us = match (rq, bt, rs) {
-            (Some(a), Some(b), Some(d)) => Some(a + b + d),
-            _ => None,
-        };
+        super::aws_leading(&mut c, &mut r, "backend", "backend_processing_time", false)?;
         let p = c.pos;
         let st = c.word("elb_status_code")?;
         let p2 = c.pos;

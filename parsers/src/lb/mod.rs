@@ -104,6 +104,63 @@ pub(crate) fn host_only(a: &[u8]) -> &[u8] {
     strip_port(a)
 }
 
+/// An AWS processing time (ALB, Classic ELB): seconds with a fraction; `-1` (and `-` where
+/// `dash` says the format writes it) → `None`.
+pub(crate) fn aws_proc_time(
+    b: &[u8],
+    field: &'static str,
+    pos: usize,
+    dash: bool,
+) -> Result<Option<u64>, ParseError> {
+    if b == b"-1" || (dash && b == b"-") {
+        return Ok(None);
+    }
+    crate::time::parse_secs_us(b)
+        .map(Some)
+        .ok_or(ParseError::invalid(field, pos))
+}
+
+/// The fields AWS ALB and Classic ELB share after the time: the load balancer's name, the
+/// client and the target (`ip:port`), and the request, target and response processing times
+/// (their sum is the request time; the target's raw time is kept as the upstream response
+/// time). `target` and `target_time` are the format's names for the target's fields.
+pub(crate) fn aws_leading<'a>(
+    c: &mut Cur<'a>,
+    r: &mut crate::Request<'a>,
+    target: &'static str,
+    target_time: &'static str,
+    dash: bool,
+) -> Result<(), ParseError> {
+    r.route = c.word("elb")?;
+    r.client = strip_port(c.word("client")?);
+    r.upstream_addr = crate::fields::dash_empty(c.word(target)?);
+    let p = c.pos;
+    let rq = aws_proc_time(
+        c.word("request_processing_time")?,
+        "request_processing_time",
+        p,
+        dash,
+    )?;
+    let p = c.pos;
+    let raw = c.word(target_time)?;
+    let tg = aws_proc_time(raw, target_time, p, dash)?;
+    if tg.is_some() {
+        r.upstream_response_time = raw;
+    }
+    let p = c.pos;
+    let rs = aws_proc_time(
+        c.word("response_processing_time")?,
+        "response_processing_time",
+        p,
+        dash,
+    )?;
+    r.request_time_us = match (rq, tg, rs) {
+        (Some(a), Some(b), Some(d)) => Some(a + b + d),
+        _ => None,
+    };
+    Ok(())
+}
+
 /// A cursor over a space-separated record with `"quoted"` fields. Every read skips the
 /// spaces before the field (so doubled spaces are tolerated) and never panics.
 pub(crate) struct Cur<'a> {
