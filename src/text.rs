@@ -119,6 +119,31 @@ pub fn render(r: &Report, color: bool) -> String {
         e5,
         pct(e5, t.requests)
     );
+    // Several layers log the same request once each: say so, and give the outermost
+    // layer's own figures (each request once), as the incidents do.
+    let logged: Vec<&String> = t
+        .by_layer
+        .iter()
+        .filter(|(_, c)| c.requests > 0)
+        .map(|(l, _)| l)
+        .collect();
+    if logged.len() > 1 {
+        if let Some((l, c)) = ["lb", "proxy", "app"].iter().find_map(|l| {
+            t.by_layer
+                .get(*l)
+                .filter(|c| c.requests > 0)
+                .map(|c| (l, c))
+        }) {
+            let _ = writeln!(
+                o,
+                "  (lines of {} layers, each logging the same requests; as the {l} layer logged them: {} requests, {} 5xx ({}))",
+                logged.len(),
+                c.requests,
+                c.err5xx,
+                pct(c.err5xx, c.requests)
+            );
+        }
+    }
     let interesting: Vec<String> = ["499", "500", "502", "503", "504", "429"]
         .iter()
         .filter_map(|c| t.status.get(*c).map(|n| format!("{c}: {n}")))

@@ -535,3 +535,26 @@ fn timestamps_spanning_millennia_keep_the_timeline_bounded() {
     let total: u64 = rows.iter().map(|x| x["requests"].as_u64().unwrap()).sum();
     assert_eq!(total, 3);
 }
+
+/// Several layers log the same requests: the text report's totals say so and give the
+/// outermost layer's own figures, the ones the JSON report holds for that layer.
+#[test]
+fn text_totals_name_the_outermost_layer_when_layers_repeat_requests() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let incident = format!("{dir}/samples/incident");
+    let j = json_of(&[&incident]);
+    let lb = &j["totals"]["by_layer"]["lb"];
+    let (req, e5) = (lb["requests"].as_u64().unwrap(), lb["5xx"].as_u64().unwrap());
+    assert!(req > 0 && e5 > 0, "{lb}");
+    assert!(j["totals"]["requests"].as_u64().unwrap() > req);
+    let out = gatelog(&["analyze", &incident]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("as the lb layer logged them: {req} requests, {e5} 5xx");
+    assert!(text.contains(&want), "{want:?} not in:\n{text}");
+    // one layer only: no such line
+    let single = format!("{dir}/samples/incident/error.log");
+    let access = format!("{dir}/samples/incident/access.log.gz");
+    let out = gatelog(&["analyze", &access, &single]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("layer logged them"), "{text}");
+}
