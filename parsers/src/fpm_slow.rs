@@ -217,26 +217,7 @@ mod tests {
         assert_eq!(f[1].line, Some(10));
     }
 
-    /// Deterministic token soup: concatenations of pieces that matter to the parser.
-    fn soup(tokens: &[&[u8]], n: usize, mut f: impl FnMut(&[u8])) {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut buf = Vec::new();
-        for _ in 0..n {
-            buf.clear();
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let len = (x >> 59) as usize + 1;
-            for _ in 0..len {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let t = tokens[(x >> 33) as usize % tokens.len()];
-                buf.extend_from_slice(t);
-            }
-            f(&buf);
-        }
-    }
+    use crate::test_util::soup;
 
     #[test]
     fn never_panics_on_token_soup() {

@@ -22,6 +22,31 @@ pub mod nginx_conf;
 pub mod nginx_error;
 pub mod time;
 
+/// Helpers shared by the parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// Deterministic token soup: concatenations of pieces that matter to the parser.
+    pub(crate) fn soup(tokens: &[&[u8]], n: usize, mut f: impl FnMut(&[u8])) {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut buf = Vec::new();
+        for _ in 0..n {
+            buf.clear();
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 59) as usize + 1;
+            for _ in 0..len {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let t = tokens[(x >> 33) as usize % tokens.len()];
+                buf.extend_from_slice(t);
+            }
+            f(&buf);
+        }
+    }
+}
+
 use std::fmt;
 
 pub use time::Ts;
