@@ -4,39 +4,14 @@
 
 mod common;
 
+use common::{frame, Rec};
+
 use std::collections::HashMap;
 use std::path::Path;
 
 use gatelog_parsers::fpm::FpmErrorParser;
 use gatelog_parsers::fpm_slow::{frames, FpmSlowParser};
-use gatelog_parsers::{Event, EventKind, Framing, LineParser, Record, Severity};
-
-struct Rec {
-    line_no: usize,
-    n_lines: usize,
-    bytes: Vec<u8>,
-}
-
-/// Group lines into records with `starts_record` when the framing is multi-line.
-fn frame(p: &dyn LineParser, lines: &[&[u8]]) -> Vec<Rec> {
-    let mut out: Vec<Rec> = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        let multi = p.framing() == Framing::MultiLine;
-        match out.last_mut() {
-            Some(r) if multi && !p.starts_record(l) => {
-                r.bytes.push(b'\n');
-                r.bytes.extend_from_slice(l);
-                r.n_lines += 1;
-            }
-            _ => out.push(Rec {
-                line_no: i + 1,
-                n_lines: 1,
-                bytes: l.to_vec(),
-            }),
-        }
-    }
-    out
-}
+use gatelog_parsers::{Event, EventKind, LineParser, Record, Severity};
 
 fn name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()

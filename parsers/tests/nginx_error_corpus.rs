@@ -3,37 +3,10 @@
 
 mod common;
 
+use common::frame;
+
 use gatelog_parsers::nginx_error::NginxErrorParser;
-use gatelog_parsers::{Event, EventKind, Framing, LineParser, Record, Severity};
-
-/// One framed record: first line number (1-based, after stripping markup), physical lines,
-/// and the bytes (lines joined with `\n`).
-struct Rec {
-    line_no: usize,
-    n_lines: usize,
-    bytes: Vec<u8>,
-}
-
-/// Group lines into records with `starts_record` when the framing is multi-line.
-fn frame(p: &dyn LineParser, lines: &[&[u8]]) -> Vec<Rec> {
-    let mut out: Vec<Rec> = Vec::new();
-    for (i, l) in lines.iter().enumerate() {
-        let multi = p.framing() == Framing::MultiLine;
-        match out.last_mut() {
-            Some(r) if multi && !p.starts_record(l) => {
-                r.bytes.push(b'\n');
-                r.bytes.extend_from_slice(l);
-                r.n_lines += 1;
-            }
-            _ => out.push(Rec {
-                line_no: i + 1,
-                n_lines: 1,
-                bytes: l.to_vec(),
-            }),
-        }
-    }
-    out
-}
+use gatelog_parsers::{Event, EventKind, LineParser, Record, Severity};
 
 /// The file's lines; fail2ban's `#` annotation lines are test markup (SOURCES.md) and dropped.
 fn file_lines(data: &[u8]) -> Vec<&[u8]> {

@@ -55,3 +55,32 @@ pub fn lines(data: &[u8]) -> Vec<&[u8]> {
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
         .collect()
 }
+
+/// One framed record: first line number (1-based), physical lines, and the bytes (lines
+/// joined with `\n`).
+pub struct Rec {
+    pub line_no: usize,
+    pub n_lines: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// Group lines into records with `starts_record` when the framing is multi-line.
+pub fn frame(p: &dyn gatelog_parsers::LineParser, lines: &[&[u8]]) -> Vec<Rec> {
+    let mut out: Vec<Rec> = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let multi = p.framing() == gatelog_parsers::Framing::MultiLine;
+        match out.last_mut() {
+            Some(r) if multi && !p.starts_record(l) => {
+                r.bytes.push(b'\n');
+                r.bytes.extend_from_slice(l);
+                r.n_lines += 1;
+            }
+            _ => out.push(Rec {
+                line_no: i + 1,
+                n_lines: 1,
+                bytes: l.to_vec(),
+            }),
+        }
+    }
+    out
+}
