@@ -544,7 +544,10 @@ fn text_totals_name_the_outermost_layer_when_layers_repeat_requests() {
     let incident = format!("{dir}/samples/incident");
     let j = json_of(&[&incident]);
     let lb = &j["totals"]["by_layer"]["lb"];
-    let (req, e5) = (lb["requests"].as_u64().unwrap(), lb["5xx"].as_u64().unwrap());
+    let (req, e5) = (
+        lb["requests"].as_u64().unwrap(),
+        lb["5xx"].as_u64().unwrap(),
+    );
     assert!(req > 0 && e5 > 0, "{lb}");
     assert!(j["totals"]["requests"].as_u64().unwrap() > req);
     let out = gatelog(&["analyze", &incident]);
