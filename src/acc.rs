@@ -714,6 +714,36 @@ pub struct FileStats {
     pub offset_seen: Option<i32>,
 }
 
+impl FileStats {
+    /// Add another part's counts for the same file (a chunk, a thread, a live interval).
+    pub fn add(&mut self, st: FileStats) {
+        self.lines += st.lines;
+        self.parsed += st.parsed;
+        self.rejected += st.rejected;
+        self.skipped += st.skipped;
+        self.bytes += st.bytes;
+        self.requests += st.requests;
+        self.events += st.events;
+        for (r, n) in st.rejected_reasons {
+            *self.rejected_reasons.entry(r).or_insert(0) += n;
+        }
+        for (s, r) in st
+            .rejected_samples
+            .into_iter()
+            .zip(st.rejected_reason_of_samples)
+        {
+            if self.rejected_samples.len() < REJECTED_SAMPLES {
+                self.rejected_samples.push(s);
+                self.rejected_reason_of_samples.push(r);
+            }
+        }
+        self.errors.extend(st.errors);
+        self.first_us = opt_min(self.first_us, st.first_us);
+        self.last_us = opt_max(self.last_us, st.last_us);
+        self.offset_seen = self.offset_seen.or(st.offset_seen);
+    }
+}
+
 pub const REJECTED_SAMPLES: usize = 5;
 
 #[derive(Clone, Debug)]
@@ -1137,31 +1167,7 @@ impl Acc {
             }
         }
         for (f, st) in o.files {
-            let t = self.files.entry(f).or_default();
-            t.lines += st.lines;
-            t.parsed += st.parsed;
-            t.rejected += st.rejected;
-            t.skipped += st.skipped;
-            t.bytes += st.bytes;
-            t.requests += st.requests;
-            t.events += st.events;
-            for (r, n) in st.rejected_reasons {
-                *t.rejected_reasons.entry(r).or_insert(0) += n;
-            }
-            for (s, r) in st
-                .rejected_samples
-                .into_iter()
-                .zip(st.rejected_reason_of_samples)
-            {
-                if t.rejected_samples.len() < REJECTED_SAMPLES {
-                    t.rejected_samples.push(s);
-                    t.rejected_reason_of_samples.push(r);
-                }
-            }
-            t.errors.extend(st.errors);
-            t.first_us = opt_min(t.first_us, st.first_us);
-            t.last_us = opt_max(t.last_us, st.last_us);
-            t.offset_seen = t.offset_seen.or(st.offset_seen);
+            self.files.entry(f).or_default().add(st);
         }
     }
 }

@@ -927,39 +927,10 @@ fn merge_live(dst: &mut Acc, mut src: Acc) {
     }
 }
 
+/// [`FileStats::add`], keeping at most ten I/O errors per file over a long `live` run.
 fn add_stats(t: &mut FileStats, st: FileStats) {
-    t.lines += st.lines;
-    t.parsed += st.parsed;
-    t.rejected += st.rejected;
-    t.skipped += st.skipped;
-    t.bytes += st.bytes;
-    t.requests += st.requests;
-    t.events += st.events;
-    for (r, n) in st.rejected_reasons {
-        *t.rejected_reasons.entry(r).or_insert(0) += n;
-    }
-    for (s, r) in st
-        .rejected_samples
-        .into_iter()
-        .zip(st.rejected_reason_of_samples)
-    {
-        if t.rejected_samples.len() < crate::acc::REJECTED_SAMPLES {
-            t.rejected_samples.push(s);
-            t.rejected_reason_of_samples.push(r);
-        }
-    }
-    if t.errors.len() < 10 {
-        t.errors.extend(st.errors.into_iter().take(10));
-    }
-    t.first_us = match (t.first_us, st.first_us) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    t.last_us = match (t.last_us, st.last_us) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
-    t.offset_seen = t.offset_seen.or(st.offset_seen);
+    t.add(st);
+    t.errors.truncate(10);
 }
 
 /// The incident still going on at the end of a report's timeline (its last bucket is one
