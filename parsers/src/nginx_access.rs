@@ -694,22 +694,23 @@ impl Compiled {
         cache: &mut SecondCache,
         req: &mut Request<'a>,
     ) -> Result<(), ParseError> {
-        let (mut pos, items) = match self.combined {
-            true => match self.combined_prefix(line, req, cache) {
-                Some(pos) => (pos, self.items.get(COMBINED_ITEMS..).unwrap_or_default()),
-                None => {
-                    *req = Request::default();
-                    (0, &self.items[..])
-                }
-            },
-            false => (0, &self.items[..]),
+        let fast = match self.combined {
+            true => self.combined_prefix(line, req, cache),
+            false => None,
         };
-        if pos == 0 {
-            if !self.lead.at(line) {
-                return Err(ParseError::new(ErrorKind::Expected("literal"), "line", 0));
+        let (mut pos, items) = match fast {
+            Some(pos) => (pos, self.items.get(COMBINED_ITEMS..).unwrap_or_default()),
+            None => {
+                if self.combined {
+                    // the fast path may have filled some fields before it gave up
+                    *req = Request::default();
+                }
+                if !self.lead.at(line) {
+                    return Err(ParseError::new(ErrorKind::Expected("literal"), "line", 0));
+                }
+                (self.lead.len(), &self.items[..])
             }
-            pos = self.lead.len();
-        }
+        };
         for it in items {
             let rest = line.get(pos..).unwrap_or_default();
             if it.fused {
