@@ -32,6 +32,20 @@ pub const LADDER: [i64; 16] = [
 ];
 /// The most buckets a timeline holds before it coarsens.
 pub const MAX_BUCKETS: usize = 4096;
+/// About how many rows a report's timeline has when no `--bucket` is given: the width is the
+/// finest ladder step that gives at most this many ([`auto_step`]).
+pub const TARGET_ROWS: i64 = 300;
+
+/// The ladder step a report chooses for a span of `span` base widths: the finest whose
+/// buckets number at most [`TARGET_ROWS`]. It never decreases as the span grows, so a
+/// timeline may coarsen to the step of the span seen so far without changing the result.
+pub fn auto_step(span: i64) -> usize {
+    let mut step = 0;
+    while step + 1 < LADDER.len() && span / LADDER[step] > TARGET_ROWS {
+        step += 1;
+    }
+    step
+}
 /// Distinct upstream addresses tracked per bucket before the rest are pooled as `(other)`.
 pub const MAX_UPSTREAMS: usize = 1024;
 /// Compact rows kept for joins and cause analysis.
@@ -112,7 +126,9 @@ impl Bucket {
     pub fn err5xx(&self) -> u64 {
         self.class[5]
     }
-    fn merge(&mut self, o: &Bucket, remap: &[u32]) {
+    /// Add `o` into this bucket, taking its boxes where this one has none (no clone).
+    /// `remap` maps `o`'s upstream ids to this accumulator's (empty = the same ids).
+    fn merge(&mut self, mut o: Bucket, remap: &[u32]) {
         self.requests += o.requests;
         for i in 0..6 {
             self.class[i] += o.class[i];
@@ -122,10 +138,10 @@ impl Bucket {
             for i in 0..6 {
                 self.status_by_layer[l][i] += o.status_by_layer[l][i];
             }
-            if let Some(on) = &o.nets[l] {
+            if let Some(on) = o.nets[l].take() {
                 match &mut self.nets[l] {
-                    Some(sn) => sn.merge(on),
-                    None => self.nets[l] = Some(on.clone()),
+                    Some(sn) => sn.merge(&on),
+                    None => self.nets[l] = Some(on),
                 }
             }
         }
@@ -137,8 +153,8 @@ impl Bucket {
         for i in 0..EventKind::COUNT {
             self.events[i] = self.events[i].saturating_add(o.events[i]);
         }
-        merge_hist(&mut self.req_time, &o.req_time);
-        merge_hist(&mut self.up_time, &o.up_time);
+        merge_hist(&mut self.req_time, o.req_time);
+        merge_hist(&mut self.up_time, o.up_time);
         for &(id, r, e) in &o.upstreams {
             let id = remap.get(id as usize).copied().unwrap_or(id);
             self.add_upstream(id, r, e);
@@ -167,11 +183,11 @@ impl Bucket {
     }
 }
 
-fn merge_hist(a: &mut Option<Box<Hist>>, b: &Option<Box<Hist>>) {
+fn merge_hist(a: &mut Option<Box<Hist>>, b: Option<Box<Hist>>) {
     if let Some(b) = b {
         match a {
-            Some(a) => a.merge(b),
-            None => *a = Some(b.clone()),
+            Some(a) => a.merge(&b),
+            None => *a = Some(b),
         }
     }
 }
@@ -189,6 +205,15 @@ pub struct Timeline {
     hot_lo: i64,
     hot_hi: i64,
     hot_rel: usize,
+    /// The earliest and latest instants (µs) counted (`lo_us > hi_us` = none): the span the
+    /// report's width is chosen from, whatever width the buckets have reached.
+    pub lo_us: i64,
+    pub hi_us: i64,
+    /// Coarsen as the span grows to the width the report will choose anyway
+    /// ([`auto_step`]), instead of keeping up to [`MAX_BUCKETS`] finer buckets that the
+    /// report merges at the end: fewer buckets to create, fill and merge (`analyze` without
+    /// `--bucket`; the result is the same).
+    pub auto: bool,
 }
 
 impl Timeline {
@@ -201,6 +226,9 @@ impl Timeline {
             hot_lo: 1,
             hot_hi: 0,
             hot_rel: 0,
+            lo_us: i64::MAX,
+            hi_us: i64::MIN,
+            auto: false,
         }
     }
     pub fn width_s(&self) -> i64 {
@@ -209,6 +237,8 @@ impl Timeline {
     /// The bucket for a UTC instant (µs), growing or coarsening as needed.
     #[inline]
     pub fn bucket_mut(&mut self, utc_us: i64) -> &mut Bucket {
+        self.lo_us = self.lo_us.min(utc_us);
+        self.hi_us = self.hi_us.max(utc_us);
         if utc_us >= self.hot_lo && utc_us < self.hot_hi {
             return &mut self.buckets[self.hot_rel];
         }
@@ -244,6 +274,24 @@ impl Timeline {
         loop {
             let lo = self.first.min(idx);
             let hi = (self.first + self.buckets.len() as i64 - 1).max(idx);
+            if self.auto {
+                // The instants of buckets lo and hi are at least this many base widths apart
+                // (plus one): a lower bound of the final span, so the report's width is at
+                // least the one it gives.
+                let ratio = LADDER[self.step];
+                let span = if hi > lo {
+                    (hi - lo - 1) * ratio + 2
+                } else {
+                    1
+                };
+                let want = auto_step(span);
+                if want > self.step {
+                    let factor = LADDER[want] / LADDER[self.step];
+                    self.coarsen(want);
+                    idx = idx.div_euclid(factor);
+                    continue;
+                }
+            }
             if ((hi - lo + 1) as usize) <= MAX_BUCKETS || self.step + 1 >= LADDER.len() {
                 if idx < self.first {
                     let add = (self.first - idx) as usize;
@@ -280,7 +328,7 @@ impl Timeline {
         let mut nb = vec![Bucket::default(); new_len];
         for (i, b) in self.buckets.drain(..).enumerate() {
             let idx = (self.first + i as i64).div_euclid(factor) - new_first;
-            nb[idx as usize].merge(&b, &[]);
+            nb[idx as usize].merge(b, &[]);
         }
         self.buckets = nb;
         self.first = new_first;
@@ -288,6 +336,8 @@ impl Timeline {
     }
 
     pub fn merge(&mut self, mut o: Timeline, remap: &[u32]) {
+        self.lo_us = self.lo_us.min(o.lo_us);
+        self.hi_us = self.hi_us.max(o.hi_us);
         if o.buckets.is_empty() {
             return;
         }
@@ -310,7 +360,7 @@ impl Timeline {
         if self.step > o.step {
             o.coarsen(self.step);
         }
-        for (i, b) in o.buckets.iter().enumerate() {
+        for (i, b) in o.buckets.into_iter().enumerate() {
             let idx = o.first + i as i64;
             let rel = (idx - self.first) as usize;
             if let Some(t) = self.buckets.get_mut(rel) {
@@ -1158,14 +1208,34 @@ impl Acc {
         self.rows_dropped += o.event_rows.len().saturating_sub(room) as u64;
         o.event_rows.truncate(room);
         self.event_rows.append(&mut o.event_rows);
+        // Keys after this accumulator's last (a later chunk's, the usual case) move over in
+        // one bulk append; the others are merged one by one.
+        let mut later = match self.samples.last_key_value() {
+            Some((&last, _)) => {
+                let mut later = o.samples.split_off(&last);
+                if let Some(v) = later.remove(&last) {
+                    o.samples.insert(last, v);
+                }
+                later
+            }
+            None => std::mem::take(&mut o.samples),
+        };
         for (k, v) in o.samples {
-            let t = self.samples.entry(k).or_default();
-            for s in v {
-                if t.len() < SAMPLES_PER_KEY {
-                    t.push(s);
+            match self.samples.entry(k) {
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                std::collections::btree_map::Entry::Occupied(mut e) => {
+                    let t = e.get_mut();
+                    for s in v {
+                        if t.len() < SAMPLES_PER_KEY {
+                            t.push(s);
+                        }
+                    }
                 }
             }
         }
+        self.samples.append(&mut later);
         for (f, st) in o.files {
             self.files.entry(f).or_default().add(st);
         }

@@ -40,7 +40,6 @@ pub struct InputMeta {
     pub detected: String,
 }
 
-const LADDER_TARGET_ROWS: usize = 300;
 const EVIDENCE_PER_CAUSE: usize = 3;
 
 pub fn build_report(
@@ -63,9 +62,24 @@ pub fn build_report_with(
     opts: &AnalysisOptions,
     prior: &[(u64, u64)],
 ) -> Report {
+    report_of(&mut acc, inputs, skipped, timezone, opts, prior)
+}
+
+/// [`build_report_with`] leaving the accumulator to the caller (who may free it off the
+/// critical path: a large run's accumulator holds hundreds of thousands of small
+/// allocations). Only the timeline's width changes in `acc`.
+pub fn report_of(
+    acc_mut: &mut Acc,
+    inputs: &[InputMeta],
+    skipped: Vec<SkippedInput>,
+    timezone: String,
+    opts: &AnalysisOptions,
+    prior: &[(u64, u64)],
+) -> Report {
     let mut notes = Vec::new();
     // choose the analysis width
-    choose_width(&mut acc.timeline, opts.bucket_s);
+    choose_width(&mut acc_mut.timeline, opts.bucket_s);
+    let acc: &Acc = acc_mut;
     let tl = &acc.timeline;
     let width = tl.width_s();
     let names: HashMap<u32, &str> = inputs.iter().map(|i| (i.id, i.name.as_str())).collect();
@@ -409,21 +423,21 @@ fn choose_width(tl: &mut Timeline, want: Option<i64>) {
     if tl.buckets.is_empty() {
         return;
     }
-    let span_s = tl.buckets.len() as i64 * tl.width_s();
-    let mut step = tl.step;
-    match want {
-        Some(w) => {
-            // the base width is already the requested one unless the span forced coarsening
-            let _ = w;
-        }
+    let step = match want {
+        // the base width is already the requested one unless the span forced coarsening
+        Some(_) => tl.step,
         None => {
-            while step + 1 < crate::acc::LADDER.len()
-                && (span_s / (tl.base_width_s * ladder(step))) as usize > LADDER_TARGET_ROWS
-            {
-                step += 1;
-            }
+            // the span of the instants counted, in base widths (the same whatever width the
+            // buckets reached on the way: chunked or not, the report is the same)
+            let base = tl.base_width_s * 1_000_000;
+            let span = if tl.lo_us <= tl.hi_us {
+                tl.hi_us.div_euclid(base) - tl.lo_us.div_euclid(base) + 1
+            } else {
+                tl.buckets.len() as i64 * ladder(tl.step)
+            };
+            crate::acc::auto_step(span).max(tl.step)
         }
-    }
+    };
     tl.coarsen(step);
 }
 
@@ -1312,40 +1326,47 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         out.push(cause("self_loop", conf, summary, ev));
     }
 
-    // clients repeating failed requests at once
-    let mut last_fail: HashMap<(u64, u64), i64> = HashMap::new();
-    let mut repeats = 0u64;
-    let mut fails = 0u64;
-    let mut rows: Vec<&crate::acc::ReqRow> = c
+    // clients repeating failed requests at once: the failures sorted by (client, request,
+    // time), each compared with the one before it of the same client and request
+    let mut fails_by_key: Vec<(u64, u64, i64)> = c
         .acc
         .req_rows
         .iter()
         .filter(|r| r.status >= 500 && r.utc_us >= c.start_us && r.utc_us < c.end_us)
         .filter(|r| c.layer.is_none_or(|l| r.layer as usize == l))
+        .map(|r| (r.client, r.request, r.utc_us))
         .collect();
-    rows.sort_by_key(|r| r.utc_us);
-    for r in rows {
-        fails += 1;
-        if let Some(&t) = last_fail.get(&(r.client, r.request)) {
-            if r.utc_us - t <= 1_000_000 {
-                repeats += 1;
+    fails_by_key.sort_unstable();
+    let fails = fails_by_key.len() as u64;
+    let (mut repeats, mut keys, mut clients) = (0u64, 0usize, 0usize);
+    let mut prev: Option<(u64, u64, i64)> = None;
+    for &(client, request, t) in &fails_by_key {
+        match prev {
+            Some((pc, pr, pt)) if pc == client && pr == request => {
+                if t - pt <= 1_000_000 {
+                    repeats += 1;
+                }
+            }
+            Some((pc, _, _)) => {
+                keys += 1;
+                if pc != client {
+                    clients += 1;
+                }
+            }
+            None => {
+                keys += 1;
+                clients += 1;
             }
         }
-        last_fail.insert((r.client, r.request), r.utc_us);
+        prev = Some((client, request, t));
     }
     // One client address sending everything is a proxy or a load generator in front, not a
     // crowd retrying: require several clients.
-    let clients = {
-        let mut v: Vec<u64> = last_fail.keys().map(|k| k.0).collect();
-        v.sort();
-        v.dedup();
-        v.len()
-    };
     if !self_loop
         && clients >= 5
         && repeats >= 10
         && share(repeats, fails) >= 0.3
-        && last_fail.len() < fails as usize / 2
+        && keys < fails as usize / 2
     {
         let summary = format!(
             "{repeats} of {fails} failed requests were repeats of a request the same client had just seen fail (within 1 s, no back-off), from {clients} clients: retries multiplied the load during the incident. Make clients back off exponentially."
@@ -1468,9 +1489,10 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
             sketch.merge(n);
         }
     }
-    // exact 5xx per network from the kept rows
-    let mut per_net: HashMap<u64, u64> = HashMap::new();
-    let mut shown: HashMap<u64, u64> = HashMap::new();
+    // exact 5xx per network from the kept rows: the keys sorted and counted by runs (an
+    // incident of tens of thousands of 5xx from as many networks costs a sort, not a hash
+    // map of them)
+    let mut keys5: Vec<u64> = Vec::new();
     let mut rows5 = 0u64;
     for r in &c.acc.req_rows {
         if r.status >= 500
@@ -1481,13 +1503,19 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         {
             rows5 += 1;
             if r.net != 0 {
-                *per_net.entry(r.net).or_insert(0) += 1;
-                shown.entry(r.net).or_insert(r.net_ip);
+                keys5.push(r.net);
             }
         }
     }
-    let mut nets: Vec<(u64, u64)> = per_net.into_iter().collect();
-    nets.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    keys5.sort_unstable();
+    let mut nets: Vec<(u64, u64)> = Vec::new();
+    for k in keys5 {
+        match nets.last_mut() {
+            Some(x) if x.0 == k => x.1 += 1,
+            _ => nets.push((k, 1)),
+        }
+    }
+    nets.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut failing: Vec<(u64, u64)> = Vec::new();
     let mut err_f = 0u64;
     for &(k, n) in &nets {
@@ -1538,11 +1566,26 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         // little traffic from the others: less contrast to go on
         conf *= 0.85;
     }
+    // how each listed network is shown: the address of its first kept 5xx row
+    let mut shown: HashMap<u64, Option<u64>> =
+        with_req.iter().take(5).map(|x| (x.0, None)).collect();
+    for r in &c.acc.req_rows {
+        if r.status >= 500
+            && r.status < 600
+            && r.layer as usize == l
+            && r.utc_us >= c.start_us
+            && r.utc_us < c.end_us
+        {
+            if let Some(v @ None) = shown.get_mut(&r.net) {
+                *v = Some(r.net_ip);
+            }
+        }
+    }
     let listed: Vec<String> = with_req
         .iter()
         .take(5)
         .map(|&(k, n, r)| {
-            let name = crate::acc::net_name(shown.get(&k).copied().unwrap_or(0));
+            let name = crate::acc::net_name(shown.get(&k).copied().flatten().unwrap_or(0));
             format!("{name} ({n} 5xx of {r} requests)")
         })
         .collect();
@@ -1753,6 +1796,84 @@ fn capacity(tl: &Timeline, spans: &[(usize, usize)], up_name: &dyn Fn(u32) -> St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Timelines that coarsen as they go (`Timeline::auto`, `analyze` without `--bucket`)
+    /// give the report exactly the rows of one that keeps fine buckets to the end, whether
+    /// the instants arrive in one pass or in chunks merged afterwards.
+    #[test]
+    fn auto_coarsening_gives_the_same_rows() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let day = 86_400_000_000i64;
+        for (span_us, n, jitter) in [
+            (299_000_000i64, 5_000usize, 0i64), // under TARGET_ROWS seconds: 1 s rows
+            (301_000_000, 5_000, 0),            // just over
+            (3 * 3_600_000_000, 20_000, 0),
+            (2 * day, 30_000, 90_000_000), // lines out of order by up to 90 s
+            (40 * day, 10_000, 0),
+        ] {
+            let t0 = 1_700_000_000_000_000i64;
+            let mut times: Vec<i64> = (0..n)
+                .map(|i| t0 + span_us * i as i64 / (n as i64 - 1))
+                .collect();
+            if jitter > 0 {
+                for t in times.iter_mut() {
+                    *t += rnd(jitter as u64) as i64 - jitter / 2;
+                }
+            }
+            let fill = |tl: &mut Timeline, ts: &[i64]| {
+                for &t in ts {
+                    let b = tl.bucket_mut(t);
+                    b.requests += 1;
+                    b.class[5] += (t / 1_000_000 % 7 == 0) as u64;
+                }
+            };
+            let mut fine = Timeline::new(1);
+            fill(&mut fine, &times);
+            choose_width(&mut fine, None);
+            let rows = |tl: &Timeline| -> Vec<(i64, u64, u64)> {
+                tl.buckets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| (tl.bucket_start_us(i), b.requests, b.class[5]))
+                    .collect()
+            };
+            let want = rows(&fine);
+            assert!(
+                want.len() <= crate::acc::TARGET_ROWS as usize + 1,
+                "{}",
+                want.len()
+            );
+            for parts in [1usize, 2, 3, 8] {
+                let mut total: Option<Timeline> = None;
+                let per = times.len().div_ceil(parts);
+                for chunk in times.chunks(per) {
+                    let mut tl = Timeline::new(1);
+                    tl.auto = true;
+                    fill(&mut tl, chunk);
+                    // it never held more buckets than a few report rows' worth
+                    assert!(tl.buckets.len() <= 8 * crate::acc::TARGET_ROWS as usize);
+                    match total.as_mut() {
+                        Some(t) => t.merge(tl, &[]),
+                        None => total = Some(tl),
+                    }
+                }
+                let mut got = total.unwrap();
+                choose_width(&mut got, None);
+                assert_eq!(
+                    got.width_s(),
+                    fine.width_s(),
+                    "span {span_us} parts {parts}"
+                );
+                assert_eq!(rows(&got), want, "span {span_us} parts {parts}");
+            }
+        }
+    }
 
     #[test]
     fn incidents_need_a_rise_and_enough_errors() {

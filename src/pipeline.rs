@@ -28,6 +28,9 @@ pub struct RunOptions {
     /// Size of the chunks large uncompressed files are split into.
     pub chunk_bytes: u64,
     pub block_bytes: usize,
+    /// The report chooses its own width (no `--bucket`): timelines coarsen as they go
+    /// (`Timeline::auto`).
+    pub auto_width: bool,
     /// Per-row export (`--parquet`): when set, every job also hands each line to a sink.
     pub rows: Option<std::sync::Arc<dyn crate::export::RowSinkFactory>>,
 }
@@ -45,6 +48,7 @@ impl Default for RunOptions {
             max_line: 1 << 20,
             chunk_bytes: 256 << 20,
             block_bytes: 1 << 20,
+            auto_width: false,
             rows: None,
         }
     }
@@ -380,6 +384,7 @@ type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>
 
 fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
+    acc.timeline.auto = opts.auto_width;
     let file = job.input.id as u32;
     acc.stats(file);
     let parser = match parsers::build(job.format, &opts.parser_opts) {
