@@ -288,7 +288,9 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
 pub fn wrap(r: Box<dyn Read + Send>, comp: Compression) -> io::Result<Box<dyn Read + Send>> {
     Ok(match comp {
         Compression::None => r,
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+        // bufread: zlib-rs reads straight from our buffer (the read:: decoder would add its
+        // own 32 KiB buffer and a copy)
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(
             io::BufReader::with_capacity(256 * 1024, r),
         )),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(r)?),
