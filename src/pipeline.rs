@@ -303,6 +303,22 @@ pub struct Job {
     pub skipped_bytes: u64,
 }
 
+/// Files up to this size are read by one job (unless `chunk_bytes` is smaller): splitting costs
+/// a few milliseconds per chunk, and a file this small takes about that long to read.
+const MIN_SPLIT: u64 = 16 << 20;
+
+/// How many jobs `len` bytes of an uncompressed line-format file are read by: one per
+/// `chunk_bytes`, and at least one per thread once the file is over [`MIN_SPLIT`] (a 200 MB
+/// file uses both cores, not one).
+pub fn chunk_count(len: u64, opts: &RunOptions, threads: usize) -> usize {
+    if len <= opts.chunk_bytes.min(MIN_SPLIT) {
+        return 1;
+    }
+    ((len / opts.chunk_bytes.max(1)) as usize)
+        .max(threads)
+        .max(2)
+}
+
 /// Split inputs into jobs: large uncompressed single-line-format files become several.
 pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) -> Vec<Job> {
     let mut jobs = Vec::new();
@@ -312,11 +328,9 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
             && parsers::build(*f, &opts.parser_opts)
                 .map(|p| p.framing() == Framing::Line)
                 .unwrap_or(false)
-            && inp.size > opts.chunk_bytes;
+            && chunk_count(inp.size, opts, threads) > 1;
         if splittable {
-            let n = ((inp.size / opts.chunk_bytes.max(1)) as usize)
-                .max(threads)
-                .max(2);
+            let n = chunk_count(inp.size, opts, threads);
             if let Source::File(p) = &inp.source {
                 if let Ok(ranges) = input::plan_chunks(p, inp.size, n) {
                     for r in ranges {
@@ -790,5 +804,28 @@ impl<'o> LineFeed<'o> {
         let st = std::mem::take(&mut self.w.st);
         *acc.stats(self.w.file) = st;
         acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medium_files_use_every_thread() {
+        let o = RunOptions::default();
+        let mb = 1u64 << 20;
+        assert_eq!(chunk_count(10 * mb, &o, 2), 1, "small: one job");
+        assert_eq!(chunk_count(16 * mb, &o, 2), 1);
+        assert_eq!(chunk_count(200 * mb, &o, 2), 2, "one per thread");
+        assert_eq!(chunk_count(200 * mb, &o, 8), 8);
+        assert_eq!(chunk_count(1024 * mb, &o, 2), 4, "one per chunk_bytes");
+        // tests force chunking of small files with a small chunk_bytes
+        let small = RunOptions {
+            chunk_bytes: 10_000,
+            ..RunOptions::default()
+        };
+        assert_eq!(chunk_count(9_000, &small, 2), 1);
+        assert_eq!(chunk_count(100_000, &small, 2), 10);
     }
 }

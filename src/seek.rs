@@ -91,10 +91,8 @@ pub fn plan(
         let line = parsers::build(*f, &opts.parser_opts)
             .map(|p| p.framing() == Framing::Line)
             .unwrap_or(false);
-        let n = if line && end - start > opts.chunk_bytes {
-            (((end - start) / opts.chunk_bytes.max(1)) as usize)
-                .max(threads)
-                .max(2)
+        let n = if line {
+            pipeline::chunk_count(end - start, opts, threads)
         } else {
             1
         };
