@@ -654,6 +654,9 @@ impl<'a> Joiner<'a> {
         let mut used = vec![false; acc.event_rows.len()];
         let mut explained_by = vec![None; acc.req_rows.len()];
         for &i in &order {
+            if by_key.is_empty() {
+                break; // no error-log lines to explain anything with
+            }
             let r = &acc.req_rows[i];
             if r.status < 500 || r.layer == Layer::Lb {
                 continue;
@@ -676,9 +679,14 @@ impl<'a> Joiner<'a> {
         // request's duration; each backend row used once.
         let mut by_trace: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut by_request: HashMap<u64, Vec<usize>> = HashMap::new();
+        let lb_5xx = acc
+            .req_rows
+            .iter()
+            .any(|r| r.layer == Layer::Lb && r.status >= 500);
         for &i in &order {
             let r = &acc.req_rows[i];
-            if r.layer != Layer::Lb {
+            // (no LB 5xx, nothing to match: the usual nginx-only run skips the index)
+            if lb_5xx && r.layer != Layer::Lb {
                 if r.trace != 0 {
                     by_trace.entry(r.trace).or_default().push(i);
                 }

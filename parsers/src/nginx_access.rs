@@ -808,18 +808,16 @@ fn find_long_lit(hay: &[u8], lit: &Lit, list: bool, first: u8) -> Option<usize> 
 }
 
 /// The end of an `$upstream_*` list followed by a space: the first space that is not part of
-/// a `, ` or ` : ` separator. List entries are short, so a plain byte scan.
+/// a `, ` or ` : ` separator.
 #[inline]
 fn find_list_space(hay: &[u8]) -> Option<usize> {
     let mut j = 0;
     loop {
-        match hay.get(j)? {
-            b' ' => match hay.get(j + 1..j + 3) {
-                Some(b": ") => j += 3,
-                _ if j > 0 && hay.get(j - 1) == Some(&b',') => j += 1,
-                _ => return Some(j),
-            },
-            _ => j += 1,
+        let k = j + crate::fields::find_byte(hay.get(j..)?, b' ')?;
+        match hay.get(k + 1..k + 3) {
+            Some(b": ") => j = k + 3,
+            _ if k > 0 && hay.get(k - 1) == Some(&b',') => j = k + 1,
+            _ => return Some(k),
         }
     }
 }
@@ -850,6 +848,15 @@ fn set_fast(f: &mut Compiled, on: bool) {
 fn scan_list(hay: &[u8], times: bool) -> Option<usize> {
     let mut j = 0;
     loop {
+        // a run of value bytes, eight at a time (a time such as `0.246` is one word)
+        while let Some(w) = crate::fields::word_at(hay, j) {
+            let bad = crate::fields::not_list_value(w, times);
+            if bad != 0 {
+                j += (bad.trailing_zeros() / 8) as usize;
+                break;
+            }
+            j += 8;
+        }
         match *hay.get(j)? {
             b'0'..=b'9' | b'-' => j += 1,
             b'.' if times => j += 1,
