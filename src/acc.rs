@@ -1170,21 +1170,37 @@ impl Acc {
     /// Merge `o`, which follows `self` in input order. Line numbers of `o`'s rows for files
     /// that `self` already saw (chunks of one file) are shifted by `self`'s line count.
     pub fn merge(&mut self, mut o: Acc) {
-        // line fix-up for chunked files
-        let shift: HashMap<u32, u64> = o
+        // line fix-up for chunked files: `o` continues files this accumulator has lines of
+        // (usually one file: a short list, not a hash map, on this per-row path)
+        let shift: Vec<(u32, u64)> = o
             .files
             .keys()
             .filter_map(|f| self.files.get(f).map(|s| (*f, s.lines)))
+            .filter(|x| x.1 > 0)
             .collect();
-        if !shift.is_empty() {
-            let fix = |file: u32, line: &mut u64| {
-                if let Some(s) = shift.get(&file) {
-                    *line += s;
-                }
-            };
+        let fix = |file: u32, line: &mut u64| {
+            if let Some(s) = shift.iter().find(|x| x.0 == file) {
+                *line += s.1;
+            }
+        };
+        // upstream ids
+        let remap: Vec<u32> = o
+            .upstream_names
+            .iter()
+            .map(|n| self.upstream_id(n))
+            .collect();
+        self.last_up = u32::MAX;
+        self.timeline.merge(o.timeline, &remap);
+        // request rows: line fix-up and upstream ids in one pass
+        if !shift.is_empty() || remap.iter().enumerate().any(|(i, &n)| n != i as u32) {
             for r in &mut o.req_rows {
                 fix(r.file, &mut r.line);
+                if let Some(&n) = remap.get(r.upstream as usize) {
+                    r.upstream = n;
+                }
             }
+        }
+        if !shift.is_empty() {
             for r in &mut o.event_rows {
                 fix(r.file, &mut r.line);
             }
@@ -1197,19 +1213,6 @@ impl Acc {
                 for s in &mut st.rejected_samples {
                     fix(*f, &mut s.line);
                 }
-            }
-        }
-        // upstream ids
-        let remap: Vec<u32> = o
-            .upstream_names
-            .iter()
-            .map(|n| self.upstream_id(n))
-            .collect();
-        self.last_up = u32::MAX;
-        self.timeline.merge(o.timeline, &remap);
-        for r in &mut o.req_rows {
-            if let Some(&n) = remap.get(r.upstream as usize) {
-                r.upstream = n;
             }
         }
         if let (Some(d), Some(c)) = (self.combos.as_mut(), o.combos.take()) {
