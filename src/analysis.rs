@@ -1334,48 +1334,61 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         out.push(cause("self_loop", conf, summary, ev));
     }
 
-    // clients repeating failed requests at once: the failures sorted by (client, request,
-    // time), each compared with the one before it of the same client and request
-    let mut fails_by_key: Vec<(u64, u64, i64)> = c
+    // clients repeating failed requests at once: the failures sorted by (client and request,
+    // time) as one 128-bit key each (a single compare per step: an incident has tens of
+    // thousands), each compared with the one before it of the same client and request
+    let in_window = |r: &&crate::acc::ReqRow| {
+        r.status >= 500
+            && r.utc_us >= c.start_us
+            && r.utc_us < c.end_us
+            && c.layer.is_none_or(|l| r.layer as usize == l)
+    };
+    let pair = |r: &crate::acc::ReqRow| {
+        let h = (r.client.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ r.request)
+            .wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        h ^ (h >> 32)
+    };
+    let mut fails_by_key: Vec<u128> = c
         .acc
         .req_rows
         .iter()
-        .filter(|r| r.status >= 500 && r.utc_us >= c.start_us && r.utc_us < c.end_us)
-        .filter(|r| c.layer.is_none_or(|l| r.layer as usize == l))
-        .map(|r| (r.client, r.request, r.utc_us))
+        .filter(in_window)
+        .map(|r| (pair(r) as u128) << 64 | (r.utc_us as u64 ^ (1 << 63)) as u128)
         .collect();
     fails_by_key.sort_unstable();
     let fails = fails_by_key.len() as u64;
-    let (mut repeats, mut keys, mut clients) = (0u64, 0usize, 0usize);
-    let mut prev: Option<(u64, u64, i64)> = None;
-    for &(client, request, t) in &fails_by_key {
+    let (mut repeats, mut keys) = (0u64, 0usize);
+    let mut prev: Option<u128> = None;
+    for &x in &fails_by_key {
         match prev {
-            Some((pc, pr, pt)) if pc == client && pr == request => {
-                if t - pt <= 1_000_000 {
+            Some(p) if p >> 64 == x >> 64 => {
+                if (x as u64).wrapping_sub(p as u64) <= 1_000_000 {
                     repeats += 1;
                 }
             }
-            Some((pc, _, _)) => {
-                keys += 1;
-                if pc != client {
-                    clients += 1;
-                }
-            }
-            None => {
-                keys += 1;
-                clients += 1;
-            }
+            _ => keys += 1,
         }
-        prev = Some((client, request, t));
+        prev = Some(x);
     }
+    // distinct clients: counted only when the rest of the test holds
+    let clients = || {
+        let mut v: Vec<u64> = c
+            .acc
+            .req_rows
+            .iter()
+            .filter(in_window)
+            .map(|r| r.client)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
+    };
     // One client address sending everything is a proxy or a load generator in front, not a
     // crowd retrying: require several clients.
-    if !self_loop
-        && clients >= 5
-        && repeats >= 10
-        && share(repeats, fails) >= 0.3
-        && keys < fails as usize / 2
-    {
+    let storm =
+        !self_loop && repeats >= 10 && share(repeats, fails) >= 0.3 && keys < fails as usize / 2;
+    let clients = if storm { clients() } else { 0 };
+    if storm && clients >= 5 {
         let summary = format!(
             "{repeats} of {fails} failed requests were repeats of a request the same client had just seen fail (within 1 s, no back-off), from {clients} clients: retries multiplied the load during the incident. Make clients back off exponentially."
         );
