@@ -409,8 +409,12 @@ impl TopN {
     }
     fn prune(&mut self) {
         let mut counts: Vec<u64> = self.map.values().copied().collect();
-        counts.sort_unstable_by(|a, b| b.cmp(a));
-        let cut = counts.get(self.cap).copied().unwrap_or(0);
+        // the (cap+1)-th largest count, by selection (linear), not a full sort
+        let cut = if counts.len() > self.cap {
+            *counts.select_nth_unstable_by(self.cap, |a, b| b.cmp(a)).1
+        } else {
+            0
+        };
         if cut == 0 {
             return;
         }
