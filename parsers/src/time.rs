@@ -176,7 +176,7 @@ impl SecondCache {
     pub fn new() -> Self {
         Self::default()
     }
-    #[inline]
+    #[inline(always)]
     fn get(&self, k: &[u8]) -> Option<i64> {
         let n = k.len();
         if self.key_len != n {
@@ -214,7 +214,24 @@ impl SecondCache {
     /// nginx `$time_local` / CLF: `23/Nov/2026:10:00:00 +0000` (26 bytes). Also accepts
     /// HAProxy's `23/Nov/2026:10:00:00.123` (no zone; fraction) when `allow_no_zone`.
     /// Returns the timestamp and the bytes used.
+    #[inline(always)]
     pub fn clf(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
+        // the usual line: the second and the zone of the line before, no fraction (inlined,
+        // so the result stays in registers; the rest is `clf_slow`)
+        if let (Some(head), Some(&b' '), Some(z), Some(off)) =
+            (b.get(..20), b.get(20), b.get(21..26), self.zone_off)
+        {
+            if z == self.zone {
+                if let Some(secs) = self.get(head) {
+                    return Some((Ts::new(s_us(secs, 0), Some(off)), 26));
+                }
+            }
+        }
+        self.clf_slow(b)
+    }
+
+    #[inline(never)]
+    fn clf_slow(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
         let head = b.get(..20)?;
         let secs = match self.get(head) {
             Some(s) => s,
