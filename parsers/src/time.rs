@@ -415,6 +415,36 @@ pub fn parse_secs_us(b: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// A warm cache (its inlined fast path) reads every `$time_local` exactly as a cold one
+    /// (the full parse), whatever came before: same second, new second, new zone, a fraction,
+    /// a short or malformed tail.
+    #[test]
+    fn clf_fast_path_agrees_with_full_parse() {
+        let inputs: &[&[u8]] = &[
+            b"23/Nov/2026:10:00:00 +0000] \"GET",
+            b"23/Nov/2026:10:00:00 +0000] \"GET",
+            b"23/Nov/2026:10:00:01 +0000]",
+            b"23/Nov/2026:10:00:01 +0100]",
+            b"23/Nov/2026:10:00:01 +0100]",
+            b"23/Nov/2026:10:00:01 -0530",
+            b"23/Nov/2026:10:00:01 +0000",
+            b"23/Nov/2026:10:00:01.250 +0000]",
+            b"23/Nov/2026:10:00:01",
+            b"23/Nov/2026:10:00:01 +00",
+            b"23/Nov/2026:10:00:01 zzzzz]",
+            b"23/Nov/2026:10:00:01  +0000]",
+            b"23/Nov/2026:10:00:01 +0000]",
+            b"24/Nov/2026:10:00:01 +0000]",
+            b"24/Xyz/2026:10:00:01 +0000]",
+        ];
+        let mut warm = SecondCache::new();
+        for (i, b) in inputs.iter().enumerate() {
+            let got = warm.clf(b);
+            let want = SecondCache::new().clf(b);
+            assert_eq!(got, want, "input {i}: {}", String::from_utf8_lossy(b));
+        }
+    }
+
     #[test]
     fn civil_roundtrip() {
         for z in [-1000i64, 0, 1, 59, 60, 365, 10_000, 20_415, 2_932_896] {
