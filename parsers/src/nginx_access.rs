@@ -607,9 +607,7 @@ impl Compiled {
         req.client = dash_empty(client);
         let mut pos = sp + 6;
         // $time_local] "
-        let (ts, used) = cache.clf(line.get(pos..)?)?;
-        req.ts = ts;
-        pos += used;
+        pos += cache.clf_into(line.get(pos..)?, &mut req.ts)?;
         if !line.get(pos..)?.starts_with(b"] \"") {
             return None;
         }

@@ -214,20 +214,31 @@ impl SecondCache {
     /// nginx `$time_local` / CLF: `23/Nov/2026:10:00:00 +0000` (26 bytes). Also accepts
     /// HAProxy's `23/Nov/2026:10:00:00.123` (no zone; fraction) when `allow_no_zone`.
     /// Returns the timestamp and the bytes used.
-    #[inline(always)]
+    #[inline]
     pub fn clf(&mut self, b: &[u8]) -> Option<(Ts, usize)> {
-        // the usual line: the second and the zone of the line before, no fraction (inlined,
-        // so the result stays in registers; the rest is `clf_slow`)
+        let mut ts = Ts::default();
+        let used = self.clf_into(b, &mut ts)?;
+        Some((ts, used))
+    }
+
+    /// [`SecondCache::clf`] writing the timestamp into `out` (untouched on `None`): the usual
+    /// line (the second and the zone of the line before, no fraction) is inlined and stores
+    /// straight into the record; returning the pair through the stack stalled the caller.
+    #[inline(always)]
+    pub fn clf_into(&mut self, b: &[u8], out: &mut Ts) -> Option<usize> {
         if let (Some(head), Some(&b' '), Some(z), Some(off)) =
             (b.get(..20), b.get(20), b.get(21..26), self.zone_off)
         {
             if z == self.zone {
                 if let Some(secs) = self.get(head) {
-                    return Some((Ts::new(s_us(secs, 0), Some(off)), 26));
+                    *out = Ts::new(s_us(secs, 0), Some(off));
+                    return Some(26);
                 }
             }
         }
-        self.clf_slow(b)
+        let (ts, used) = self.clf_slow(b)?;
+        *out = ts;
+        Some(used)
     }
 
     #[inline(never)]
