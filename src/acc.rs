@@ -731,6 +731,32 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     a == b
 }
 
+/// Slots of [`Acc::upstream_id`]'s cache.
+const UP_CACHE: usize = 64;
+
+/// A fingerprint of an upstream name: its length and first and last eight bytes, mixed
+/// (two loads and a multiply; equal names always agree, and the cache checks the name).
+#[inline]
+fn up_fingerprint(b: &[u8]) -> u64 {
+    let n = b.len();
+    let word = |i: usize| {
+        b.get(i..i + 8)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map(u64::from_le_bytes)
+    };
+    let (x, y) = match (word(0), word(n.saturating_sub(8))) {
+        (Some(x), Some(y)) => (x, y),
+        _ => {
+            let mut v = 0u64;
+            for (i, &c) in b.iter().enumerate() {
+                v ^= (c as u64) << (8 * (i % 8));
+            }
+            (v, 0)
+        }
+    };
+    (x ^ y.rotate_left(23) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// A 5xx (or 499) request kept for joins.
 #[derive(Clone, Debug)]
 pub struct ReqRow {
@@ -866,8 +892,10 @@ pub struct Acc {
     pub lb_clients_full: bool,
     /// Upstream ids that load balancers forwarded to (their targets).
     pub lb_upstreams: Vec<u32>,
-    /// The last upstream id looked up (consecutive lines often share it).
-    last_up: u32,
+    /// Upstream ids by name fingerprint ([`up_fingerprint`]; slot = `(fingerprint, id + 1)`,
+    /// 0 = empty): a direct-mapped cache in front of the name table, so that upstreams
+    /// taking turns (round robin) cost a predictable check, not a mispredicted scan.
+    up_cache: Box<[(u64, u32); UP_CACHE]>,
     /// Requests by (layer, status, upstream id or [`NO_UPSTREAM`]): only when enabled
     /// (`gatelog live --metrics`, for Prometheus series with all three labels); `None` in
     /// batch runs, where it costs one branch per request.
@@ -920,7 +948,7 @@ impl Acc {
             lb_clients: std::collections::HashSet::new(),
             lb_clients_full: false,
             lb_upstreams: Vec::new(),
-            last_up: u32::MAX,
+            up_cache: Box::new([(0, 0); UP_CACHE]),
             combos: None,
         }
     }
@@ -931,19 +959,34 @@ impl Acc {
 
     #[inline]
     pub fn upstream_id(&mut self, name: &[u8]) -> u32 {
-        if let Some(n) = self.upstream_names.get(self.last_up as usize) {
-            if short_eq(n, name) {
-                return self.last_up;
+        let fp = up_fingerprint(name);
+        let slot = (fp >> 58) as usize % UP_CACHE;
+        if let Some(&(f, id1)) = self.up_cache.get(slot) {
+            if f == fp && id1 != 0 {
+                let id = id1 - 1;
+                if let Some(n) = self.upstream_names.get(id as usize) {
+                    if short_eq(n, name) {
+                        return id;
+                    }
+                }
             }
         }
+        let id = self.upstream_id_slow(name);
+        if let Some(x) = self.up_cache.get_mut(slot) {
+            *x = (fp, id + 1);
+        }
+        id
+    }
+
+    #[inline(never)]
+    fn upstream_id_slow(&mut self, name: &[u8]) -> u32 {
         // few upstreams: a linear scan beats hashing
         if self.upstream_names.len() <= 16 {
             if let Some(i) = self.upstream_names.iter().position(|n| short_eq(n, name)) {
-                self.last_up = i as u32;
-                return self.last_up;
+                return i as u32;
             }
         }
-        let id = match self.upstream_ids.get(name) {
+        match self.upstream_ids.get(name) {
             Some(&id) => id,
             None => {
                 let key: &[u8] = if self.upstream_names.len() >= MAX_UPSTREAMS {
@@ -960,9 +1003,7 @@ impl Acc {
                     id
                 }
             }
-        };
-        self.last_up = id;
-        id
+        }
     }
 
     pub fn add_sample(&mut self, key: u16, utc_us: i64, file: u32, line: u64, text: &[u8]) {
@@ -1207,7 +1248,6 @@ impl Acc {
             .iter()
             .map(|n| self.upstream_id(n))
             .collect();
-        self.last_up = u32::MAX;
         self.timeline.merge(o.timeline, &remap);
         // request rows: line fix-up and upstream ids in one pass
         if !shift.is_empty() || remap.iter().enumerate().any(|(i, &n)| n != i as u32) {
@@ -1459,6 +1499,52 @@ mod tests {
         assert_eq!(host_of(b"[::1]:8080"), b"::1");
         assert_eq!(host_of(b"2001:db8::1"), b"2001:db8::1");
         assert_eq!(host_of(b"be_nginx/n1"), b"be_nginx/n1");
+    }
+
+    /// Upstream ids through the fingerprint cache: first-seen order, the same id every time
+    /// (names colliding in a cache slot, names of every length), `(other)` past the cap.
+    #[test]
+    fn upstream_ids_are_stable_through_the_cache() {
+        let mut a = Acc::new(1);
+        let mut want: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        for i in 0..(MAX_UPSTREAMS + 300) {
+            names.push(match i % 4 {
+                0 => format!("10.0.{}.{}:9000", i / 256, i % 256).into_bytes(),
+                1 => format!("u{i}").into_bytes(),
+                2 => format!("unix:/run/php/pool-{i}.sock").into_bytes(),
+                _ => vec![b'x'; i % 20],
+            });
+        }
+        let mut seed = 7u64;
+        for round in 0..6 {
+            for k in 0..names.len() {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let i = if round == 0 {
+                    k
+                } else {
+                    (seed >> 33) as usize % names.len()
+                };
+                let n = &names[i];
+                let got = a.upstream_id(n);
+                let next = want.len() as u32;
+                let w = *want.entry(n.clone()).or_insert_with(|| {
+                    if next as usize >= MAX_UPSTREAMS {
+                        u32::MAX // resolved below: the (other) id
+                    } else {
+                        next
+                    }
+                });
+                if w == u32::MAX {
+                    assert_eq!(&a.upstream_names[got as usize][..], OTHER_UPSTREAM);
+                } else {
+                    assert_eq!(got, w, "{}", String::from_utf8_lossy(n));
+                    assert_eq!(&a.upstream_names[got as usize][..], &n[..]);
+                }
+            }
+        }
     }
 
     #[test]
