@@ -64,7 +64,7 @@ fn main() {
     let mut line = Vec::with_capacity(512);
     while written < size {
         n += 1;
-        if n % 60 == 0 {
+        if n.is_multiple_of(60) {
             t += 1;
         }
         let sec_of_day = t % 86400;
@@ -133,9 +133,9 @@ fn main() {
             150 + rng.below(400)
         };
         line.clear();
-        let _ = write!(
+        let _ = writeln!(
             line,
-            "{ip} - - [{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000] \"GET {path} HTTP/1.1\" {status} {bytes} \"-\" \"{ua}\" {rt:.3} {ct} {ht} {ur} {upaddr} {upstatus}\n",
+            "{ip} - - [{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000] \"GET {path} HTTP/1.1\" {status} {bytes} \"-\" \"{ua}\" {rt:.3} {ct} {ht} {ur} {upaddr} {upstatus}",
             MONTHS[(m - 1) as usize],
             ur = if ht == "-" && status == 502 { "0.000".to_string() } else { format!("{:.3}", rt) },
         );

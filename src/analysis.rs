@@ -244,7 +244,7 @@ pub fn report_of(
     }
 
     // joins (whole run)
-    let join = Joiner::new(&acc);
+    let join = Joiner::new(acc);
     let mut joins = Joins::default();
 
     // incidents with causes
@@ -297,7 +297,7 @@ pub fn report_of(
             }
         }
         let ctx = CauseCtx {
-            acc: &acc,
+            acc,
             tl,
             s,
             e,
@@ -311,7 +311,7 @@ pub fn report_of(
             up_name: &up_name,
         };
         let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
-        let saturation = saturation(&acc, start_us - 300_000_000, end_us);
+        let saturation = saturation(acc, start_us - 300_000_000, end_us);
         let mut causes = attribute(&ctx, &ij, saturation.as_ref());
         causes.sort_by(|a, b| {
             b.confidence

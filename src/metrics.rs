@@ -437,10 +437,8 @@ pub fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<SocketAddr, String>
         .map_err(|e| format!("cannot listen: {e}; choose another address or port"))?;
     let local = l.local_addr().map_err(|e| e.to_string())?;
     std::thread::spawn(move || {
-        for conn in l.incoming() {
-            if let Ok(s) = conn {
-                let _ = handle(s, &text);
-            }
+        for s in l.incoming().flatten() {
+            let _ = handle(s, &text);
         }
     });
     Ok(local)

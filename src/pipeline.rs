@@ -616,7 +616,7 @@ impl Worker<'_> {
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
                 let lb = if layer == Layer::Lb && r.status >= 500 {
-                    Some(lb_verdict(format, &r))
+                    Some(lb_verdict(format, r))
                 } else {
                     None
                 };
@@ -631,7 +631,7 @@ impl Worker<'_> {
                     r.status,
                     r.request_time_us,
                     up_us,
-                    &r,
+                    r,
                     lb,
                     file,
                     line_no,
@@ -653,7 +653,7 @@ impl Worker<'_> {
                 st.events += 1;
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
-                acc.add_event(utc, &e, file, line_no, rec);
+                acc.add_event(utc, e, file, line_no, rec);
             }
             Ok(Record::Ignored) => ok += 1,
             Err(e) => {

@@ -551,7 +551,7 @@ fn a_file_that_grows_while_it_is_read() {
                 // whole lines, and now and then a line written in two pieces (a writer caught
                 // mid-line by the reader)
                 let l = line(i, 504);
-                if i % 7 == 0 {
+                if i.is_multiple_of(7) {
                     let (a, b) = l.split_at(l.len() / 2);
                     f.write_all(a.as_bytes()).unwrap();
                     f.flush().unwrap();
@@ -562,7 +562,7 @@ fn a_file_that_grows_while_it_is_read() {
                 }
                 n += 1;
                 i += 1;
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     std::thread::sleep(std::time::Duration::from_micros(200));
                 }
             }

@@ -189,7 +189,7 @@ fn lines(t0: i64, n: u64, per_s: u64, burst: (i64, i64), seed: u64) -> String {
         let dt = (i / per_s.max(1)) as i64;
         let in_burst = (burst.0..burst.1).contains(&dt);
         let status = match x % 100 {
-            _ if in_burst && x % 3 == 0 => 502,
+            _ if in_burst && x.is_multiple_of(3) => 502,
             _ if in_burst && x % 3 == 1 => 504,
             0 => 500,
             1..=5 => 404,

@@ -36,7 +36,7 @@ pub fn exercise(p: &mut dyn LineParser, data: &[u8]) -> usize {
     let mut on_rec = |p: &mut dyn LineParser, rec: &[u8]| {
         p.parse_each(rec, &mut |res| {
             if let Ok(r) = res {
-                touch(format, &r);
+                touch(format, r);
                 ok += 1;
             } else if let Err(e) = res {
                 // the position is within the record (rejected samples print from it)

@@ -145,7 +145,7 @@ fn split(line: &[u8]) -> Option<Split<'_>> {
                     value: inner.get(..close)?,
                 }
             }
-            Some(b'[') if rest.iter().any(|&c| c == b']') => {
+            Some(b'[') if rest.contains(&b']') => {
                 let inner = rest.get(1..)?;
                 let close = inner.iter().position(|&c| c == b']')?;
                 i += close + 2;
@@ -323,8 +323,7 @@ fn is_secs(v: &[u8]) -> bool {
         }
         match e.iter().position(|&c| c == b'.') {
             Some(dot) => {
-                dot >= 1
-                    && dot <= 9
+                (1..=9).contains(&dot)
                     && e.len() > dot + 1
                     && e.len() <= dot + 7
                     && e.iter()
@@ -350,7 +349,7 @@ fn is_user_agent(v: &[u8]) -> bool {
 /// A host name: letters, digits, `-` and `.`, with a dot and a letter, optional `:port`.
 fn is_host(v: &[u8]) -> bool {
     let name = match v.iter().rposition(|&c| c == b':') {
-        Some(c) if v.get(c + 1..).is_some_and(|p| is_int(p)) => v.get(..c).unwrap_or_default(),
+        Some(c) if v.get(c + 1..).is_some_and(is_int) => v.get(..c).unwrap_or_default(),
         _ => v,
     };
     !name.is_empty()

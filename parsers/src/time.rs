@@ -109,7 +109,7 @@ pub fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 fn ymd_secs(y: u32, mo: u32, d: u32) -> Option<i64> {
-    if d == 0 || d > days_in_month(y as i64, mo) || y < 1970 || y > 9999 {
+    if d == 0 || d > days_in_month(y as i64, mo) || !(1970..=9999).contains(&y) {
         return None;
     }
     Some(days_from_civil(y as i64, mo, d) * 86400)

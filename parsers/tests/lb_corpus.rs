@@ -78,11 +78,11 @@ fn run_file(
         parser.parse_each(rec, &mut |r| {
             outs.push(match r {
                 Ok(Record::Request(q)) => {
-                    visit(*n, &q);
+                    visit(*n, q);
                     Ok(Some(q.status))
                 }
                 Ok(Record::Event(e)) => {
-                    visit_event(*n, &e);
+                    visit_event(*n, e);
                     Ok(None)
                 }
                 Ok(Record::Ignored) => Err(None),
@@ -498,9 +498,7 @@ fn traefik_corpus() {
                         .any(|w| w.starts_with(b"\"DownstreamStatus\": 5"))
                 } else {
                     let s = String::from_utf8_lossy(l);
-                    s.splitn(3, "\" ")
-                        .nth(1)
-                        .is_some_and(|r| r.starts_with('5'))
+                    s.split("\" ").nth(1).is_some_and(|r| r.starts_with('5'))
                 }
             })
             .count();
