@@ -125,7 +125,8 @@ Examples:
   gatelog live /var/log/nginx/access.log --alert 'rate(5xx) > 5% for 1m' --on-alert ./page.sh
   gatelog live /var/log/nginx/ --metrics 127.0.0.1:9464 > live.jsonl
 
-Keys: q quits, p pauses, 1 / 5 / f show the last 1, 5 or 15 minutes.
+Keys: q quits, p pauses, 1 / 5 / f show the last 1, 5 or 15 minutes, Ctrl-Z suspends
+(fg resumes).
 Not on a terminal (or with --json): one JSON line per --interval.";
 
 #[derive(Args, Debug, Clone)]

@@ -743,7 +743,19 @@ impl<'o> LineFeed<'o> {
         opts: &'o RunOptions,
         tz: &TzChoice,
     ) -> Result<Self, String> {
-        let parser = parsers::build(format, &opts.parser_opts).map_err(|e| e.to_string())?;
+        Self::with_parser_opts(format, file, opts, tz, &opts.parser_opts)
+    }
+
+    /// [`LineFeed::new`] with the parser built from `parser_opts` (an input's own inferred
+    /// nginx `log_format`) instead of the run's.
+    pub fn with_parser_opts(
+        format: Format,
+        file: u32,
+        opts: &'o RunOptions,
+        tz: &TzChoice,
+        parser_opts: &ParserOptions,
+    ) -> Result<Self, String> {
+        let parser = parsers::build(format, parser_opts).map_err(|e| e.to_string())?;
         Ok(LineFeed {
             w: Worker {
                 acc: Acc::new(opts.base_bucket_s),

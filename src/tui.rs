@@ -60,6 +60,8 @@ pub enum Key {
     Pause,
     /// Show the last N seconds.
     Window(i64),
+    /// Back from a suspension (Ctrl-Z, then `fg`): the screen must be drawn whole again.
+    Resumed,
 }
 
 pub fn window_label(s: i64) -> String {
@@ -144,6 +146,49 @@ fn restore_if_active() {
     }
 }
 
+/// Job control: give the terminal back to the shell, stop the process (SIGSTOP: the shell
+/// sees a stopped job, as for Ctrl-Z anywhere else), and when continued (`fg`) take the
+/// terminal again. In raw mode Ctrl-Z is a key, not a signal, so the key reader calls this;
+/// a SIGTSTP from outside (`kill -TSTP`) does too (`cmd::live`). The caller redraws the whole
+/// screen afterwards ([`Key::Resumed`], [`Screen::clear`]).
+#[cfg(unix)]
+pub fn suspend() {
+    use ratatui::crossterm::{cursor, execute, terminal};
+    let was = active();
+    if was {
+        restore_terminal();
+    }
+    // SAFETY: raise only sends a signal to this process; SIGSTOP cannot be caught, so no
+    // handler of ours runs, and execution continues here on SIGCONT.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
+    if was {
+        let _ = terminal::enable_raw_mode();
+        let _ = execute!(
+            io::stdout(),
+            terminal::EnterAlternateScreen,
+            terminal::Clear(terminal::ClearType::All),
+            cursor::Hide
+        );
+        ACTIVE.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(not(unix))]
+pub fn suspend() {}
+
+impl Screen {
+    /// Forget what is on the screen so that the next draw paints everything (after a
+    /// suspension the alternate screen comes back blank). A fresh `Terminal` has empty
+    /// buffers; `Terminal::clear` would ask the terminal for the cursor position, which the
+    /// key reader's pending read swallows (it timed out).
+    pub fn clear(&mut self) -> io::Result<()> {
+        self.term = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(io::stdout()))?;
+        Ok(())
+    }
+}
+
 impl Drop for Screen {
     fn drop(&mut self) {
         restore_terminal();
@@ -160,10 +205,13 @@ pub fn read_keys(mut f: impl FnMut(Option<Key>) -> bool) {
         };
         let k = match ev {
             Event::Key(k) if k.kind != KeyEventKind::Release => {
-                let ctrl_c =
-                    k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c');
+                let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
                 match k.code {
-                    _ if ctrl_c => Some(Key::Quit),
+                    KeyCode::Char('c') if ctrl => Some(Key::Quit),
+                    KeyCode::Char('z') if ctrl => {
+                        suspend();
+                        Some(Key::Resumed)
+                    }
                     KeyCode::Char('q') | KeyCode::Char('Q') | KeyCode::Esc => Some(Key::Quit),
                     KeyCode::Char('p') | KeyCode::Char('P') | KeyCode::Char(' ') => {
                         Some(Key::Pause)

@@ -398,6 +398,26 @@ fn html_escapes_log_text_and_loads_nothing() {
 }
 
 #[test]
+fn html_says_which_layer_an_incident_counts() {
+    // behind HAProxy, the LB and nginx both log each request: the incident's figures count
+    // them once, at the LB, and the page says so with every layer's own counts
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, html) = html_of("samples/client_subset", tmp.path());
+    assert!(
+        html.contains(
+            "80 errors of 240 requests, each request counted once, as the lb layer logged it \
+             (each layer's own lines: app: 160 requests, 0 5xx; lb: 240 requests, 80 5xx; \
+             proxy: 280 requests, 80 5xx)"
+        ),
+        "no counted-layer line in the HTML incident"
+    );
+    // one layer only (nginx's access log alone): nothing to say
+    let (_, html) = html_of("samples/incident/access.log.gz", tmp.path());
+    assert!(html.contains("id=\"incident-1\""), "no incident to look at");
+    assert!(!html.contains("each request counted once"));
+}
+
+#[test]
 fn html_report_renders_in_headless_chromium() {
     let tmp = tempfile::tempdir().unwrap();
     let (page, html) = html_of("samples/incident", tmp.path());

@@ -5,6 +5,9 @@
 //! Tools from Debian (tmux, promtool from `prometheus`) are installed by `.ci/run`; without
 //! them these tests print `SKIPPED ...`, and fail when `CI=true`.
 
+#[path = "../parsers/tests/common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -219,6 +222,37 @@ fn appended_line_shows_within_a_second() {
     assert_eq!(total(&v), 1, "{v}");
     // one interval (1s) plus scheduling slack on a busy machine
     assert!(dt < Duration::from_millis(1600), "took {dt:?}");
+}
+
+/// A log in a layout gatelog does not know (a real one, from the corpus: `$time_iso8601`
+/// first, the request split into method, URI and a request id) is read with the nginx
+/// `log_format` inferred from its first lines, as `analyze` does, and every line counts.
+#[test]
+fn unknown_layout_is_read_with_an_inferred_log_format() {
+    let Some(dir) = common::corpus_dir("live_infer") else {
+        return;
+    };
+    let src = dir.join("nginx-access/docker-homework2-nginx-access-iso8601-custom.log");
+    let body = std::fs::read(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let lines = body.iter().filter(|&&c| c == b'\n').count() as u64;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("old.log"), access_line(0, 200)).unwrap();
+    let mut live = Live::start(&[tmp.path().to_str().unwrap()], Stdio::null());
+    assert!(live.next(Duration::from_secs(10)).is_some());
+    std::fs::write(tmp.path().join("custom.log"), &body).unwrap();
+    let v = live.wait_for(Duration::from_secs(10), |v| total(v) >= lines);
+    // notices are printed just after the interval line they belong to
+    std::thread::sleep(Duration::from_millis(500));
+    let err = live.stop();
+    let v = v.unwrap_or_else(|| panic!("the custom-layout log was not read\n{err}"));
+    assert_eq!(total(&v), lines, "{v}");
+    assert_eq!(v["rejected_lines"], 0, "{v}\n{err}");
+    assert!(
+        err.contains(
+            "custom.log: no built-in layout matches; read with the nginx log_format inferred"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -871,6 +905,126 @@ fn exited_status(screen: &str) -> Option<String> {
 /// SIGTERM, SIGHUP and SIGINT (sent with `kill`, not typed) while the terminal view is up
 /// in tmux: the terminal is given back (main screen, cursor shown, the shell's exact tty
 /// settings: raw mode off) and gatelog ends by the signal (the shell sees 128+signo).
+/// Job control: Ctrl-Z (a key in raw mode) and a SIGTSTP from outside both give the shell its
+/// screen back with the job stopped; `fg` brings the view back, drawn whole, and `q` still
+/// quits with status 0. Driven in tmux with an interactive bash.
+#[test]
+fn terminal_view_suspends_on_ctrl_z_and_sigtstp_and_resumes_on_fg() {
+    let Some(()) = tool(
+        "tmux",
+        "terminal_view_suspends_on_ctrl_z_and_sigtstp_and_resumes_on_fg",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, e) = (d.join("access.log"), d.join("error.log"));
+    std::fs::copy(lab("access.log"), &a).unwrap();
+    std::fs::copy(lab("error.log"), &e).unwrap();
+    let sock = format!("gatelog-live-tstp-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&sock)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    };
+    let o = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "130",
+        "-y",
+        "40",
+        "-s",
+        "t",
+        "env",
+        "PS1=$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+        "-i",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let capture =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+    let display = |f: &str| {
+        String::from_utf8_lossy(&tmux(&["display", "-p", "-t", "t", f]).stdout)
+            .trim()
+            .to_string()
+    };
+    let type_line = |l: &str| {
+        tmux(&["send-keys", "-t", "t", "-l", l]);
+        tmux(&["send-keys", "-t", "t", "Enter"]);
+    };
+    let wait = |what: &dyn Fn(&str) -> bool, secs: u64| -> (bool, String) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut s = String::new();
+        while Instant::now() < end {
+            s = capture();
+            if what(&s) {
+                return (true, s);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (false, s)
+    };
+    let pid_file = d.join("pid");
+    type_line(&format!(
+        "sh -c 'echo $$ > {pid}; exec {BIN} live --from-start {a} {e}'",
+        pid = pid_file.display(),
+        a = a.display(),
+        e = e.display(),
+    ));
+    let (up, first) = wait(&|s| s.contains("upstream_refused"), 15);
+    // 1. Ctrl-Z
+    tmux(&["send-keys", "-t", "t", "C-z"]);
+    let (stopped1, shell1) = wait(&|s| s.contains("Stopped"), 8);
+    let alt1 = display("#{alternate_on}");
+    type_line("clear; fg");
+    let (back1, view1) = wait(&|s| s.contains("upstream_refused"), 10);
+    let alt_back1 = display("#{alternate_on}");
+    // 2. SIGTSTP from outside
+    type_line(""); // (a key the view ignores)
+    let pid: Option<u32> = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    let sent = pid.is_some_and(|p| send_signal(p, 20)); // SIGTSTP
+    let (stopped2, shell2) = wait(&|s| s.contains("Stopped"), 8);
+    let alt2 = display("#{alternate_on}");
+    type_line("clear; fg");
+    let (back2, view2) = wait(&|s| s.contains("upstream_refused"), 10);
+    // 3. q quits as before
+    tmux(&["send-keys", "-t", "t", "q"]);
+    std::thread::sleep(Duration::from_millis(800));
+    type_line("echo EXITED-$?");
+    let (exited, after) = wait(&|s| s.contains("EXITED-"), 8);
+    tmux(&["kill-server"]);
+    assert!(up, "the view never came up:\n{first}");
+    assert!(stopped1, "Ctrl-Z did not stop the job:\n{shell1}");
+    assert_eq!(
+        alt1, "0",
+        "still on the alternate screen after Ctrl-Z:\n{shell1}"
+    );
+    assert!(!shell1.contains("LAST INCIDENT"), "{shell1}");
+    assert!(back1, "fg did not bring the view back:\n{view1}");
+    assert_eq!(alt_back1, "1");
+    // top to bottom: the incident panel and the key help on the last line
+    assert!(
+        view1.contains("LAST INCIDENT") && view1.contains("q quit"),
+        "not drawn whole:\n{view1}"
+    );
+    assert!(sent, "could not send SIGTSTP to {pid:?}");
+    assert!(stopped2, "SIGTSTP did not stop the job:\n{shell2}");
+    assert_eq!(
+        alt2, "0",
+        "still on the alternate screen after SIGTSTP:\n{shell2}"
+    );
+    assert!(back2, "fg did not bring the view back:\n{view2}");
+    assert!(after.contains("EXITED-0"), "{after}");
+}
+
 #[test]
 fn terminal_view_is_restored_on_sigterm_sighup_sigint() {
     let Some(()) = tool("tmux", "terminal_view_is_restored_on_sigterm_sighup_sigint") else {

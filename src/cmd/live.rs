@@ -79,6 +79,9 @@ struct Source<'o> {
     state: SrcState,
     format: Option<Format>,
     detected: String,
+    /// The nginx `log_format` inferred from the sample when no built-in layout matched: every
+    /// feed of this source (also after a rotation) parses with it.
+    log_format: Option<String>,
     /// The feed of the file at the path now (multi-line records are framed per physical
     /// file), and the generation of that file once a line of it was seen.
     feed: Option<LineFeed<'o>>,
@@ -262,6 +265,7 @@ impl<'o> Live<'o> {
             state: SrcState::Sampling,
             format: None,
             detected: String::new(),
+            log_format: None,
             feed: None,
             feed_gen: None,
             old_feeds: Vec::new(),
@@ -288,7 +292,15 @@ impl<'o> Live<'o> {
     /// A feed for source `s` in format `f`.
     fn new_feed(&self, f: Format, s: usize) -> Result<LineFeed<'o>, String> {
         let tz = self.tz_for_new();
-        let mut feed = LineFeed::new(f, s as u32, self.opts, &tz)?;
+        let inferred = self.sources.get(s).and_then(|x| x.log_format.clone());
+        let mut feed = match inferred {
+            Some(lf) => {
+                let mut po = self.opts.parser_opts.clone();
+                po.inferred.push(lf);
+                LineFeed::with_parser_opts(f, s as u32, self.opts, &tz, &po)?
+            }
+            None => LineFeed::new(f, s as u32, self.opts, &tz)?,
+        };
         if self.combos {
             feed.count_combos();
         }
@@ -302,10 +314,20 @@ impl<'o> Live<'o> {
             return true;
         };
         let name = src.name.clone();
-        let (format, reason, offset) = match self.forced(&name) {
-            Some(f) => (Some(f), "forced with --format".to_string(), None),
-            None => pipeline::detect_bytes(head, complete, &self.opts.parser_opts),
+        // As `analyze`: when no built-in layout matches the whole sample, infer the nginx
+        // log_format from it (only then: a partial sample waits for more lines first).
+        let (format, reason, offset, inferred) = match self.forced(&name) {
+            Some(f) => (Some(f), "forced with --format".to_string(), None, None),
+            None => pipeline::detect_sample(head, complete, &self.opts.parser_opts, final_try),
         };
+        if let (Some(_), Some(lf)) = (format, &inferred) {
+            if let Some(src) = self.sources.get_mut(s) {
+                src.log_format = Some(lf.clone());
+            }
+            self.note(format!(
+                "{name}: no built-in layout matches; read with the nginx log_format inferred from its first lines: '{lf}' (pin it with --log-format)"
+            ));
+        }
         if self.offset_seen.is_none() {
             if let Some(o) = offset {
                 self.offset_seen = Some((o, name.clone()));
@@ -1215,13 +1237,20 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 "cannot start the terminal view ({e}); use --json for JSON lines"
             ))
         })?;
-        let tx = tx.clone();
+        let keys_tx = tx.clone();
         std::thread::spawn(move || {
             tui::read_keys(|k| match k {
-                Some(k) => tx.send(Msg::Key(k)).is_ok(),
-                None => tx.send(Msg::Resize).is_ok(),
+                Some(k) => keys_tx.send(Msg::Key(k)).is_ok(),
+                None => keys_tx.send(Msg::Resize).is_ok(),
             })
         });
+        // SIGTSTP from outside (`kill -TSTP`; Ctrl-Z itself is a key in raw mode): suspend
+        // with the terminal given back, as for Ctrl-Z
+        if let Err(e) = stop_signals::watch_tstp(tx.clone()) {
+            live.note(format!(
+                "cannot watch for SIGTSTP ({e}); a SIGTSTP stops gatelog without restoring the terminal"
+            ));
+        }
         Some(s)
     } else {
         None
@@ -1295,6 +1324,14 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 tui::Key::Pause => {
                     paused = !paused;
                     frozen = if paused { view.clone() } else { None };
+                    redraw = true;
+                }
+                tui::Key::Resumed => {
+                    if let Some(sc) = screen.as_mut() {
+                        if let Err(e) = sc.clear() {
+                            live.note(format!("cannot redraw the terminal view: {e}"));
+                        }
+                    }
                     redraw = true;
                 }
                 tui::Key::Window(w) => {
@@ -1490,7 +1527,8 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 break;
             }
         }
-        if redraw {
+        // (not while suspended: the shell has the terminal; Key::Resumed redraws)
+        if redraw && tui::active() {
             if let (Some(s), Some(v)) = (screen.as_mut(), frozen.as_ref().or(view.as_ref())) {
                 let mut v = v.clone();
                 v.paused = paused;
@@ -1554,6 +1592,25 @@ mod stop_signals {
         Ok(())
     }
 
+    /// SIGTSTP while the terminal view is up: [`crate::tui::suspend`], then a redraw.
+    pub fn watch_tstp(tx: mpsc::Sender<Msg>) -> Result<(), String> {
+        use signal_hook::consts::SIGTSTP;
+        if ignored(SIGTSTP) {
+            return Ok(()); // started without job control: nothing to do
+        }
+        let mut signals =
+            signal_hook::iterator::Signals::new([SIGTSTP]).map_err(|e| e.to_string())?;
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                crate::tui::suspend();
+                if tx.send(Msg::Key(crate::tui::Key::Resumed)).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// Whether `sig` is ignored (SIG_IGN inherited from the parent).
     fn ignored(sig: i32) -> bool {
         // SAFETY: sigaction with a null new action only reads the current disposition into
@@ -1581,6 +1638,10 @@ mod stop_signals {
     use std::sync::mpsc;
 
     pub fn watch(_tx: mpsc::Sender<Msg>) -> Result<(), String> {
+        Ok(())
+    }
+
+    pub fn watch_tstp(_tx: mpsc::Sender<Msg>) -> Result<(), String> {
         Ok(())
     }
 

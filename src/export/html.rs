@@ -589,6 +589,22 @@ pub fn render(r: &Report) -> String {
             esc(&i.start),
             esc(&i.end)
         );
+        if let (Some(l), true) = (&i.counted_layer, i.by_layer.len() > 1) {
+            // several layers logged the same requests: say which one the figures count
+            let layers: Vec<String> = i
+                .by_layer
+                .iter()
+                .map(|(k, c)| format!("{k}: {} requests, {} 5xx", n(c.requests), n(c.err5xx)))
+                .collect();
+            let _ = write!(
+                o,
+                r###"<div class="ev counted">{} errors of {} requests, each request counted once, as the {} layer logged it (each layer's own lines: {})</div>"###,
+                n(i.errors),
+                n(i.requests),
+                esc(l),
+                esc(&layers.join("; "))
+            );
+        }
         let ups: Vec<String> = i
             .upstreams
             .iter()
