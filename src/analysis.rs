@@ -1204,52 +1204,55 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         ));
     }
 
-    // one upstream among several
-    let mut per_up: HashMap<u32, (u64, u64)> = HashMap::new();
+    // one upstream among several, judged within one layer: an LB's targets (nginx nodes)
+    // against each other, nginx's upstreams (php-fpm pools) against each other. A request
+    // that failed at a pool is also a 5xx at the LB, so the two sets are never summed.
+    let mut per_up: [HashMap<u32, (u64, u64)>; 2] = [HashMap::new(), HashMap::new()];
     for b in &c.tl.buckets[c.s..=c.e] {
         for u in &b.upstreams {
-            let x = per_up.entry(u.0).or_default();
+            let g = usize::from(!c.acc.lb_upstreams.contains(&u.0));
+            let x = per_up[g].entry(u.0).or_default();
             x.0 += u.1 as u64;
             x.1 += u.2 as u64;
         }
     }
-    if per_up.len() >= 2 {
-        let tot5: u64 = per_up.values().map(|x| x.1).sum();
-        if let Some((&worst, &(wr, we))) = per_up
-            .iter()
-            .max_by_key(|x| (x.1 .1, std::cmp::Reverse(*x.0)))
-        {
-            let others_r: u64 = per_up
-                .iter()
-                .filter(|x| *x.0 != worst)
-                .map(|x| x.1 .0)
-                .sum();
-            let others_e: u64 = per_up
-                .iter()
-                .filter(|x| *x.0 != worst)
-                .map(|x| x.1 .1)
-                .sum();
-            if we >= 3
-                && share(we, tot5) >= 0.8
-                && share(others_e, others_r.max(1)) < 0.05
-                && others_r > 0
-            {
-                let summary = format!(
-                    "{} of {} upstream 5xx came from {} ({} of its {} requests failed) while the other upstreams stayed healthy: look at that one server.",
-                    we,
-                    tot5,
-                    (c.up_name)(worst),
-                    we,
-                    wr
-                );
-                out.push(cause(
-                    "single_backend",
-                    0.4 + 0.5 * share(we, tot5),
-                    summary,
-                    c.ev_status(&[502, 504, 500, 503], 2),
-                ));
+    // (share of the layer's upstream 5xx, upstream, its requests, its 5xx, the layer's 5xx)
+    let mut best: Option<(f64, u32, u64, u64, u64)> = None;
+    for (g, ups) in per_up.iter().enumerate() {
+        if ups.len() < 2 {
+            continue;
+        }
+        let tot5: u64 = ups.values().map(|x| x.1).sum();
+        let Some((&worst, &(wr, we))) =
+            ups.iter().max_by_key(|x| (x.1 .1, std::cmp::Reverse(*x.0)))
+        else {
+            continue;
+        };
+        let others_r: u64 = ups.iter().filter(|x| *x.0 != worst).map(|x| x.1 .0).sum();
+        let others_e: u64 = ups.iter().filter(|x| *x.0 != worst).map(|x| x.1 .1).sum();
+        let sh = share(we, tot5);
+        if we >= 3 && sh >= 0.8 && share(others_e, others_r.max(1)) < 0.05 && others_r > 0 {
+            // the inner layer (nginx's upstreams, g = 1) wins a tie: it is the more specific
+            if best.is_none_or(|b| sh > b.0 || (sh == b.0 && g == 1)) {
+                best = Some((sh, worst, wr, we, tot5));
             }
         }
+    }
+    if let Some((sh, worst, wr, we, tot5)) = best {
+        let summary = format!(
+            "{} of {} upstream 5xx came from {} ({} of its {} requests failed) while the other upstreams stayed healthy: look at that one server.",
+            we,
+            tot5,
+            (c.up_name)(worst),
+            we,
+            wr
+        );
+        out.push(cause(
+            "single_backend",
+            0.4 + 0.5 * sh,
+            summary,
+            c.ev_status(&[502, 504, 500, 503], 2),
+        ));
     }
 
     // a proxy loop: nginx (or the LB) forwarding to itself exhausts its connections

@@ -561,3 +561,50 @@ fn text_totals_name_the_outermost_layer_when_layers_repeat_requests() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("layer logged them"), "{text}");
 }
+
+/// Behind a load balancer, `single_backend` weighs the upstreams of one layer against each
+/// other: HAProxy spreads requests over two nginx nodes, each nginx over two php-fpm pools,
+/// and one pool fails. The LB's 5xx are split evenly between the nginx nodes (neither is the
+/// culprit), and summing them with nginx's own 5xx would halve the failing pool's share.
+#[test]
+fn single_backend_is_judged_within_a_layer() {
+    let tmp = tmpdir();
+    let (mut lb, mut ng) = (String::new(), String::new());
+    let mut k = 0u64;
+    for s in 0..600u64 {
+        for _ in 0..4 {
+            let (mm, ss) = (s / 60, s % 60);
+            let node = if k % 2 == 0 { "n1" } else { "n2" };
+            let (pool, bad) = if k % 4 < 2 {
+                ("10.0.1.11:9000", (300..420).contains(&s))
+            } else {
+                ("10.0.1.12:9000", false)
+            };
+            let st = if bad { 502 } else { 200 };
+            let ms = (k % 4) * 100;
+            lb.push_str(&format!(
+                "Nov 23 10:{mm:02}:{ss:02} lb haproxy[1]: 192.0.2.{}:{} [23/Nov/2026:10:{mm:02}:{ss:02}.{ms:03}] fe be_nginx/{node} 0/0/0/5/5 {st} 200 - - ---- 1/1/0/0/0 0/0 \"GET /app/{k} HTTP/1.1\"\n",
+                1 + k % 200,
+                20000 + k % 30000
+            ));
+            ng.push_str(&format!(
+                "10.0.0.{} - - [23/Nov/2026:10:{mm:02}:{ss:02} +0000] \"GET /app/{k} HTTP/1.1\" {st} 200 \"-\" \"curl/8\" 0.005 0.000 0.005 0.005 {pool} {st}\n",
+                1 + k % 2
+            ));
+            k += 1;
+        }
+    }
+    write(tmp.path(), "haproxy.log", lb.as_bytes());
+    write(tmp.path(), "access.log", ng.as_bytes());
+    let r = json_of(&[tmp.path().to_str().unwrap()]);
+    let inc = &r["incidents"][0];
+    let causes: Vec<&Value> = inc["causes"].as_array().unwrap().iter().collect();
+    let sb = causes
+        .iter()
+        .find(|c| c["cause"] == "single_backend")
+        .unwrap_or_else(|| panic!("no single_backend: {causes:#?}"));
+    let summary = sb["summary"].as_str().unwrap();
+    assert!(summary.contains("10.0.1.11:9000"), "{summary}");
+    assert!(summary.starts_with("240 of 240 upstream 5xx"), "{summary}");
+    assert!(!summary.contains("be_nginx"), "{summary}");
+}
