@@ -1063,7 +1063,8 @@ impl Acc {
         }
         let li = layer as usize;
         b.requests_by_layer[li] += 1;
-        b.note_layer(li, status, r.client);
+        // the client network as the outermost proxy saw it (X-Forwarded-For when logged)
+        b.note_layer(li, status, r.origin_client());
         let is5 = class == 5;
         if is5 {
             b.err5xx_by_layer[li] += 1;
@@ -1166,8 +1167,8 @@ impl Acc {
                 },
                 lb,
                 client_host: hash(host_of(r.client)),
-                net: net_key(r.client),
-                net_ip: net_of(r.client),
+                net: net_key(r.origin_client()),
+                net_ip: net_of(r.origin_client()),
             });
         } else {
             self.rows_dropped += 1;

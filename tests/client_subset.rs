@@ -426,3 +426,58 @@ fn lab_samples_never_blame_client_networks_and_count_requests_once() {
     assert!((905..=913).contains(&e), "{inc}");
     assert_eq!(inc["status"]["504"].as_u64(), Some(e));
 }
+
+/// nginx behind a load balancer with the stock `main` format: `$remote_addr` is the
+/// balancer for every line, and `$http_x_forwarded_for` carries the real client (its last
+/// entry, the one the balancer appended; an earlier entry a client sent is not trusted). The
+/// failing network is found from the forwarded addresses.
+#[test]
+fn behind_a_load_balancer_networks_come_from_x_forwarded_for() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = String::new();
+    for sec in 0..180u32 {
+        for (n, net) in ["10.1.1", "172.16.5", "192.0.2"].iter().enumerate() {
+            for host in [7, 42] {
+                let st = if n == 1 && (60..120).contains(&sec) {
+                    503
+                } else {
+                    200
+                };
+                // a client-supplied entry first (forged: it claims the healthy network)
+                let xff = if host == 42 {
+                    format!("10.1.1.99, {net}.{host}")
+                } else {
+                    format!("{net}.{host}")
+                };
+                let _ = writeln!(
+                    s,
+                    "10.0.0.2 - - [{} +0000] \"GET /api/items?id={sec} HTTP/1.1\" {st} 12 \"-\" \"app/2.1\" \"{xff}\"",
+                    stamp(sec)
+                );
+            }
+        }
+    }
+    let log = write(d.path(), "access.log", &s);
+    let r = analyze(std::slice::from_ref(&log));
+    assert_eq!(r["inputs"][0]["rejected"], 0, "{}", r["inputs"][0]);
+    let inc = &r["incidents"][0];
+    assert_eq!(inc["errors"], 120);
+    let c = &inc["causes"][0];
+    assert_eq!(c["cause"], "client_subset", "{:?}", causes(inc));
+    let summary = c["summary"].as_str().unwrap();
+    assert!(summary.contains("172.16.5.0/24"), "{summary}");
+    assert!(!summary.contains("10.0.0.0/24"), "{summary}");
+    // without the forwarded addresses every request comes from the balancer: one network,
+    // no client_subset
+    let plain: String = s
+        .lines()
+        .map(|l| format!("{}\n", &l[..l.rfind(" \"").unwrap()]))
+        .collect();
+    let log2 = write(d.path(), "plain.log", &plain);
+    let r2 = analyze(std::slice::from_ref(&log2));
+    assert!(
+        !causes(&r2["incidents"][0]).contains(&"client_subset"),
+        "{:?}",
+        causes(&r2["incidents"][0])
+    );
+}

@@ -240,6 +240,32 @@ pub struct Request<'a> {
     /// php-fpm pool or script where logged.
     pub script: &'a [u8],
     pub pid: Option<u32>,
+    /// The `X-Forwarded-For` chain as logged (nginx `$http_x_forwarded_for`), `, `-separated;
+    /// empty when not logged. Behind a load balancer `client` is the balancer and the last
+    /// entry is the address it saw ([`Request::origin_client`]).
+    pub forwarded_for: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The client as the outermost proxy in front saw it: the last `X-Forwarded-For` entry
+    /// when one is logged (the one that proxy appended; earlier entries are whatever the
+    /// client sent, and may be forged), else `client`.
+    #[inline]
+    pub fn origin_client(&self) -> &'a [u8] {
+        if self.forwarded_for.is_empty() {
+            return self.client;
+        }
+        let last = match memchr::memrchr(b',', self.forwarded_for) {
+            Some(i) => self.forwarded_for.get(i + 1..).unwrap_or_default(),
+            None => self.forwarded_for,
+        };
+        let last = last.trim_ascii();
+        if last.is_empty() || last == b"unknown" {
+            self.client
+        } else {
+            last
+        }
+    }
 }
 
 /// An error or life-cycle event from an error log (nginx, php-fpm, slowlog, LB health checks).

@@ -133,6 +133,8 @@ enum Var {
     /// Another `$upstream_*` list (response length, bytes...): consumed as a list, ignored.
     UpOther,
     TraceId,
+    /// `$http_x_forwarded_for`: the client chain a proxy in front passed on.
+    ForwardedFor,
     Other,
 }
 
@@ -161,6 +163,7 @@ fn classify(name: &str) -> Var {
         "upstream_header_time" => Var::UpHeader,
         "upstream_response_time" => Var::UpResponse,
         "request_id" | "http_x_request_id" | "http_x_amzn_trace_id" | "req_id" => Var::TraceId,
+        "http_x_forwarded_for" | "proxy_add_x_forwarded_for" => Var::ForwardedFor,
         // `$upstream_cache_status` and friends hold one value, but treating every
         // `$upstream_*` as a list is harmless for single values.
         n if n.starts_with("upstream_") => Var::UpOther,
@@ -947,6 +950,7 @@ fn assign<'a>(
                 req.trace_id = v;
             }
         }
+        Var::ForwardedFor => req.forwarded_for = dash_empty(v),
         Var::UpOther | Var::Other => {}
     }
     Ok(())

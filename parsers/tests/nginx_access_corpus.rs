@@ -190,6 +190,28 @@ fn court_parse_504s() {
     assert_eq!(count(504), 13);
     assert_eq!(count(500), 235);
     assert_eq!(count(302), 336);
+    // the stock `main` format's $http_x_forwarded_for: behind Docker's proxy (172.20.0.1) the
+    // real client is the forwarded one; an independent oracle: the last quoted field
+    let lines = common::lines(&data);
+    let mut forwarded = 0;
+    for (l, r) in lines.iter().zip(&reqs) {
+        let text = String::from_utf8_lossy(l);
+        let last = text.trim_end().trim_end_matches('"');
+        let last = &last[last.rfind('"').unwrap() + 1..];
+        if last == "-" {
+            assert!(r.forwarded_for.is_empty());
+            assert_eq!(r.origin_client(), r.client);
+        } else {
+            forwarded += 1;
+            assert_eq!(r.forwarded_for, last.as_bytes());
+            let want = last.rsplit(',').next().unwrap().trim();
+            assert_eq!(r.origin_client(), want.as_bytes(), "{text}");
+        }
+    }
+    assert!(forwarded > 0);
+    let r = &reqs[2245]; // line 2246
+    assert_eq!(r.client, b"172.20.0.1");
+    assert_eq!(r.origin_client(), b"81.177.215.47");
 }
 
 #[test]
