@@ -58,6 +58,18 @@ pub struct FormatArgs {
     pub max_line: usize,
 }
 
+/// Options `analyze` and `live` share beyond the format options: how times are read and
+/// what counts as an incident.
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Time zone for timestamps that carry none (nginx error, php-fpm): UTC, +08:00, Asia/Shanghai, local
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+    /// Fewest errors an incident needs
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub min_errors: u64,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct AnalyzeArgs {
     /// Files, directories (recursed), globs, or - for stdin
@@ -65,9 +77,8 @@ pub struct AnalyzeArgs {
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub fmt: FormatArgs,
-    /// Time zone for timestamps that carry none (nginx error, php-fpm): UTC, +08:00, Asia/Shanghai, local
-    #[arg(long, value_name = "ZONE")]
-    pub tz: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Only records at or after T (RFC 3339, or relative to now such as 2h, 30m)
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
@@ -104,9 +115,6 @@ pub struct AnalyzeArgs {
     /// Exit with status 2 if any line could not be parsed
     #[arg(long)]
     pub strict: bool,
-    /// Fewest errors an incident needs
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub min_errors: u64,
     /// Worker threads (default: all cores)
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<usize>,
@@ -136,9 +144,8 @@ pub struct LiveArgs {
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub fmt: FormatArgs,
-    /// Time zone for timestamps that carry none (nginx error, php-fpm): UTC, +08:00, Asia/Shanghai, local
-    #[arg(long, value_name = "ZONE")]
-    pub tz: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Refresh (and JSON line) interval: 1s, 5s, ...
     #[arg(long, value_name = "DUR", default_value = "1s")]
     pub interval: String,
@@ -160,9 +167,6 @@ pub struct LiveArgs {
     /// JSON lines on stdout even on a terminal
     #[arg(long)]
     pub json: bool,
-    /// Fewest errors an incident needs
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub min_errors: u64,
     /// No notices on stderr
     #[arg(long, short = 'q')]
     pub quiet: bool,

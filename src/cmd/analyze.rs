@@ -33,7 +33,7 @@ pub struct Prepared {
 pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
     let parser_opts = super::parser_options(&a.fmt)?;
-    let tz = a.tz.as_deref().map(TzChoice::parse).transpose()?;
+    let tz = a.read.tz.as_deref().map(TzChoice::parse).transpose()?;
     let now_us = chrono::Utc::now().timestamp_micros();
     let since_us = a
         .since
@@ -97,7 +97,7 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
         },
         analysis: AnalysisOptions {
             bucket_s,
-            min_incident_errors: a.min_errors.max(1),
+            min_incident_errors: a.read.min_errors.max(1),
             top_n: 10,
         },
         threads,

@@ -1021,7 +1021,7 @@ pub fn metrics_addr(s: &str) -> Result<String, UserError> {
 pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
     let parser_opts = super::parser_options(&a.fmt)?;
-    let tz_forced = a.tz.as_deref().map(TzChoice::parse).transpose()?;
+    let tz_forced = a.read.tz.as_deref().map(TzChoice::parse).transpose()?;
     if a.fmt.max_line < 256 {
         return Err(UserError("--max-line must be at least 256 bytes".into()));
     }
@@ -1071,7 +1071,7 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
         .max()
         .unwrap_or(0)
         .max(WINDOWS[2]);
-    let mut live = Live::new(&opts, tz_forced, ring_s, a.min_errors, window_s);
+    let mut live = Live::new(&opts, tz_forced, ring_s, a.read.min_errors, window_s);
     live.combos = metrics_at.is_some();
 
     // inputs
