@@ -1516,15 +1516,17 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     // exact 5xx per network from the kept rows: the keys sorted and counted by runs (an
     // incident of tens of thousands of 5xx from as many networks costs a sort, not a hash
     // map of them)
-    let mut keys5: Vec<u64> = Vec::new();
-    let mut rows5 = 0u64;
-    for r in &c.acc.req_rows {
-        if r.status >= 500
-            && r.status < 600
+    // a kept 5xx row of this layer in the incident
+    let in_incident = |r: &crate::acc::ReqRow| {
+        (500..600).contains(&r.status)
             && r.layer as usize == l
             && r.utc_us >= c.start_us
             && r.utc_us < c.end_us
-        {
+    };
+    let mut keys5: Vec<u64> = Vec::new();
+    let mut rows5 = 0u64;
+    for r in &c.acc.req_rows {
+        if in_incident(r) {
             rows5 += 1;
             if r.net != 0 {
                 keys5.push(r.net);
@@ -1593,16 +1595,9 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     // how each listed network is shown: the address of its first kept 5xx row
     let mut shown: HashMap<u64, Option<u64>> =
         with_req.iter().take(5).map(|x| (x.0, None)).collect();
-    for r in &c.acc.req_rows {
-        if r.status >= 500
-            && r.status < 600
-            && r.layer as usize == l
-            && r.utc_us >= c.start_us
-            && r.utc_us < c.end_us
-        {
-            if let Some(v @ None) = shown.get_mut(&r.net) {
-                *v = Some(r.net_ip);
-            }
+    for r in c.acc.req_rows.iter().filter(|r| in_incident(r)) {
+        if let Some(v @ None) = shown.get_mut(&r.net) {
+            *v = Some(r.net_ip);
         }
     }
     let listed: Vec<String> = with_req

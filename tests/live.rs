@@ -479,6 +479,15 @@ fn send_signal(pid: u32, signo: i32) -> bool {
     unsafe { libc::kill(pid, signo) == 0 }
 }
 
+/// The lab's access and error logs copied into a temporary directory.
+fn lab_copy() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, e) = (dir.path().join("access.log"), dir.path().join("error.log"));
+    std::fs::copy(lab("access.log"), &a).unwrap();
+    std::fs::copy(lab("error.log"), &e).unwrap();
+    (dir, a, e)
+}
+
 fn lab(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("samples/fpm_down")
@@ -794,6 +803,75 @@ fn metrics_endpoint_passes_promtool() {
     );
 }
 
+/// A private tmux server (its own socket) with one session `t`, for the terminal-view tests.
+struct Tmux {
+    sock: String,
+}
+
+impl Tmux {
+    /// Start the session running `cmd` (a program and its arguments) in a 130×40 window.
+    fn start(name: &str, cmd: &[&str]) -> Tmux {
+        let t = Tmux {
+            sock: format!("gatelog-{name}-{}", std::process::id()),
+        };
+        let mut args = vec!["new-session", "-d", "-x", "130", "-y", "40", "-s", "t"];
+        args.extend_from_slice(cmd);
+        let o = t.run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.sock)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn keys(&self, k: &str) {
+        self.run(&["send-keys", "-t", "t", k]);
+    }
+
+    /// Type a line and press Enter.
+    fn type_line(&self, l: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", l]);
+        self.keys("Enter");
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned()
+    }
+
+    /// A tmux format of the pane, such as `#{alternate_on}`.
+    fn display(&self, f: &str) -> String {
+        String::from_utf8_lossy(&self.run(&["display", "-p", "-t", "t", f]).stdout)
+            .trim()
+            .to_string()
+    }
+
+    /// Capture the pane until `what` holds (true) or `secs` pass (false), with the last capture.
+    fn wait(&self, what: &dyn Fn(&str) -> bool, secs: u64) -> (bool, String) {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut s = String::new();
+        while Instant::now() < end {
+            s = self.capture();
+            if what(&s) {
+                return (true, s);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (false, s)
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
 #[test]
 fn terminal_view_in_tmux_shows_the_figures_and_q_restores() {
     let Some(()) = tool(
@@ -816,35 +894,14 @@ fn terminal_view_in_tmux_shows_the_figures_and_q_restores() {
     };
     cut("access.log", &a, 3, "[23/Nov/2026:19:56:05");
     cut("error.log", &e, 1, "19:56:05");
-    let sock = format!("gatelog-live-test-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&sock)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    };
     // files followed from their start (a pipe would keep the shell waiting after q)
     let cmd = format!(
         "{BIN} live --from-start {} {}; echo EXITED-$?; sleep 30",
         a.display(),
         e.display()
     );
-    let o = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "130",
-        "-y",
-        "40",
-        "-s",
-        "t",
-        &cmd,
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let capture =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
+    let tmux = Tmux::start("live-test", &[&cmd]);
+    let capture = || tmux.capture();
     let deadline = Instant::now() + Duration::from_secs(15);
     let mut screen = String::new();
     while Instant::now() < deadline {
@@ -856,13 +913,13 @@ fn terminal_view_in_tmux_shows_the_figures_and_q_restores() {
     }
     let shown = screen.clone();
     // switch the window and pause: the header says so
-    tmux(&["send-keys", "-t", "t", "1"]);
+    tmux.keys("1");
     std::thread::sleep(Duration::from_millis(1500));
     let one = capture();
-    tmux(&["send-keys", "-t", "t", "p"]);
+    tmux.keys("p");
     std::thread::sleep(Duration::from_millis(1500));
     let paused = capture();
-    tmux(&["send-keys", "-t", "t", "q"]);
+    tmux.keys("q");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut after = String::new();
     while Instant::now() < deadline {
@@ -872,7 +929,7 @@ fn terminal_view_in_tmux_shows_the_figures_and_q_restores() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    tmux(&["kill-server"]);
+    drop(tmux);
     assert!(shown.contains("upstream_refused"), "{shown}");
     assert!(shown.contains("ACTIVE INCIDENT"), "{shown}");
     assert!(shown.contains("127.0.0.1:19000"), "{shown}");
@@ -916,91 +973,43 @@ fn terminal_view_suspends_on_ctrl_z_and_sigtstp_and_resumes_on_fg() {
     ) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, a, e) = lab_copy();
     let d = dir.path();
-    let (a, e) = (d.join("access.log"), d.join("error.log"));
-    std::fs::copy(lab("access.log"), &a).unwrap();
-    std::fs::copy(lab("error.log"), &e).unwrap();
-    let sock = format!("gatelog-live-tstp-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&sock)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    };
-    let o = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "130",
-        "-y",
-        "40",
-        "-s",
-        "t",
-        "env",
-        "PS1=$ ",
-        "bash",
-        "--norc",
-        "--noprofile",
-        "-i",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let capture =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
-    let display = |f: &str| {
-        String::from_utf8_lossy(&tmux(&["display", "-p", "-t", "t", f]).stdout)
-            .trim()
-            .to_string()
-    };
-    let type_line = |l: &str| {
-        tmux(&["send-keys", "-t", "t", "-l", l]);
-        tmux(&["send-keys", "-t", "t", "Enter"]);
-    };
-    let wait = |what: &dyn Fn(&str) -> bool, secs: u64| -> (bool, String) {
-        let end = Instant::now() + Duration::from_secs(secs);
-        let mut s = String::new();
-        while Instant::now() < end {
-            s = capture();
-            if what(&s) {
-                return (true, s);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        (false, s)
-    };
+    let tmux = Tmux::start(
+        "live-tstp",
+        &["env", "PS1=$ ", "bash", "--norc", "--noprofile", "-i"],
+    );
     let pid_file = d.join("pid");
-    type_line(&format!(
+    tmux.type_line(&format!(
         "sh -c 'echo $$ > {pid}; exec {BIN} live --from-start {a} {e}'",
         pid = pid_file.display(),
         a = a.display(),
         e = e.display(),
     ));
-    let (up, first) = wait(&|s| s.contains("upstream_refused"), 15);
+    let (up, first) = tmux.wait(&|s| s.contains("upstream_refused"), 15);
     // 1. Ctrl-Z
-    tmux(&["send-keys", "-t", "t", "C-z"]);
-    let (stopped1, shell1) = wait(&|s| s.contains("Stopped"), 8);
-    let alt1 = display("#{alternate_on}");
-    type_line("clear; fg");
-    let (back1, view1) = wait(&|s| s.contains("upstream_refused"), 10);
-    let alt_back1 = display("#{alternate_on}");
+    tmux.keys("C-z");
+    let (stopped1, shell1) = tmux.wait(&|s| s.contains("Stopped"), 8);
+    let alt1 = tmux.display("#{alternate_on}");
+    tmux.type_line("clear; fg");
+    let (back1, view1) = tmux.wait(&|s| s.contains("upstream_refused"), 10);
+    let alt_back1 = tmux.display("#{alternate_on}");
     // 2. SIGTSTP from outside
-    type_line(""); // (a key the view ignores)
+    tmux.type_line(""); // (a key the view ignores)
     let pid: Option<u32> = std::fs::read_to_string(&pid_file)
         .ok()
         .and_then(|p| p.trim().parse().ok());
     let sent = pid.is_some_and(|p| send_signal(p, 20)); // SIGTSTP
-    let (stopped2, shell2) = wait(&|s| s.contains("Stopped"), 8);
-    let alt2 = display("#{alternate_on}");
-    type_line("clear; fg");
-    let (back2, view2) = wait(&|s| s.contains("upstream_refused"), 10);
+    let (stopped2, shell2) = tmux.wait(&|s| s.contains("Stopped"), 8);
+    let alt2 = tmux.display("#{alternate_on}");
+    tmux.type_line("clear; fg");
+    let (back2, view2) = tmux.wait(&|s| s.contains("upstream_refused"), 10);
     // 3. q quits as before
-    tmux(&["send-keys", "-t", "t", "q"]);
+    tmux.keys("q");
     std::thread::sleep(Duration::from_millis(800));
-    type_line("echo EXITED-$?");
-    let (exited, after) = wait(&|s| s.contains("EXITED-"), 8);
-    tmux(&["kill-server"]);
+    tmux.type_line("echo EXITED-$?");
+    let (_, after) = tmux.wait(&|s| s.contains("EXITED-"), 8);
+    drop(tmux);
     assert!(up, "the view never came up:\n{first}");
     assert!(stopped1, "Ctrl-Z did not stop the job:\n{shell1}");
     assert_eq!(
@@ -1030,71 +1039,23 @@ fn terminal_view_is_restored_on_sigterm_sighup_sigint() {
     let Some(()) = tool("tmux", "terminal_view_is_restored_on_sigterm_sighup_sigint") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, a, e) = lab_copy();
     let d = dir.path();
-    let (a, e) = (d.join("access.log"), d.join("error.log"));
-    std::fs::copy(lab("access.log"), &a).unwrap();
-    std::fs::copy(lab("error.log"), &e).unwrap();
-    let sock = format!("gatelog-live-sig-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&sock)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    };
-    let o = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "130",
-        "-y",
-        "40",
-        "-s",
-        "t",
-        "env",
-        "PS1=$ ",
-        "sh",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let capture =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "t"]).stdout).into_owned();
-    let display = |f: &str| {
-        String::from_utf8_lossy(&tmux(&["display", "-p", "-t", "t", f]).stdout)
-            .trim()
-            .to_string()
-    };
-    let type_line = |l: &str| {
-        tmux(&["send-keys", "-t", "t", "-l", l]);
-        tmux(&["send-keys", "-t", "t", "Enter"]);
-    };
-    let wait = |what: &dyn Fn(&str) -> bool, secs: u64| -> (bool, String) {
-        let end = Instant::now() + Duration::from_secs(secs);
-        let mut s = String::new();
-        while Instant::now() < end {
-            s = capture();
-            if what(&s) {
-                return (true, s);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        (false, s)
-    };
+    let tmux = Tmux::start("live-sig", &["env", "PS1=$ ", "sh"]);
     let mut failures = Vec::new();
     for (name, signo) in [("TERM", 15), ("HUP", 1), ("INT", 2)] {
         let pid_file = d.join(format!("pid-{name}"));
-        type_line("clear");
+        tmux.type_line("clear");
         std::thread::sleep(Duration::from_millis(300));
-        type_line(&format!(
+        tmux.type_line(&format!(
             "stty -g > {d}/before; sh -c 'echo $$ > {pid}; exec {BIN} live --from-start {a} {e}'",
             d = d.display(),
             pid = pid_file.display(),
             a = a.display(),
             e = e.display(),
         ));
-        let (up, screen) = wait(&|s| s.contains("upstream_refused"), 15);
-        let alt_during = display("#{alternate_on}");
+        let (up, screen) = tmux.wait(&|s| s.contains("upstream_refused"), 15);
+        let alt_during = tmux.display("#{alternate_on}");
         let pid = std::fs::read_to_string(&pid_file).unwrap_or_default();
         let killed = pid
             .trim()
@@ -1103,19 +1064,19 @@ fn terminal_view_is_restored_on_sigterm_sighup_sigint() {
         // back on the shell's screen; then the status, typed as its own command (a shell
         // drops the rest of a command list whose job died of SIGINT, as after a ^C)
         let end = Instant::now() + Duration::from_secs(6);
-        while display("#{alternate_on}") != "0" && Instant::now() < end {
+        while tmux.display("#{alternate_on}") != "0" && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(100));
         }
-        let alt_after = display("#{alternate_on}");
-        let cursor_after = display("#{cursor_flag}");
-        type_line("echo EXITED-$?");
+        let alt_after = tmux.display("#{alternate_on}");
+        let cursor_after = tmux.display("#{cursor_flag}");
+        tmux.type_line("echo EXITED-$?");
         // the output line (the command line holds `EXITED-$?`)
-        let (exited, after) = wait(&|s| exited_status(s).is_some(), 6);
-        type_line(&format!(
+        let (exited, after) = tmux.wait(&|s| exited_status(s).is_some(), 6);
+        tmux.type_line(&format!(
             "stty -g > {d}/after; cmp -s {d}/before {d}/after && echo TTY-SAME-$((6*7))",
             d = d.display()
         ));
-        let (same_tty, last) = wait(&|s| s.contains("TTY-SAME-42"), 5);
+        let (same_tty, last) = tmux.wait(&|s| s.contains("TTY-SAME-42"), 5);
         let status = format!("EXITED-{}", 128 + signo);
         let got_status = exited_status(&after).as_deref() == Some(&status[7..]);
         if !(up && alt_during == "1" && killed && exited && got_status) {
@@ -1131,6 +1092,6 @@ fn terminal_view_is_restored_on_sigterm_sighup_sigint() {
             ));
         }
     }
-    tmux(&["kill-server"]);
+    drop(tmux);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
