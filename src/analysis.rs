@@ -1239,7 +1239,25 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         }
     }
     if let Some((sh, worst, wr, we, tot5)) = best {
-        let summary = format!(
+        // a cause found above that says why that server fails (saturated, crashing, down):
+        // this one then only says where, and ranks below it
+        let why = out
+            .iter()
+            .filter(|x| x.confidence >= 0.5)
+            .map(|x| x.cause.as_str())
+            .find(|x| {
+                matches!(
+                    *x,
+                    "fpm_max_children"
+                        | "fpm_request_terminate"
+                        | "fpm_worker_crash"
+                        | "fpm_listen_backlog"
+                        | "upstream_refused"
+                        | "upstream_connect_timeout"
+                        | "lb_backend_down"
+                )
+            });
+        let mut summary = format!(
             "{} of {} upstream 5xx came from {} ({} of its {} requests failed) while the other upstreams stayed healthy: look at that one server.",
             we,
             tot5,
@@ -1247,9 +1265,14 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             we,
             wr
         );
+        let mut conf = 0.4 + 0.5 * sh;
+        if let Some(w) = why {
+            summary.push_str(&format!(" It is where the {w} above happened."));
+            conf *= 0.8;
+        }
         out.push(cause(
             "single_backend",
-            0.4 + 0.5 * sh,
+            conf,
             summary,
             c.ev_status(&[502, 504, 500, 503], 2),
         ));

@@ -158,3 +158,31 @@ fn saturation_root_names_the_slow_script() {
         .unwrap()
         .contains("pm.max_children"));
 }
+
+/// The lab incident (HAProxy → two nginx → php-fpm pools `www` on a socket and `tcp` on
+/// 127.0.0.1:19000): every nginx 5xx came from the saturated `www` pool while `tcp` stayed
+/// healthy. `single_backend` names that pool, judged among nginx's upstreams (not summed
+/// with HAProxy's 5xx, spread over both nginx nodes), and ranks below `fpm_max_children`,
+/// which says why it failed.
+#[test]
+fn lab_incident_names_the_saturated_pool_below_its_cause() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/incident");
+    let r = analyze(&dir);
+    let causes = r["incidents"][0]["causes"].as_array().unwrap();
+    let pos = |name: &str| causes.iter().position(|c| c["cause"] == name);
+    let (Some(fpm), Some(sb)) = (pos("fpm_max_children"), pos("single_backend")) else {
+        panic!("{causes:#?}");
+    };
+    assert_eq!(fpm, 0);
+    assert!(sb > fpm);
+    let s = causes[sb]["summary"].as_str().unwrap();
+    assert!(s.contains("php-fpm-www.sock"), "{s}");
+    assert!(
+        s.contains("where the fpm_max_children above happened"),
+        "{s}"
+    );
+    assert!(
+        causes[sb]["confidence"].as_f64() < causes[fpm]["confidence"].as_f64(),
+        "{causes:#?}"
+    );
+}
