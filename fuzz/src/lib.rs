@@ -103,6 +103,9 @@ pub fn touch(format: Format, r: &Record<'_>) {
             let _ = fields::parse_status(fields::upstream_last(q.upstream_status));
             let _ = fields::split_request_line(q.request_line);
             let _ = fields::split_request_line(q.path);
+            // the client networks are keyed on this (X-Forwarded-For's last entry)
+            let o = q.origin_client();
+            assert!(o.len() <= q.client.len().max(q.forwarded_for.len()));
         }
         Record::Event(e) => {
             let _ = e.ts.utc_us(0);
