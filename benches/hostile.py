@@ -10,8 +10,8 @@ For each size it writes a combined+upstream nginx access log where line i has cl
 10.x.y.z (i), path /p/<i>, upstream 172.x.y.z:9000 (i) and status 502 (every line counts in
 the 5xx tables), runs gatelog on it and prints lines/s and peak RSS (from wait4's
 ru_maxrss). Bounded memory means the RSS does not grow with the number of distinct keys.
---stdin streams the lines into gatelog's stdin instead of a file (needs the stdin fix, see
-README "Errors"); files go to $TMPDIR and are removed unless --keep.
+--stdin streams the lines into gatelog's stdin instead of a file (paced by this generator);
+files go to $TMPDIR and are removed unless --keep.
 
 --long-keys N adds a run of N lines whose paths are distinct and 100 KB long: the tables
 keep up to 2x their capacity of keys, so memory there grows with key length.
