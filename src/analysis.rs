@@ -43,31 +43,19 @@ pub struct InputMeta {
 const EVIDENCE_PER_CAUSE: usize = 3;
 
 pub fn build_report(
-    acc: Acc,
-    inputs: &[InputMeta],
-    skipped: Vec<SkippedInput>,
-    timezone: String,
-    opts: &AnalysisOptions,
-) -> Report {
-    build_report_with(acc, inputs, skipped, timezone, opts, &[])
-}
-
-/// [`build_report`] with the (5xx, requests) of recent buckets of earlier runs (`--state`):
-/// they join the baseline that this run's incidents are measured against.
-pub fn build_report_with(
     mut acc: Acc,
     inputs: &[InputMeta],
     skipped: Vec<SkippedInput>,
     timezone: String,
     opts: &AnalysisOptions,
-    prior: &[(u64, u64)],
 ) -> Report {
-    report_of(&mut acc, inputs, skipped, timezone, opts, prior)
+    report_of(&mut acc, inputs, skipped, timezone, opts, &[])
 }
 
-/// [`build_report_with`] leaving the accumulator to the caller (who may free it off the
-/// critical path: a large run's accumulator holds hundreds of thousands of small
-/// allocations). Only the timeline's width changes in `acc`.
+/// The report of an accumulator. `prior`: the (5xx, requests) of recent buckets of earlier
+/// runs (`--state`), which join the baseline this run's incidents are measured against. The
+/// accumulator is left to the caller, who may free it off the critical path (a large run's
+/// holds hundreds of thousands of small allocations); only its timeline's width changes.
 pub fn report_of(
     acc_mut: &mut Acc,
     inputs: &[InputMeta],

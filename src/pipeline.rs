@@ -120,16 +120,6 @@ fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
     }
 }
 
-/// Detect the format of a sample of bytes (without inference: see [`detect_sample`]).
-pub fn detect_bytes(
-    head: &[u8],
-    complete: bool,
-    opts: &ParserOptions,
-) -> (Option<Format>, String, Option<i32>) {
-    let (format, reason, offset, _) = detect_sample(head, complete, opts, false);
-    (format, reason, offset)
-}
-
 /// Detect the format of a sample of bytes. With `infer`, a sample that no format matches may
 /// get an inferred nginx `log_format` (the last element; `gatelog_parsers::infer`): the caller
 /// must add it to `ParserOptions::inferred` for the input's lines to parse.

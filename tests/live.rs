@@ -158,18 +158,22 @@ fn writer(path: &Path, n: u64, per_s: u64, rotate_every: u64, by_rename: bool) {
     }
 }
 
-fn rotation_case(by_rename: bool) {
+/// `gatelog live` following an empty `name` (forced to `format`) in a temporary directory,
+/// once its first interval line is out.
+fn follow_empty(name: &str, format: &str) -> (tempfile::TempDir, PathBuf, Live) {
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
+    let log = dir.path().join(name);
     std::fs::write(&log, "").unwrap();
-    let mut live = Live::start(
-        &[log.to_str().unwrap(), "--format", "nginx-access"],
-        Stdio::null(),
-    );
+    let mut live = Live::start(&[log.to_str().unwrap(), "--format", format], Stdio::null());
     assert!(
         live.next(Duration::from_secs(10)).is_some(),
         "no first line"
     );
+    (dir, log, live)
+}
+
+fn rotation_case(by_rename: bool) {
+    let (_dir, log, mut live) = follow_empty("access.log", "nginx-access");
     let n = 6000;
     writer(&log, n, 2000, 1100, by_rename);
     let got = live.wait_for(Duration::from_secs(20), |v| total(v) >= n);
@@ -316,17 +320,7 @@ enum SlowRotation {
 
 fn slow_rotation_case(how: SlowRotation) {
     let (recs, lines) = slow_records();
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("php-fpm-slow.log");
-    std::fs::write(&log, "").unwrap();
-    let mut live = Live::start(
-        &[log.to_str().unwrap(), "--format", "fpm-slow"],
-        Stdio::null(),
-    );
-    assert!(
-        live.next(Duration::from_secs(10)).is_some(),
-        "no first line"
-    );
+    let (dir, log, mut live) = follow_empty("php-fpm-slow.log", "fpm-slow");
     let open = |p: &Path| {
         std::fs::OpenOptions::new()
             .create(true)
@@ -992,7 +986,9 @@ fn terminal_view_suspends_on_ctrl_z_and_sigtstp_and_resumes_on_fg() {
     let (stopped1, shell1) = tmux.wait(&|s| s.contains("Stopped"), 8);
     let alt1 = tmux.display("#{alternate_on}");
     tmux.type_line("clear; fg");
-    let (back1, view1) = tmux.wait(&|s| s.contains("upstream_refused"), 10);
+    // (waiting for the whole frame: a capture can fall between two writes of one draw)
+    let whole = |s: &str| s.contains("LAST INCIDENT") && s.contains("q quit");
+    let (back1, view1) = tmux.wait(&|s| s.contains("upstream_refused") && whole(s), 10);
     let alt_back1 = tmux.display("#{alternate_on}");
     // 2. SIGTSTP from outside
     tmux.type_line(""); // (a key the view ignores)
@@ -1020,10 +1016,7 @@ fn terminal_view_suspends_on_ctrl_z_and_sigtstp_and_resumes_on_fg() {
     assert!(back1, "fg did not bring the view back:\n{view1}");
     assert_eq!(alt_back1, "1");
     // top to bottom: the incident panel and the key help on the last line
-    assert!(
-        view1.contains("LAST INCIDENT") && view1.contains("q quit"),
-        "not drawn whole:\n{view1}"
-    );
+    assert!(whole(&view1), "not drawn whole:\n{view1}");
     assert!(sent, "could not send SIGTSTP to {pid:?}");
     assert!(stopped2, "SIGTSTP did not stop the job:\n{shell2}");
     assert_eq!(
