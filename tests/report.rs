@@ -174,3 +174,75 @@ fn quiet_timeline_runs_are_folded_into_one_line() {
     let all: u64 = rows.iter().map(|r| r["requests"].as_u64().unwrap()).sum();
     assert_eq!(req_folded + req_shown, all);
 }
+
+/// An nginx `combined` line at `t` seconds after 2026-11-23T00:00:00Z.
+fn combined(t: i64, status: u16) -> String {
+    let d = chrono::DateTime::from_timestamp(1_795_392_000 + t, 0).unwrap();
+    format!(
+        "10.0.0.{} - - [{}] \"GET /item/{} HTTP/1.1\" {status} 512 \"-\" \"curl/8.0\"\n",
+        t % 250,
+        d.format("%d/%b/%Y:%H:%M:%S +0000"),
+        t % 97
+    )
+}
+
+#[test]
+fn an_empty_since_until_window_says_where_the_logs_are_and_fails() {
+    // the lab incident: small files, read from the top
+    for (w, v) in [
+        ("--since", "2026-11-24T00:00:00Z"),
+        ("--until", "2026-11-23T00:00:00Z"),
+    ] {
+        let out = gatelog(&["analyze", "samples/incident", w, v]);
+        assert_eq!(out.status.code(), Some(1), "{w} {v}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: u64 = json(&["samples/incident"])["totals"]["lines"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            err.trim(),
+            format!("gatelog: error: {w} {v}: the window holds no record: all {lines} lines fell outside it; the logs run from 2026-11-23T20:01:09+00:00 to 2026-11-23T20:02:32+00:00"),
+        );
+        // the report is still printed (nightly jobs keep their output)
+        assert!(text(&out).contains("SUMMARY"));
+    }
+    // a window that holds records is no error
+    let out = gatelog(&[
+        "analyze",
+        "samples/incident",
+        "--since",
+        "2026-11-23T20:01:30Z",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+
+    // a 2.4 MB time-ordered file: seeked (only its last block is parsed) or read whole,
+    // the message names both ends
+    let dir = tmp("window");
+    let n = 24_000i64;
+    let log: String = (0..n).map(|t| combined(t, 200)).collect();
+    assert!(log.len() > 2 << 20);
+    let p = write(&dir, "access.log", log.as_bytes());
+    let last = chrono::DateTime::from_timestamp(1_795_392_000 + n - 1, 0).unwrap();
+    let want = format!(
+        "the logs run from 2026-11-23T00:00:00+00:00 to {}",
+        last.format("%Y-%m-%dT%H:%M:%S+00:00")
+    );
+    for seek in ["0", "1"] {
+        for (w, v) in [
+            ("--since", "2026-11-25T00:00:00Z"),
+            ("--until", "2026-11-22T00:00:00Z"),
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+                .args(["analyze", p.to_str().unwrap(), w, v])
+                .env("GATELOG_NO_SEEK", seek)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(
+                err.contains(&format!("all {n} lines fell outside it")) && err.contains(&want),
+                "no-seek={seek} {w}: {err}"
+            );
+        }
+    }
+}
