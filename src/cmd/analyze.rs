@@ -310,6 +310,11 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     p.opts.rows = parquet
         .clone()
         .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
+    // one run per state file, from before its inputs are looked at until the state is saved
+    let _lock = match &p.state {
+        Some(s) => Some(crate::state_lock::lock(s, a.quiet)?),
+        None => None,
+    };
     let out = analyze(&a.inputs, &p);
     if !a.quiet {
         for (name, lf) in &out.inferred {
