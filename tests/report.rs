@@ -378,8 +378,12 @@ fn overlapping_runs_on_one_state_file_never_count_the_same_bytes_twice() {
         .unwrap()
         .write_all(more.as_bytes())
         .unwrap();
+    // both outputs are drained at once: the run holding the lock must never block on a full
+    // stdout pipe while the test waits for the other
     let (a, b) = (run(None), run(None));
-    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let ta = std::thread::spawn(move || a.wait_with_output().unwrap());
+    let tb = std::thread::spawn(move || b.wait_with_output().unwrap());
+    let (a, b) = (ta.join().unwrap(), tb.join().unwrap());
     assert!(a.status.success() && b.status.success());
     assert_eq!(
         parsed(&a) + parsed(&b),
