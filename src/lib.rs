@@ -17,6 +17,7 @@ pub mod report;
 pub mod rules;
 pub mod seek;
 pub mod state;
+pub mod summary;
 pub mod text;
 pub mod tui;
 pub mod tz;

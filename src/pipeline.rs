@@ -596,6 +596,8 @@ impl Worker<'_> {
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
+                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
                 }
                 ok += 1;
@@ -637,6 +639,8 @@ impl Worker<'_> {
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
+                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
                 }
                 ok += 1;
