@@ -1777,20 +1777,54 @@ fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
 // ---------------------------------------------------------------------------------------
 // Capacity
 
+/// Shortest span (seconds) a sustained request rate is measured over.
+const CAPACITY_WINDOW_S: i64 = 10;
+
 fn capacity(tl: &Timeline, spans: &[(usize, usize)], up_name: &dyn Fn(u32) -> String) -> Capacity {
     let w = tl.width_s() as f64;
     let in_span = |i: usize| spans.iter().any(|s| i >= s.0 && i <= s.1);
     let mut cap = Capacity::default();
-    for (i, b) in tl.buckets.iter().enumerate() {
-        if b.requests > 0 && !in_span(i) && (b.err5xx() as f64) < 0.01 * b.requests as f64 {
-            let r = b.requests as f64 / w;
+    // Rates count each request once: at the outermost layer that logged requests (a request
+    // that crossed HAProxy, nginx and php-fpm is one request, not three).
+    let outer = outer_layer(&tl.buckets);
+    cap.counted_layer = outer.map(|l| LAYERS[l].id().to_string());
+    let req_err = |b: &Bucket| match outer {
+        Some(l) => (b.requests_by_layer[l], b.err5xx_by_layer[l]),
+        None => (b.requests, b.err5xx()),
+    };
+    // The sustained rate is measured over at least CAPACITY_WINDOW_S of consecutive clean
+    // buckets: a single short bucket holds bursts (a queue draining after an incident)
+    // that were never a rate the service sustained.
+    // The CAPACITY_WINDOW_S after an incident are left out too: its queue drains there.
+    let k = ((CAPACITY_WINDOW_S as f64 / w).ceil() as usize).max(1);
+    let draining = |i: usize| spans.iter().any(|s| i > s.1 && i <= s.1 + k);
+    let clean: Vec<Option<u64>> = tl
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let (req, err) = req_err(b);
+            (req > 0 && !in_span(i) && !draining(i) && (err as f64) < 0.01 * req as f64)
+                .then_some(req)
+        })
+        .collect();
+    let longest_run = clean
+        .split(|c| c.is_none())
+        .map(|r| r.len())
+        .max()
+        .unwrap_or(0);
+    let k = k.min(longest_run.max(1));
+    for run in clean.split(|c| c.is_none()) {
+        for win in run.windows(k) {
+            let req: u64 = win.iter().map(|c| c.unwrap_or(0)).sum();
+            let r = req as f64 / (k as f64 * w);
             cap.sustained_rps = Some(cap.sustained_rps.map_or(r, |x: f64| x.max(r)));
         }
     }
     if let Some(&(s, _)) = spans.first() {
-        let b = &tl.buckets[s];
-        if b.requests > 0 {
-            cap.errors_began_rps = Some(round3(b.requests as f64 / w));
+        let (req, _) = req_err(&tl.buckets[s]);
+        if req > 0 {
+            cap.errors_began_rps = Some(round3(req as f64 / w));
         }
     }
     cap.sustained_rps = cap.sustained_rps.map(round3);

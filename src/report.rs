@@ -219,6 +219,9 @@ pub struct Capacity {
     pub sustained_rps: Option<f64>,
     /// Request rate at which the first incident's errors began.
     pub errors_began_rps: Option<f64>,
+    /// The layer whose requests the rates count (the outermost that logged requests), so
+    /// that a request logged by several layers is counted once.
+    pub counted_layer: Option<String>,
     pub per_upstream: Vec<UpstreamCapacity>,
 }
 

@@ -385,9 +385,14 @@ pub fn render(r: &Report, color: bool) -> String {
         };
         let _ = writeln!(
             o,
-            "  served without errors up to {}; errors began at {}",
+            "  served without errors up to {}; errors began at {}{}",
             f(r.capacity.sustained_rps),
-            f(r.capacity.errors_began_rps)
+            f(r.capacity.errors_began_rps),
+            r.capacity
+                .counted_layer
+                .as_deref()
+                .map(|l| format!(" (requests as the {l} layer logged them)"))
+                .unwrap_or_default()
         );
         for u in r.capacity.per_upstream.iter().take(10) {
             let _ = writeln!(

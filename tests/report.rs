@@ -393,3 +393,42 @@ fn overlapping_runs_on_one_state_file_never_count_the_same_bytes_twice() {
         parsed(&b)
     );
 }
+
+/// Issue 15: CAPACITY counts each request once (the outermost layer), against the rate the
+/// lab's load loop offered (samples/lab/run.sh: `rate` curls a second; ground_truth.json).
+#[test]
+fn capacity_counts_one_layer_and_matches_the_lab_offered_rate() {
+    let gt: Value =
+        serde_json::from_slice(&std::fs::read("samples/incident/ground_truth.json").unwrap())
+            .unwrap();
+    let ts = |s: &Value| {
+        chrono::DateTime::parse_from_rfc3339(s.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis() as f64
+            / 1000.0
+    };
+    let base = &gt["phases"][0];
+    assert_eq!(base["name"], "baseline");
+    let sent: u64 = base["client_observed_status"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let offered = sent as f64 / (ts(&base["end"]) - ts(&base["start"]));
+    assert!((49.0..=51.0).contains(&offered), "{offered}");
+    let r = json(&["samples/incident"]);
+    let c = &r["capacity"];
+    assert_eq!(c["counted_layer"], "lb");
+    let sustained = c["sustained_rps"].as_f64().unwrap();
+    let began = c["errors_began_rps"].as_f64().unwrap();
+    // before: 607 and 114 req/s, the three layers' lines of each request summed
+    assert!(
+        (sustained - offered).abs() <= 0.1 * offered,
+        "sustained {sustained} vs offered {offered}"
+    );
+    assert!(
+        (began - offered).abs() <= 0.1 * offered,
+        "errors began at {began} vs offered {offered}"
+    );
+}
