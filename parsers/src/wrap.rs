@@ -538,16 +538,22 @@ mod tests {
         assert_eq!((s, p, &b[..]), (Stream::Stderr, true, &b"abc"[..]));
         // an empty line, with and without the separator
         assert_eq!(
-            un(Wrapper::Cri, b"2026-11-23T17:21:06.123456789Z stdout F").unwrap().3,
+            un(Wrapper::Cri, b"2026-11-23T17:21:06.123456789Z stdout F")
+                .unwrap()
+                .3,
             b""
         );
         assert_eq!(
-            un(Wrapper::Cri, b"2026-11-23T17:21:06.123456789Z stdout F ").unwrap().3,
+            un(Wrapper::Cri, b"2026-11-23T17:21:06.123456789Z stdout F ")
+                .unwrap()
+                .3,
             b""
         );
         // the body keeps its own spaces
         assert_eq!(
-            un(Wrapper::Cri, b"2026-11-23T17:21:06Z stdout F   x  ").unwrap().3,
+            un(Wrapper::Cri, b"2026-11-23T17:21:06Z stdout F   x  ")
+                .unwrap()
+                .3,
             b"  x  "
         );
         let e = un(Wrapper::Cri, b"2026-11-23T17:21:06Z stdin F x").unwrap_err();
@@ -626,7 +632,8 @@ mod tests {
         assert_eq!(sniff(&cri), Some(Wrapper::Cri));
         let st: Vec<&[u8]> = vec![b"2026-11-23T17:21:06.1Z a", b"2026-11-23T17:21:06.1Z b"];
         assert_eq!(sniff(&st), Some(Wrapper::Timestamped));
-        let d: Vec<&[u8]> = vec![br#"{"log":"a\n","stream":"stdout","time":"2026-11-23T17:21:06Z"}"#];
+        let d: Vec<&[u8]> =
+            vec![br#"{"log":"a\n","stream":"stdout","time":"2026-11-23T17:21:06Z"}"#];
         assert_eq!(sniff(&d), Some(Wrapper::Docker));
         let plain: Vec<&[u8]> = vec![
             b"2026/11/23 17:21:06 [error] 7#7: x",
@@ -684,7 +691,9 @@ mod tests {
                 utc_us: 0,
                 body: b,
             };
-            j.push(&p, 1, 0, &mut |x| got.push((x.body.to_vec(), x.pieces, x.too_long)));
+            j.push(&p, 1, 0, &mut |x| {
+                got.push((x.body.to_vec(), x.pieces, x.too_long))
+            });
         }
         assert_eq!(got, vec![(b"abc".to_vec(), 3, true)]);
     }
