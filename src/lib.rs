@@ -18,6 +18,8 @@ pub mod report;
 pub mod rules;
 pub mod seek;
 pub mod state;
+pub mod state_lock;
+pub mod summary;
 pub mod text;
 pub mod tui;
 pub mod tz;

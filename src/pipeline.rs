@@ -181,12 +181,13 @@ pub fn detect_sample(
                 Err(e) => not_inferred = format!("; no nginx log_format could be inferred: {e}"),
             }
         }
-        (
-            None,
-            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}){not_inferred}; run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed),
-            None,
-            None,
-        )
+        let reason = if best.useful == 0 {
+            // no format read a single request or event: naming the "closest" one is noise
+            format!("not a log: none of {nonblank} sampled lines is a record of a supported format; run `gatelog formats` to see what is supported, or force one with --format")
+        } else {
+            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}){not_inferred}; run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed)
+        };
+        (None, reason, None, None)
     }
 }
 
@@ -684,6 +685,8 @@ impl<'o> Worker<'o> {
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
+                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
                 }
                 ok += 1;
@@ -728,6 +731,8 @@ impl<'o> Worker<'o> {
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
+                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
                 }
                 ok += 1;
