@@ -5,6 +5,7 @@ pub mod acc;
 pub mod analysis;
 pub mod cli;
 pub mod cmd;
+pub mod demux;
 pub mod exit;
 pub mod export;
 pub mod follow;

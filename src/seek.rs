@@ -461,7 +461,7 @@ pub fn plan_run(
             let Source::File(path) = &inp.source else {
                 continue;
             };
-            if inp.compression != Compression::None {
+            if inp.compression != Compression::None || inp.demux.is_some() {
                 continue;
             }
             let mut b = bounds.get(i).cloned().flatten().unwrap_or_default();

@@ -142,8 +142,9 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut offset_seen: Option<(i32, String)> = None;
     let mut stdin_head = None;
     let mut inferred: Vec<(String, String)> = Vec::new();
-    for inp in found {
+    for mut inp in found {
         let d = pipeline::detect_input(&inp, &p.opts);
+        inp.demux = d.demux.clone();
         if matches!(inp.source, Source::Stdin) {
             stdin_head = d.head.clone();
         }
