@@ -388,11 +388,18 @@ pub fn render(r: &Report, color: bool) -> String {
             "  served without errors up to {}; errors began at {}{}",
             f(r.capacity.sustained_rps),
             f(r.capacity.errors_began_rps),
-            r.capacity
-                .counted_layer
-                .as_deref()
-                .map(|l| format!(" (requests as the {l} layer logged them)"))
-                .unwrap_or_default()
+            match r.capacity.counted_layer.as_deref() {
+                // several layers logged the same requests: say which one was counted
+                Some(l)
+                    if r.totals
+                        .by_layer
+                        .values()
+                        .filter(|c| c.requests > 0)
+                        .count()
+                        > 1 =>
+                    format!(" (each request once, at the {l} layer)"),
+                _ => String::new(),
+            }
         );
         for u in r.capacity.per_upstream.iter().take(10) {
             let _ = writeln!(
