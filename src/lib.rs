@@ -16,6 +16,7 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod seek;
+pub mod span;
 pub mod state;
 pub mod text;
 pub mod tui;
