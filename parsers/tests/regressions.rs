@@ -1,5 +1,5 @@
 //! Hardening tests for the parsers:
-//! - regression tests, one per crash the fuzz targets (fuzz/, see README "Fuzzing") found;
+//! - regression tests, one per crash the fuzz targets (fuzz/, see docs/fuzzing.md) found;
 //! - a deterministic "mini-fuzz": every parser and both format compilers get thousands of
 //!   mutated real lines (samples/ always, the corpus when `GATELOG_CORPUS` is set) from a
 //!   seeded generator, through the same harness as the fuzz targets (fuzz/src/lib.rs), and
