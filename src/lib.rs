@@ -17,6 +17,7 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod seek;
+pub mod span;
 pub mod state;
 pub mod state_lock;
 pub mod summary;

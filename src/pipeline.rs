@@ -417,19 +417,11 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     acc.timeline.auto = opts.auto_width;
     let file = job.input.id as u32;
     acc.stats(file);
-    let parser = match parsers::build(job.format, &opts.parser_opts) {
-        Ok(p) => p,
-        Err(e) => {
-            acc.stats(file)
-                .errors
-                .push(format!("{}: {e}", job.input.name));
-            return acc;
-        }
-    };
     let (first_line, first_offset) = (
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
+    let mut year_hint = None;
     let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
@@ -437,6 +429,7 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
                 Err(p) => p.into_inner(),
             };
             let head = g.0.take().unwrap_or_default();
+            year_hint = Some(crate::span::stdin_year_hint(&head));
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
@@ -448,6 +441,25 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
             acc.stats(file)
                 .errors
                 .push(format!("{}: cannot read: {e}", job.input.name));
+            return acc;
+        }
+    };
+    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs)
+    let built = if crate::span::needs_year(job.format) {
+        let popts = ParserOptions {
+            year_hint: year_hint.or_else(|| Some(crate::span::year_hint(&job.input))),
+            ..opts.parser_opts.clone()
+        };
+        parsers::build(job.format, &popts)
+    } else {
+        parsers::build(job.format, &opts.parser_opts)
+    };
+    let parser = match built {
+        Ok(p) => p,
+        Err(e) => {
+            acc.stats(file)
+                .errors
+                .push(format!("{}: {e}", job.input.name));
             return acc;
         }
     };

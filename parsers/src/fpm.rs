@@ -23,9 +23,9 @@
 //! error`/`PHP Parse error`/uncaught exceptions become [`EventKind::FastcgiPhpFatal`] (id
 //! `php_fatal`, the `app_error` evidence) with the message in `script`, everything else `Other`.
 //!
-//! Syslog timestamps (`Nov 23 10:00:00`) carry no year: the year is taken from the parser's
-//! reference time (construction time by default, see [`FpmErrorParser::with_reference_time`]),
-//! one year earlier when that would put the line more than two days in the future.
+//! Syslog timestamps (`Nov 23 10:00:00`) carry no year: the year is the one the parser's
+//! [`time::YearHint`] chooses (the caller's: the input's dated lines or modification time;
+//! the clock's now by default), never 1970.
 
 use memchr::{memchr, memmem};
 
@@ -36,10 +36,8 @@ use crate::{Event, EventKind, Format, Framing, LineParser, ParseError, Record, S
 #[derive(Clone)]
 pub struct FpmErrorParser {
     cache: SecondCache,
-    /// Unix seconds of "now" for the year of syslog timestamps.
-    ref_secs: i64,
-    /// Year of `ref_secs`.
-    ref_year: i64,
+    /// Where the year of syslog timestamps comes from.
+    hint: time::YearHint,
 }
 
 impl Default for FpmErrorParser {
@@ -49,22 +47,22 @@ impl Default for FpmErrorParser {
 }
 
 impl FpmErrorParser {
+    /// Year-less syslog timestamps dated relative to the clock's now.
     pub fn new() -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Self::with_reference_time(now)
+        Self::with_hint(time::YearHint::now())
     }
 
     /// A parser that resolves year-less syslog timestamps relative to `unix_secs` (wall clock
-    /// of the log's zone, as seconds since 1970).
+    /// of the log's zone, as seconds since 1970), the time the log was last written.
     pub fn with_reference_time(unix_secs: i64) -> Self {
-        let (y, _, _) = time::civil_from_days(unix_secs.div_euclid(86400));
+        Self::with_hint(time::YearHint::Before(unix_secs))
+    }
+
+    /// A parser that gives year-less syslog timestamps the year `hint` chooses.
+    pub fn with_hint(hint: time::YearHint) -> Self {
         FpmErrorParser {
             cache: SecondCache::new(),
-            ref_secs: unix_secs,
-            ref_year: y,
+            hint,
         }
     }
 
@@ -82,12 +80,7 @@ impl FpmErrorParser {
             return None;
         }
         let sod = (h * 3600 + mi * 60 + s) as i64;
-        let at = |y: i64| time::days_from_civil(y, mo, d) * 86400 + sod;
-        let mut secs = at(self.ref_year);
-        if secs > self.ref_secs + 2 * 86400 {
-            secs = at(self.ref_year - 1);
-        }
-        Some(Ts::new(secs * 1_000_000, None))
+        Some(Ts::new(self.hint.resolve(mo, d, sod) * 1_000_000, None))
     }
 }
 

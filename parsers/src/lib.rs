@@ -624,6 +624,9 @@ pub struct ParserOptions {
     /// nginx `log_format` strings inferred from inputs that no format matched
     /// ([`infer::infer`]): tried after `log_formats` (or after the built-in defaults).
     pub inferred: Vec<String>,
+    /// The year of timestamps written without one (RFC 3164 syslog prefixes), resolved by the
+    /// caller per input. `None`: the clock's now ([`time::YearHint::now`]).
+    pub year_hint: Option<time::YearHint>,
 }
 
 /// Build a parser for `format`. Fails only when a given format string does not compile.
@@ -631,13 +634,17 @@ pub fn build(format: Format, opts: &ParserOptions) -> Result<Box<dyn LineParser>
     match format {
         Format::NginxAccess => build_nginx_access(opts),
         Format::NginxError => Ok(Box::new(nginx_error::NginxErrorParser::new())),
-        Format::FpmError => Ok(Box::new(fpm::FpmErrorParser::new())),
+        Format::FpmError => Ok(Box::new(fpm::FpmErrorParser::with_hint(
+            opts.year_hint.unwrap_or_else(time::YearHint::now),
+        ))),
         Format::FpmSlow => Ok(Box::new(fpm_slow::FpmSlowParser::new())),
         Format::FpmAccess => fpm_access::build(&opts.log_formats),
         Format::Alb => Ok(Box::new(lb::alb::AlbParser::new())),
         Format::Elb => Ok(Box::new(lb::elb::ElbParser::new())),
         Format::Slb => Ok(Box::new(lb::slb::SlbParser::new())),
-        Format::Haproxy => Ok(Box::new(lb::haproxy::HaproxyParser::new())),
+        Format::Haproxy => Ok(Box::new(lb::haproxy::HaproxyParser::with_hint(
+            opts.year_hint.unwrap_or_else(time::YearHint::now),
+        ))),
         Format::Envoy => Ok(Box::new(lb::envoy::EnvoyParser::new())),
         Format::Traefik => Ok(Box::new(lb::traefik::TraefikParser::new())),
     }

@@ -422,6 +422,111 @@ pub fn parse_secs_us(b: &[u8]) -> Option<u64> {
     whole.checked_mul(1_000_000)?.checked_add(us as u64)
 }
 
+/// How to give a year to a timestamp written without one (RFC 3164 syslog `Nov 23 17:21:06`).
+/// The parsers do no I/O: the caller resolves the hint from the input (its dated lines, else
+/// its modification time, else the clock) and passes it in [`crate::ParserOptions::year_hint`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YearHint {
+    /// The input was last written at this wall-clock time (seconds since 1970): its lines are
+    /// before it (up to two days of slack for zones and clocks), so a `Dec 31` line read with
+    /// a January reference belongs to the year before.
+    Before(i64),
+    /// A dated line of the same input was written at this wall-clock time: the year that puts
+    /// the line nearest to it (a `Jan 1` line after a dated `Dec 31` one is in the next year).
+    Near(i64),
+}
+
+impl YearHint {
+    /// The clock's "now" as a [`YearHint::Before`] (live input, stdin without dated lines).
+    pub fn now() -> Self {
+        YearHint::Before(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0),
+        )
+    }
+
+    /// Wall-clock seconds of month `mo`, day `d`, `sod` seconds into the day, in the year this
+    /// hint chooses.
+    pub fn resolve(self, mo: u32, d: u32, sod: i64) -> i64 {
+        let at = |y: i64| days_from_civil(y, mo, d) * 86400 + sod;
+        match self {
+            YearHint::Before(r) => {
+                let (y, _, _) = civil_from_days(r.div_euclid(86400));
+                let s = at(y);
+                if s > r + 2 * 86400 {
+                    at(y - 1)
+                } else {
+                    s
+                }
+            }
+            YearHint::Near(r) => {
+                let (y, _, _) = civil_from_days(r.div_euclid(86400));
+                [y - 1, y, y + 1]
+                    .into_iter()
+                    .map(at)
+                    .min_by_key(|s| (s - r).abs())
+                    .unwrap_or_else(|| at(y))
+            }
+        }
+    }
+}
+
+/// The wall-clock seconds of the first date written with a year in `line` (its first 256
+/// bytes): `[23/Nov/2026:17:21:06`, `2026-11-23T17:21:06`, `2026-11-23 17:21:06`,
+/// `2026/11/23 17:21:06`, `23-Nov-2026 17:21:06`. Used to give a year to an input's
+/// year-less syslog timestamps ([`YearHint::Near`]).
+pub fn first_dated(line: &[u8]) -> Option<i64> {
+    let b = line.get(..line.len().min(256))?;
+    let mut i = 0;
+    while i + 4 <= b.len() {
+        let Some(y) = digits(b, i, 4) else {
+            i += 1;
+            continue;
+        };
+        if !(1990..=2100).contains(&y) || (i > 0 && b[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let y64 = y as i64;
+        // yyyy-mm-dd[T ]hh:mm:ss, yyyy/mm/dd hh:mm:ss
+        let sep = b.get(i + 4).copied();
+        if matches!(sep, Some(b'-') | Some(b'/')) && b.get(i + 7).copied() == sep {
+            if let (Some(mo), Some(d), Some(b'T' | b' ')) =
+                (digits(b, i + 5, 2), digits(b, i + 8, 2), b.get(i + 10))
+            {
+                if (1..=12).contains(&mo) && d >= 1 && d <= days_in_month(y64, mo) {
+                    if let Some(sod) = b.get(..i + 19).and_then(|_| hms(b, i + 11)) {
+                        return Some(days_from_civil(y64, mo, d) * 86400 + sod);
+                    }
+                }
+            }
+        }
+        // dd/Mon/yyyy:hh:mm:ss and dd-Mon-yyyy hh:mm:ss
+        if i >= 7 {
+            let s = b[i - 1];
+            if (s == b'/' && b.get(i + 4) == Some(&b':'))
+                || (s == b'-' && b.get(i + 4) == Some(&b' '))
+            {
+                if b[i - 5] == s {
+                    if let (Some(mo), Some(d)) =
+                        (month_from_abbr(&b[i - 4..i - 1]), digits(b, i - 7, 2))
+                    {
+                        if d >= 1 && d <= days_in_month(y64, mo) {
+                            if let Some(sod) = b.get(..i + 13).and_then(|_| hms(b, i + 5)) {
+                                return Some(days_from_civil(y64, mo, d) * 86400 + sod);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,5 +637,60 @@ mod tests {
         assert_eq!(parse_secs_us(b"0.a00"), None);
         assert_eq!(parse_secs_us(b"x.000"), None);
         assert_eq!(parse_secs_us(b"1.0000001"), Some(1_000_000));
+    }
+    #[test]
+    fn year_hints() {
+        let day = |y, m, d| days_from_civil(y, m, d) * 86400;
+        // a file modified on 2 January: its `Dec 31` lines are from the year before
+        let jan2 = YearHint::Before(day(2027, 1, 2) + 3600);
+        assert_eq!(jan2.resolve(12, 31, 60), day(2026, 12, 31) + 60);
+        assert_eq!(jan2.resolve(1, 1, 60), day(2027, 1, 1) + 60);
+        assert_eq!(jan2.resolve(1, 3, 0), day(2027, 1, 3), "two days of slack");
+        assert_eq!(jan2.resolve(1, 5, 0), day(2026, 1, 5));
+        // near a dated line: the nearest year, rolling forward across New Year
+        let dec31 = YearHint::Near(day(2026, 12, 31) + 86000);
+        assert_eq!(dec31.resolve(1, 1, 10), day(2027, 1, 1) + 10);
+        assert_eq!(dec31.resolve(12, 30, 10), day(2026, 12, 30) + 10);
+        let jan1 = YearHint::Near(day(2027, 1, 1));
+        assert_eq!(jan1.resolve(12, 31, 0), day(2026, 12, 31));
+        assert_eq!(jan1.resolve(2, 25, 0), day(2027, 2, 25));
+    }
+
+    #[test]
+    fn first_dated_forms() {
+        let at = |y, m, d, s: i64| days_from_civil(y, m, d) * 86400 + s;
+        let t = 17 * 3600 + 21 * 60 + 6;
+        assert_eq!(
+            first_dated(
+                b"Nov 23 17:21:06 vm haproxy[7]: 1.2.3.4:5 [23/Nov/2026:17:21:06.123] fe be/s"
+            ),
+            Some(at(2026, 11, 23, t))
+        );
+        assert_eq!(
+            first_dated(b"2026-11-23T17:21:06.1Z host x: y"),
+            Some(at(2026, 11, 23, t))
+        );
+        assert_eq!(
+            first_dated(b"2026/11/23 17:21:06 [error] 1#1: x"),
+            Some(at(2026, 11, 23, t))
+        );
+        assert_eq!(
+            first_dated(b"[23-Nov-2026 17:21:06] WARNING: x"),
+            Some(at(2026, 11, 23, t))
+        );
+        assert_eq!(
+            first_dated(b"1.2.3.4 - - [23/Nov/2026:17:21:06 +0000] \"GET /"),
+            Some(at(2026, 11, 23, t))
+        );
+        // no year, or not a date
+        assert_eq!(
+            first_dated(b"Nov 23 17:21:06 vm haproxy[7]: Health check for server be/s1 failed"),
+            None
+        );
+        assert_eq!(
+            first_dated(b"GET /2026-11-99 2026 12026-01-01T00:00:00"),
+            None
+        );
+        assert_eq!(first_dated(b"31/Feb/2026:00:00:00"), None);
     }
 }

@@ -33,12 +33,14 @@
 //! [`EventKind::Other`]. A message behind a tag that is not `haproxy*` and not an httplog or
 //! tcplog line is rejected.
 //!
-//! Year of syslog timestamps: RFC 3164 headers carry none, and this crate does no I/O (no
-//! clock). Events without a bracketed date take the year from [`HaproxyParser::with_year`],
-//! else from the last bracketed accept date this parser saw, else 1970.
+//! Year of syslog timestamps: RFC 3164 headers carry none, and this crate does no I/O. Events
+//! without a bracketed date take the year from [`HaproxyParser::with_year`], else the one
+//! nearest the last bracketed accept date this parser saw (so `Dec 31` → `Jan 1` rolls over),
+//! else the caller's [`YearHint`] (the input's dated lines or modification time), else the
+//! clock's now. Never 1970.
 use super::{strip_port, Cur};
 use crate::fields::{dash_empty, parse_status, parse_u64, split_request_line};
-use crate::time::{days_from_civil, digits, month_from_abbr, SecondCache};
+use crate::time::{days_from_civil, digits, month_from_abbr, SecondCache, YearHint};
 use crate::{Event, EventKind, Format, LineParser, ParseError, Record, Request, Severity, Ts};
 use memchr::{memchr, memmem};
 
@@ -47,7 +49,10 @@ pub struct HaproxyParser {
     cache: SecondCache,
     /// Year for syslog timestamps without one (RFC 3164), when known.
     pub year: Option<i32>,
-    last_year: Option<i32>,
+    /// Where the year comes from when no bracketed date was seen yet.
+    pub hint: Option<YearHint>,
+    /// Wall-clock seconds of the last bracketed accept date seen.
+    last_dated: Option<i64>,
 }
 
 /// What the prefix said.
@@ -80,13 +85,25 @@ impl HaproxyParser {
         }
     }
 
+    /// A parser that gives RFC 3164 syslog timestamps the year `hint` chooses (until a
+    /// bracketed accept date is seen).
+    pub fn with_hint(hint: YearHint) -> Self {
+        HaproxyParser {
+            hint: Some(hint),
+            ..Self::default()
+        }
+    }
+
     fn syslog_ts(&self, s: SyslogTs) -> Ts {
         match s {
             SyslogTs::Full(t) => t,
             SyslogTs::NoYear(mo, d, secs) => {
-                let y = self.year.or(self.last_year).unwrap_or(1970);
-                let days = days_from_civil(y as i64, mo, d);
-                Ts::new((days * 86400 + secs) * 1_000_000, None)
+                let wall = match (self.year, self.last_dated) {
+                    (Some(y), _) => days_from_civil(y as i64, mo, d) * 86400 + secs,
+                    (None, Some(t)) => YearHint::Near(t).resolve(mo, d, secs),
+                    (None, None) => self.hint.unwrap_or_else(YearHint::now).resolve(mo, d, secs),
+                };
+                Ts::new(wall * 1_000_000, None)
             }
         }
     }
@@ -251,9 +268,7 @@ impl HaproxyParser {
             Some((ts, used)) if used == date.len() => ts,
             _ => return Err(ParseError::invalid("accept_date", dpos)),
         };
-        if let Some(y) = digits(date, 7, 4) {
-            self.last_year = Some(y as i32);
-        }
+        self.last_dated = Some(ts.wall_us.div_euclid(1_000_000));
         c.skip_ws();
         let fe_start = c.pos;
         let fe = c.word("frontend")?;
@@ -540,6 +555,7 @@ impl LineParser for HaproxyParser {
     fn clone_box(&self) -> Box<dyn LineParser> {
         Box::new(HaproxyParser {
             year: self.year,
+            hint: self.hint,
             ..Self::default()
         })
     }
@@ -641,6 +657,16 @@ mod tests {
         let mut p = HaproxyParser::with_year(2026);
         let e = ev(&mut p, b"Nov 23 10:00:00 lb haproxy[1]: Proxy x started.");
         assert_eq!(e.ts.wall_us, (20780 * 86400 + 36000) * 1_000_000);
+        // before any bracketed date: the caller's hint, never 1970; then the nearest year to
+        // the last bracketed date (a `Jan 1` line after `31/Dec/2026` is in 2027)
+        let jan2 = days_from_civil(2027, 1, 2) * 86400;
+        let mut p = HaproxyParser::with_hint(YearHint::Before(jan2));
+        let e = ev(&mut p, b"Dec 31 23:59:00 lb haproxy[1]: Health check for server be/s1 failed, reason: Layer4 connection problem, check duration: 0ms, status: 0/2 DOWN.");
+        assert_eq!(e.ts.wall_us, (jan2 - 86400 - 60) * 1_000_000);
+        req(&mut p, b"Dec 31 23:59:59 lb haproxy[1]: 1.2.3.4:5 [31/Dec/2026:23:59:59.000] fe be/s1 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\"");
+        let e = ev(&mut p, b"Jan  1 00:00:05 lb haproxy[1]: Proxy x stopped.");
+        assert_eq!(e.ts.wall_us, (jan2 - 86400 + 5) * 1_000_000);
+        assert!(HaproxyParser::new().clone_box().parse(b"Feb 26 10:07:24 h haproxy[1]: Proxy p started.").is_ok_and(|r| matches!(r, Record::Event(e) if e.ts.wall_us > days_from_civil(2020, 1, 1) * 86_400_000_000)));
     }
 
     #[test]
