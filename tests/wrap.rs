@@ -267,7 +267,9 @@ fn container_files_give_the_plain_files_incidents_for_every_scenario() {
         let w = report(&wa);
         assert_eq!(summary(&w), summary(&p), "{name}: incidents and top causes");
         assert!(
-            !summary(&p).is_empty() || name == "baseline",
+            // request_header_too_big (lab1) fails with 400s only: no incident until the causes
+            // work counts them
+            !summary(&p).is_empty() || name == "baseline" || name == "request_header_too_big",
             "{name}: has incidents"
         );
         let (pr, pe, prej) = totals(&p);

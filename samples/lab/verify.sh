@@ -9,12 +9,15 @@ export LC_ALL=C
 
 SAMPLES=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SCENARIOS=(baseline fpm_saturation fpm_terminate fpm_down header_too_big rate_limit
-           lb_backend_down backlog incident client_subset)
+           lb_backend_down backlog incident client_subset request_header_too_big
+           maintenance lb_health_check_blocked upstream_reset proxy_connections_exhausted
+           fpm_oom_kill upstream_unreachable bandwidth_saturated)
 # cause ids from SPEC.md "Cause vocabulary"
 CAUSES="fpm_max_children upstream_read_timeout upstream_connect_timeout fpm_request_terminate
 fpm_worker_crash upstream_refused fpm_listen_backlog upstream_header_too_big no_live_upstreams
 rate_limited lb_backend_down lb_target_timeout single_backend app_error overload client_subset
-retry_storm self_loop unknown"
+retry_storm self_loop upstream_reset fpm_oom_kill maintenance proxy_connections_exhausted
+upstream_unreachable request_header_too_big lb_health_check_blocked bandwidth_saturated unknown"
 MAX_DIR_BYTES=2200000      # ~2 MB per scenario
 MAX_TREE_BYTES=10500000    # ~10 MB for samples/
 
@@ -164,6 +167,92 @@ check_client_subset() {
   none haproxy.log "${hap}[13]\.[0-9]+:[0-9]+ \[[^]]+\] fe_lab [^ ]+ [-0-9/+]+ 5[0-9][0-9] "
   status_everywhere 503 50
   none error.log '\[(error|crit|alert|emerg)\]'
+}
+
+# nginx main_upstream line for STATUS answered by nginx itself: no upstream contacted
+NGX_SELF() { echo "\" $1 [0-9]+ \"[^\"]*\" \"[^\"]*\" [0-9]+\.[0-9]{3} - - - - -\$"; }
+
+check_request_header_too_big() {
+  expect_cause request_header_too_big
+  has error.log "$NGX_ERR"'\*[0-9]+ client sent too long header line: "cookie: session=abc; tracking=t+' 20
+  has access.log "$(NGX_SELF 400)" 20
+  has haproxy.log 'fe_lab be_nginx/n[12] [-0-9/+]+ 400 [0-9]+ - - ---- ' 20
+  has haproxy.log 'fe_lab fe_lab/<NOSRV> -1/-1/-1/-1/[0-9]+ 400 [0-9]+ - - PR-- .* "<BADREQ>"$' 5
+  none php-fpm-access.log "$(FPM_ST 400)"
+  status_everywhere 200 50
+}
+check_maintenance() {
+  expect_cause maintenance
+  grep -q 'return 503' "$D/conf/maintenance.conf" 2>/dev/null && ok || bad "conf/maintenance.conf lacks return 503"
+  has error.log "$NGX_ERR"'signal process started$' 4
+  has error.log "$NGX_ERR"'signal 1 \(SIGHUP\) received from [0-9]+, reconfiguring$' 4
+  has php-fpm.log 'NOTICE: Reloading in progress' 2
+  has access.log "$(NGX_SELF 503)" 50
+  has haproxy.log 'fe_lab be_nginx/n[12] [-0-9/+]+ 503 ' 50
+  none haproxy.log '<NOSRV>'
+  none error.log '\[(error|crit|alert|emerg)\]'
+  status_everywhere 200 50
+}
+check_lb_health_check_blocked() {
+  expect_cause lb_health_check_blocked
+  has access.log '"GET /health HTTP/1\.0" 403 [0-9]+ "-" "-" ' 10
+  has access.log '"GET /health HTTP/1\.0" 200 [0-9]+ "-" "-" ' 10
+  none access_combined.log '" 403 [0-9]+ "[^"]*" "[^"-][^"]*"$'   # clients never got the 403
+  none access.log "$(NGX_ST '5[0-9][0-9]')"
+  has haproxy.log 'Server be_nginx/n[12] is DOWN, reason: Layer7 wrong status, code: 403' 2
+  has haproxy.log 'backend be_nginx has no server available!'
+  has haproxy.log 'Server be_nginx/n[12] is UP, reason: Layer7 check passed' 2
+  has haproxy.log 'fe_lab be_nginx/<NOSRV> [-0-9/+]+ 503 [0-9]+ - - SC--' 20
+  has haproxy.log "$(HAP_ST 200)" 50
+}
+check_upstream_reset() {
+  expect_cause upstream_reset
+  has error.log "$NGX_ERR"'\*[0-9]+ recv\(\) failed \(104: Connection reset by peer\) while reading response header from upstream, .* upstream: "http://unix:' 5
+  has error.log "$NGX_ERR"'\*[0-9]+ upstream prematurely closed connection while reading response header from upstream, .* upstream: "http://unix:' 5
+  none php-fpm.log '(WARNING|ERROR|ALERT):'   # no php-fpm line says why
+  none php-fpm-access.log "$(FPM_ST '5[0-9][0-9]')"
+  status_everywhere 502 20
+  status_everywhere 200 50
+}
+check_proxy_connections_exhausted() {
+  expect_cause proxy_connections_exhausted
+  has error.log "$NGX_ERR"'[0-9]+ worker_connections are not enough$' 5
+  has error.log "$NGX_ERR"'accept4\(\) failed \(24: Too many open files\)$' 1
+  has error.log "$NGX_ERR"'\*[0-9]+ socket\(\) failed \(24: Too many open files\) while connecting to upstream' 5
+  has haproxy.log 'fe_lab be_nginx/n1 [-0-9/+]+ 502 [0-9]+ - - SH-- ' 5
+  has access.log "$(NGX_ST 500)" 5
+  has haproxy.log "$(HAP_ST 500)" 5
+  status_everywhere 200 50
+}
+check_fpm_oom_kill() {
+  expect_cause fpm_oom_kill
+  grep -q '"written_by_lab_not_by_a_server": \["kern.log"\]' "$D/ground_truth.json" && ok || bad "ground_truth.json must say kern.log is written by the lab"
+  local kre='^[A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8} [^ ]+ kernel: \[ *[0-9]+\.[0-9]{6}\] '
+  has kern.log "${kre}"'oom-kill:constraint=CONSTRAINT_NONE,nodemask=\(null\),cpuset=[^,]+,mems_allowed=[0-9,-]+,global_oom,task_memcg=[^,]+,task=php-fpm[^,]*,pid=[0-9]+,uid=[0-9]+$' 3
+  has kern.log "${kre}"'Out of memory: Killed process [0-9]+ \(php-fpm[^)]*\) total-vm:[0-9]+kB, anon-rss:[0-9]+kB, file-rss:[0-9]+kB, shmem-rss:[0-9]+kB, UID:[0-9]+ pgtables:[0-9]+kB oom_score_adj:-?[0-9]+$' 3
+  has php-fpm.log 'WARNING: \[pool www\] child [0-9]+ exited on signal 9 \(SIGKILL\) after [0-9.]+ seconds from start' 3
+  none php-fpm.log 'execution timed out'
+  local pid
+  for pid in $(grep -Eo 'Killed process [0-9]+' "$D/kern.log" 2>/dev/null | grep -Eo '[0-9]+$'); do
+    has php-fpm.log "child $pid exited on signal 9 \(SIGKILL\)"
+  done
+  has error.log "$NGX_ERR"'\*[0-9]+ (recv\(\) failed \(104: Connection reset by peer\)|upstream prematurely closed (FastCGI stdout|connection)) while reading response header from upstream' 3
+  status_everywhere 502 3
+  status_everywhere 200 50
+}
+check_upstream_unreachable() {
+  expect_cause upstream_unreachable
+  has error.log "$NGX_ERR"'\*[0-9]+ connect\(\) failed \(113: No route to host\) while connecting to upstream' 20
+  status_everywhere 502 20
+  status_everywhere 200 50
+}
+check_bandwidth_saturated() {
+  expect_cause bandwidth_saturated
+  has haproxy.log 'fe_lab be_nginx/<NOSRV> [-0-9/+]+ 503 [0-9]+ - - sQ-- ' 20
+  # large responses: under 1.5 s before the ceiling is reached, 5 s and more at it
+  has access.log '"GET /big/[^"]*" 200 [0-9]{6,} "[^"]*" "[^"]*" [01]\.[0-9]{3} ' 3
+  has access.log '"GET /big/[^"]*" 200 [0-9]{6,} "[^"]*" "[^"]*" ([5-9]|[1-9][0-9])\.[0-9]{3} ' 10
+  has haproxy.log "$(HAP_ST 200)" 50
 }
 
 for S in "${SCENARIOS[@]}"; do
