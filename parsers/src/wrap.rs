@@ -699,6 +699,46 @@ mod tests {
     }
 
     #[test]
+    fn token_soup_never_panics() {
+        let toks: &[&[u8]] = &[
+            b"2026-11-23T17:21:06.123456789Z",
+            b" stdout ",
+            b" stderr ",
+            b"F ",
+            b"P ",
+            b"{\"log\":\"",
+            b"\",\"stream\":\"stderr\",\"time\":\"",
+            b"\"}",
+            b"\\u",
+            b"\\ud83d",
+            b"\\",
+            b"\\n",
+            b"{",
+            b"}",
+            b"[",
+            b"\"",
+            b"+01:00",
+            b"Z",
+            b" ",
+            b"x",
+            b"\xff",
+        ];
+        let mut scratch = Vec::new();
+        let mut j = Joiner::new(64);
+        crate::test_util::soup(toks, 20_000, |b| {
+            for w in Wrapper::ALL {
+                if let Ok(p) = unwrap(w, b, &mut scratch) {
+                    j.push(&p, 1, 0, &mut |x| {
+                        assert!(x.pieces == 1 || x.body.len() <= 64)
+                    });
+                }
+            }
+            let _ = is_klog(b);
+            let _ = sniff(&[b]);
+        });
+    }
+
+    #[test]
     fn klog() {
         assert!(is_klog(
             b"I1123 17:21:06.123456       7 controller.go:190] \"Configuration changes detected\""
