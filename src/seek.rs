@@ -461,7 +461,7 @@ pub fn plan_run(
             let Source::File(path) = &inp.source else {
                 continue;
             };
-            if inp.compression != Compression::None {
+            if inp.compression != Compression::None || inp.demux.is_some() {
                 continue;
             }
             let mut b = bounds.get(i).cloned().flatten().unwrap_or_default();
@@ -501,10 +501,12 @@ pub fn plan_run(
 
 /// Where the records of seeked inputs begin and end, by input id: an empty `--since/--until`
 /// window says where the logs are, though the lines outside were not parsed.
-static SEEKED_ENDS: Mutex<BTreeMap<usize, (Option<i64>, Option<i64>)>> =
-    Mutex::new(BTreeMap::new());
+static SEEKED_ENDS: Mutex<BTreeMap<usize, Ends>> = Mutex::new(BTreeMap::new());
 
-pub fn seeked_ends(id: usize) -> Option<(Option<i64>, Option<i64>)> {
+/// First and last record instants of an input.
+pub type Ends = (Option<i64>, Option<i64>);
+
+pub fn seeked_ends(id: usize) -> Option<Ends> {
     SEEKED_ENDS.lock().ok()?.get(&id).copied()
 }
 

@@ -2,6 +2,7 @@
 //! timeline runs, an empty --since/--until window, `detect` on empty files and non-logs,
 //! the --state lock; and issue 15's one-layer headline figures, capacity and sliding `for`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -245,4 +246,150 @@ fn an_empty_since_until_window_says_where_the_logs_are_and_fails() {
             );
         }
     }
+}
+
+#[test]
+fn detect_says_empty_for_empty_files_and_not_a_log_without_a_closest_format() {
+    let dir = tmp("detect");
+    let empty = write(&dir, "access.log", b"");
+    let out = gatelog(&["detect", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out),
+        format!(
+            "{}\tempty\tempty file: nothing to recognise\n",
+            empty.display()
+        )
+    );
+    // a real configuration file of this repository is not a log
+    let out = gatelog(&["detect", "Cargo.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(t.starts_with("Cargo.toml\tunknown\tnot a log: "), "{t}");
+    assert!(!t.contains("closest"), "{t}");
+    // analyze names it the same way, with the file
+    let out = gatelog(&["analyze", "Cargo.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Cargo.toml: unknown format: not a log: "),
+        "{err}"
+    );
+    // a log among them is still detected, and the empty file does not fail the run
+    let out = gatelog(&[
+        "detect",
+        empty.to_str().unwrap(),
+        "samples/incident/error.log",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out).contains("samples/incident/error.log\tnginx-error\t"));
+}
+
+/// A process that holds `<state>.lock` for `secs` (as another gatelog run would).
+fn hold_lock(lock: &Path, secs: f64) -> std::process::Child {
+    let mut c = Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,sys,time\nf=open(sys.argv[1],'a')\nfcntl.flock(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(float(sys.argv[2]))",
+            lock.to_str().unwrap(),
+            &secs.to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    use std::io::BufRead;
+    let mut l = String::new();
+    std::io::BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut l)
+        .unwrap();
+    assert_eq!(l.trim(), "locked");
+    c
+}
+
+#[test]
+fn overlapping_runs_on_one_state_file_never_count_the_same_bytes_twice() {
+    let dir = tmp("lock");
+    let n = 60_000i64;
+    let log: String = (0..n)
+        .map(|t| combined(t, if t % 50 == 0 { 502 } else { 200 }))
+        .collect();
+    let p = write(&dir, "access.log", log.as_bytes());
+    let state = dir.join("state.json");
+    let run = |extra_env: Option<(&str, &str)>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gatelog"));
+        c.args([
+            "analyze",
+            "--json",
+            p.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        if let Some((k, v)) = extra_env {
+            c.env(k, v);
+        }
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let parsed = |o: &Output| -> u64 {
+        let v: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+        v["totals"]["parsed"].as_u64().unwrap()
+    };
+
+    // another run holds the lock: this one waits, says so, and goes on when it is released
+    let holder = hold_lock(&dir.join("state.json.lock"), 1.5);
+    let t0 = std::time::Instant::now();
+    let out = run(None).wait_with_output().unwrap();
+    let waited = t0.elapsed().as_secs_f64();
+    let mut holder = holder;
+    holder.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(waited >= 1.0, "did not wait: {waited}");
+    assert!(
+        err.contains("waiting for another run with --state"),
+        "{err}"
+    );
+    assert_eq!(parsed(&out), n as u64);
+
+    // held past the bound: a clear error, exit 1, and the state is left as it was
+    let before = std::fs::read(&state).unwrap();
+    let holder = hold_lock(&dir.join("state.json.lock"), 3.0);
+    let out = run(Some(("GATELOG_STATE_LOCK_WAIT", "1")))
+        .wait_with_output()
+        .unwrap();
+    let mut holder = holder;
+    holder.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("state.json.lock: another gatelog run with --state")
+            && err.contains("held this lock for 1s"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&state).unwrap(), before);
+
+    // two real runs started together over new bytes: between them every new line once
+    let more: String = (n..2 * n).map(|t| combined(t, 200)).collect();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&p)
+        .unwrap()
+        .write_all(more.as_bytes())
+        .unwrap();
+    // both outputs are drained at once: the run holding the lock must never block on a full
+    // stdout pipe while the test waits for the other
+    let (a, b) = (run(None), run(None));
+    let ta = std::thread::spawn(move || a.wait_with_output().unwrap());
+    let tb = std::thread::spawn(move || b.wait_with_output().unwrap());
+    let (a, b) = (ta.join().unwrap(), tb.join().unwrap());
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(
+        parsed(&a) + parsed(&b),
+        n as u64,
+        "{} + {}",
+        parsed(&a),
+        parsed(&b)
+    );
 }

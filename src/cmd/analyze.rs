@@ -142,8 +142,9 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut offset_seen: Option<(i32, String)> = None;
     let mut stdin_head = None;
     let mut inferred: Vec<(String, String)> = Vec::new();
-    for inp in found {
+    for mut inp in found {
         let d = pipeline::detect_input(&inp, &p.opts);
+        inp.demux = d.demux.clone();
         if matches!(inp.source, Source::Stdin) {
             stdin_head = d.head.clone();
         }
@@ -310,6 +311,11 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     p.opts.rows = parquet
         .clone()
         .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
+    // one run per state file, from before its inputs are looked at until the state is saved
+    let _lock = match &p.state {
+        Some(s) => Some(crate::state_lock::lock(s, a.quiet)?),
+        None => None,
+    };
     let out = analyze(&a.inputs, &p);
     if !a.quiet {
         for (name, lf) in &out.inferred {
