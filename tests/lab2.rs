@@ -189,23 +189,23 @@ macro_rules! lab2 {
 // by views_agree); `allow(unused)` stands for "no ignore": the test runs.
 lab2! {
     fpm_saturation: ignore = "issue 14: rsyslog's year-less haproxy.log is dated 1970 until the time branch lands",
-        ignore = "issue 14: needs the wrap branch (CRI files, per-stream detection)",
-        ignore = "issue 14: needs the wrap branch (json-file files, per-stream detection)";
+        ignore = "issue 14: CRI files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands",
+        ignore = "issue 14: json-file files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands";
     fpm_down: ignore = "issue 14: rsyslog's year-less haproxy.log is dated 1970 until the time branch lands",
-        ignore = "issue 14: needs the wrap branch (CRI files, per-stream detection)",
-        ignore = "issue 14: needs the wrap branch (json-file files, per-stream detection)";
+        ignore = "issue 14: CRI files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands",
+        ignore = "issue 14: json-file files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands";
     upstream_read_timeout: ignore = "issue 14: rsyslog's year-less haproxy.log is dated 1970 until the time branch lands",
-        ignore = "issue 14: needs the wrap branch (CRI files, per-stream detection)",
-        ignore = "issue 14: needs the wrap branch (json-file files, per-stream detection)";
+        ignore = "issue 14: CRI files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands",
+        ignore = "issue 14: json-file files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands";
     rate_limit: ignore = "issue 14 / SPEC rate_limited (503 or 429): a 429 burst makes no incident, only 5xx count",
-        ignore = "issue 14: needs the wrap branch; and a 429 burst makes no incident yet",
-        ignore = "issue 14: needs the wrap branch; and a 429 burst makes no incident yet";
+        ignore = "issue 14: 1970 haproxy lines until the time branch lands; and a 429 burst makes no incident yet",
+        ignore = "issue 14: 1970 haproxy lines until the time branch lands; and a 429 burst makes no incident yet";
     lb_backend_down: ignore = "issue 14: rsyslog's year-less haproxy.log is dated 1970 until the time branch lands",
-        ignore = "issue 14: needs the wrap branch (CRI files, per-stream detection)",
-        ignore = "issue 14: needs the wrap branch (json-file files, per-stream detection)";
+        ignore = "issue 14: CRI files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands",
+        ignore = "issue 14: json-file files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands";
     app_error: ignore = "issue 14: rsyslog's year-less haproxy.log is dated 1970 until the time branch lands",
-        ignore = "issue 14: needs the wrap branch (CRI files, per-stream detection)",
-        ignore = "issue 14: needs the wrap branch (json-file files, per-stream detection)";
+        ignore = "issue 14: CRI files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands",
+        ignore = "issue 14: json-file files are read (wrap landed) but the year-less haproxy lines are dated 1970 until the time branch lands";
 }
 
 /// The three views hold the same lines: what the servers wrote to their streams is in the
