@@ -126,7 +126,10 @@ fn cover(
 
 /// Detect a wrapper or mixed formats in a sample's complete lines. `None`: neither (the
 /// caller detects one format as usual). `Some(Err)`: a wrapper whose lines no format reads.
-pub fn detect(lines: &[&[u8]], opts: &ParserOptions) -> Option<(Plan, String, Option<i32>)> {
+pub fn detect(
+    lines: &[&[u8]],
+    opts: &ParserOptions,
+) -> Option<(Plan, String, Option<i32>, Option<String>)> {
     if let Some(w) = wrap::sniff(lines) {
         let mut bodies: [Vec<Vec<u8>>; 2] = Default::default();
         let mut joiner = Joiner::new(1 << 20);
@@ -148,10 +151,34 @@ pub fn detect(lines: &[&[u8]], opts: &ParserOptions) -> Option<(Plan, String, Op
         };
         let mut read = 0;
         let mut inner = 0;
+        let mut log_format = None;
         for s in 0..2 {
             let refs: Vec<&[u8]> = bodies[s].iter().map(|b| &b[..]).collect();
             inner += refs.iter().filter(|l| !blank(l)).count();
-            let (f, n) = cover(&refs, opts, 1, &mut plan.klog[s]);
+            let (mut f, mut n) = cover(&refs, opts, 1, &mut plan.klog[s]);
+            // lines no format reads: an nginx log_format inferred from them, as for a plain
+            // file no layout matches
+            if !f.contains(&Format::NginxAccess) && log_format.is_none() {
+                let mut unread: Vec<&[u8]> = refs
+                    .iter()
+                    .copied()
+                    .filter(|l| !blank(l) && !wrap::is_klog(l))
+                    .collect();
+                for fmt in &f {
+                    if let Ok(mut p) = parsers::build(*fmt, opts) {
+                        let cov = covered(p.as_mut(), &unread);
+                        let mut it = cov.iter();
+                        unread.retain(|_| !it.next().copied().unwrap_or(false));
+                    }
+                }
+                if unread.len() >= 2 {
+                    if let Ok(i) = detect::infer_unmatched(&unread) {
+                        n += i.lines_parsed;
+                        f.insert(0, Format::NginxAccess);
+                        log_format = Some(i.log_format);
+                    }
+                }
+            }
             plan.streams[s] = f;
             read += n + refs.iter().filter(|l| wrap::is_klog(l)).count();
         }
@@ -167,7 +194,7 @@ pub fn detect(lines: &[&[u8]], opts: &ParserOptions) -> Option<(Plan, String, Op
             read,
             inner
         );
-        return Some((plan, reason, None));
+        return Some((plan, reason, None, log_format));
     }
     // an unwrapped file that mixes formats (php-fpm's stderr captured to one file)
     let mut klog = false;
@@ -189,7 +216,7 @@ pub fn detect(lines: &[&[u8]], opts: &ParserOptions) -> Option<(Plan, String, Op
         n + klog_n,
         nonblank
     );
-    Some((plan, reason, None))
+    Some((plan, reason, None, None))
 }
 
 /// One format's parser and multi-line record in progress, while another is in the worker.
@@ -244,6 +271,8 @@ pub(crate) struct Demux<'o> {
     hint: bool,
     /// klog lines read (counted as parsed, nothing to analyse).
     pub klog: u64,
+    /// The last record [`Demux::classify`] read had no time.
+    notime: bool,
 }
 
 impl<'o> Demux<'o> {
@@ -300,6 +329,7 @@ impl<'o> Demux<'o> {
             wrapper: plan.wrapper,
             scratch: Vec::new(),
             klog: 0,
+            notime: false,
         }
     }
 
@@ -328,6 +358,8 @@ impl<'o> Demux<'o> {
             Record::Event(e) => Some(e.ts),
             Record::Ignored => None,
         };
+        // a record with no time of its own (HAProxy's stderr `[WARNING] (pid) : ...`)
+        self.notime = ts.is_some_and(|t| t.wall_us == 0 && t.offset.is_none());
         Some(match (ts, utc) {
             (Some(t), Some(u)) if t.offset.is_none() && self.hint => offset_from(t.wall_us, u),
             _ => None,
@@ -357,6 +389,13 @@ impl<'o> Demux<'o> {
             }
         }
         match hit {
+            Some((k, _))
+                if self.notime
+                    && utc.is_some()
+                    && self.timeless(body, s, utc.unwrap_or(0), ln, off, n) =>
+            {
+                self.last[si] = k;
+            }
             Some((k, h)) => {
                 self.last[si] = k;
                 if let Some(m) = self.multi[si].filter(|m| *m != k) {
@@ -586,7 +625,7 @@ mod tests {
         let s = "2026-11-23T17:21:06.1Z stdout F 10.0.0.1 - - [23/Nov/2026:17:21:06 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n\
                  2026-11-23T17:21:06.2Z stderr F 2026/11/23 17:21:06 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting to upstream, client: 10.0.0.1, server: _, request: \"GET / HTTP/1.1\", upstream: \"fastcgi://10.0.0.9:9000\", host: \"x\"\n\
                  2026-11-23T17:21:06.3Z stdout F 10.0.0.1 - - [23/Nov/2026:17:21:06 +0000] \"GET / HTTP/1.1\" 502 5 \"-\" \"curl/8\"\n";
-        let (plan, reason, _) = detect(&lines(s), &ParserOptions::default()).unwrap();
+        let (plan, reason, _, _) = detect(&lines(s), &ParserOptions::default()).unwrap();
         assert_eq!(plan.wrapper, Some(Wrapper::Cri));
         assert_eq!(plan.streams[0], vec![Format::NginxAccess]);
         assert_eq!(plan.streams[1], vec![Format::NginxError]);

@@ -252,7 +252,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         }
     };
     let is_stdin = matches!(inp.source, Source::Stdin);
-    if let Some((plan, reason, offset)) =
+    if let Some((plan, reason, offset, log_format)) =
         crate::demux::detect(&sample_lines(&head, complete), &opts.parser_opts)
     {
         if is_stdin {
@@ -263,7 +263,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
             reason,
             offset,
             head: if is_stdin { Some(head) } else { None },
-            log_format: None,
+            log_format,
             demux: Some(std::sync::Arc::new(plan)),
         };
     }
