@@ -820,6 +820,9 @@ pub fn lb_verdict(f: Format, r: &gatelog_parsers::Request<'_>) -> LbVerdict {
 /// batch job ([`Worker::record`]), with its accumulator taken out at each refresh.
 pub struct LineFeed<'o> {
     w: Worker<'o>,
+    /// A container file or mixed formats (`crate::demux`): lines go through it, and `w` is a
+    /// stand-in while it holds the worker.
+    d: Option<Box<crate::demux::Demux<'o>>>,
 }
 
 impl<'o> LineFeed<'o> {
@@ -844,7 +847,34 @@ impl<'o> LineFeed<'o> {
         let parser = parsers::build(format, parser_opts).map_err(|e| e.to_string())?;
         Ok(LineFeed {
             w: Worker::new(Acc::new(opts.base_bucket_s), parser, format, file, opts, tz),
+            d: None,
         })
+    }
+
+    /// A feed reading a container file or a file of mixed formats as `plan` says.
+    pub fn with_demux(
+        file: u32,
+        opts: &'o RunOptions,
+        tz: &TzChoice,
+        parser_opts: &ParserOptions,
+        plan: &crate::demux::Plan,
+    ) -> Result<Self, String> {
+        let f = plan.primary();
+        let parser = parsers::build(f, parser_opts).map_err(|e| e.to_string())?;
+        let stand_in = parser.clone_box();
+        let w = Worker::new(Acc::new(opts.base_bucket_s), parser, f, file, opts, tz);
+        let d = crate::demux::Demux::new(w, plan);
+        Ok(LineFeed {
+            w: Worker::new(Acc::new(opts.base_bucket_s), stand_in, f, file, opts, tz),
+            d: Some(Box::new(d)),
+        })
+    }
+
+    fn worker(&mut self) -> &mut Worker<'o> {
+        match self.d.as_mut() {
+            Some(d) => d.worker(),
+            None => &mut self.w,
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -853,6 +883,15 @@ impl<'o> LineFeed<'o> {
 
     /// One physical line (without its terminator).
     pub fn line(&mut self, bytes: &[u8], line_no: u64, offset: u64) {
+        if let Some(d) = self.d.as_mut() {
+            let item = LineItem::Line {
+                bytes,
+                line_no,
+                offset,
+            };
+            d.item(&item, None);
+            return;
+        }
         if self.w.parser.framing() == Framing::MultiLine {
             self.w.frame(bytes, line_no, offset);
         } else {
@@ -862,34 +901,53 @@ impl<'o> LineFeed<'o> {
 
     /// A line longer than `--max-line`.
     pub fn too_long(&mut self, line_no: u64, offset: u64, len: u64) {
+        if let Some(d) = self.d.as_mut() {
+            d.item(
+                &LineItem::TooLong {
+                    line_no,
+                    offset,
+                    len,
+                },
+                None,
+            );
+            return;
+        }
         self.w.flush();
         self.w.reject_too_long(line_no, offset, len);
     }
 
     /// Whether a multi-line record is waiting for the line that starts the next one.
     pub fn has_pending(&self) -> bool {
-        self.w.pending_lines > 0
+        match self.d.as_ref() {
+            Some(d) => d.has_pending(),
+            None => self.w.pending_lines > 0,
+        }
     }
 
     /// End the multi-line record in progress (the source went quiet or rotated).
     pub fn flush(&mut self) {
-        self.w.flush();
+        match self.d.as_mut() {
+            Some(d) => d.flush(),
+            None => self.w.flush(),
+        }
     }
 
     /// Also count requests by (layer, status, upstream): `Acc::combos` (live `--metrics`).
     pub fn count_combos(&mut self) {
-        self.w.acc.combos = Some(Default::default());
+        self.worker().acc.combos = Some(Default::default());
     }
 
     /// Everything recorded since the last call; this source's line counts are in
     /// `files[file]`.
     pub fn take(&mut self) -> Acc {
-        let mut acc = std::mem::replace(&mut self.w.acc, Acc::new(self.w.opts.base_bucket_s));
+        let w = self.worker();
+        let mut acc = std::mem::replace(&mut w.acc, Acc::new(w.opts.base_bucket_s));
         if acc.combos.is_some() {
             self.count_combos();
         }
-        let st = std::mem::take(&mut self.w.st);
-        *acc.stats(self.w.file) = st;
+        let w = self.worker();
+        let st = std::mem::take(&mut w.st);
+        *acc.stats(w.file) = st;
         acc
     }
 }

@@ -1088,3 +1088,41 @@ fn terminal_view_is_restored_on_sigterm_sighup_sigint() {
     drop(tmux);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// A container log (the lab2 nginx pod's CRI file: real nginx output as containerd wrote it)
+/// followed through a kubelet rotation (`0.log` renamed to `0.log.<timestamp>`, a new `0.log`):
+/// every line is read once, unwrapped, each stream with its own format, none rejected.
+#[test]
+fn cri_file_is_followed_through_a_kubelet_rotation() {
+    let pods = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab2/fpm_down/var/log/pods");
+    let pod = std::fs::read_dir(&pods)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().contains("_web-0_"))
+        .expect("lab2 web-0 pod");
+    let body = std::fs::read_to_string(pod.join("nginx/0.log")).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    let n = lines.len() as u64;
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("0.log");
+    std::fs::write(&log, "").unwrap();
+    let mut live = Live::start(&[log.to_str().unwrap()], Stdio::null());
+    assert!(live.next(Duration::from_secs(10)).is_some());
+    let text = |v: &[&str]| v.iter().map(|l| format!("{l}\n")).collect::<String>();
+    std::fs::write(&log, text(first)).unwrap();
+    let half = first.len() as u64;
+    let got = live.wait_for(Duration::from_secs(10), |v| total(v) >= half);
+    assert!(got.is_some(), "the first half was not read");
+    std::fs::rename(&log, dir.path().join("0.log.20261205-151300")).unwrap();
+    std::fs::write(&log, text(second)).unwrap();
+    let got = live.wait_for(Duration::from_secs(15), |v| total(v) >= n);
+    std::thread::sleep(Duration::from_millis(1500));
+    while live.next(Duration::from_millis(10)).is_some() {}
+    let last = live.last.clone().unwrap();
+    let err = live.stop();
+    assert!(got.is_some(), "total never reached {n}: {last}\n{err}");
+    assert_eq!(total(&last), n, "{last}\n{err}");
+    assert_eq!(last["rejected_lines"], 0, "{last}\n{err}");
+    assert!(err.contains("rotated"), "{err}");
+}

@@ -82,6 +82,8 @@ struct Source<'o> {
     /// The nginx `log_format` inferred from the sample when no built-in layout matched: every
     /// feed of this source (also after a rotation) parses with it.
     log_format: Option<String>,
+    /// A container file or mixed formats (`crate::demux`), kept across rotations.
+    demux: Option<std::sync::Arc<crate::demux::Plan>>,
     /// The feed of the file at the path now (multi-line records are framed per physical
     /// file), and the generation of that file once a line of it was seen.
     feed: Option<LineFeed<'o>>,
@@ -266,6 +268,7 @@ impl<'o> Live<'o> {
             format: None,
             detected: String::new(),
             log_format: None,
+            demux: None,
             feed: None,
             feed_gen: None,
             old_feeds: Vec::new(),
@@ -293,13 +296,21 @@ impl<'o> Live<'o> {
     fn new_feed(&self, f: Format, s: usize) -> Result<LineFeed<'o>, String> {
         let tz = self.tz_for_new();
         let inferred = self.sources.get(s).and_then(|x| x.log_format.clone());
-        let mut feed = match inferred {
-            Some(lf) => {
+        let demux = self.sources.get(s).and_then(|x| x.demux.clone());
+        let mut feed = match (inferred, demux) {
+            (lf, Some(plan)) => {
                 let mut po = self.opts.parser_opts.clone();
-                po.inferred.push(lf);
-                LineFeed::with_parser_opts(f, s as u32, self.opts, &tz, &po)?
+                po.inferred.extend(lf);
+                LineFeed::with_demux(s as u32, self.opts, &tz, &po, &plan)?
             }
-            None => LineFeed::new(f, s as u32, self.opts, &tz)?,
+            (inferred, None) => match inferred {
+                Some(lf) => {
+                    let mut po = self.opts.parser_opts.clone();
+                    po.inferred.push(lf);
+                    LineFeed::with_parser_opts(f, s as u32, self.opts, &tz, &po)?
+                }
+                None => LineFeed::new(f, s as u32, self.opts, &tz)?,
+            },
         };
         if self.combos {
             feed.count_combos();
@@ -318,7 +329,19 @@ impl<'o> Live<'o> {
         // log_format from it (only then: a partial sample waits for more lines first).
         let (format, reason, offset, inferred) = match self.forced(&name) {
             Some(f) => (Some(f), "forced with --format".to_string(), None, None),
-            None => pipeline::detect_sample(head, complete, &self.opts.parser_opts, final_try),
+            None => match crate::demux::detect(
+                &pipeline::sample_lines(head, complete),
+                &self.opts.parser_opts,
+            ) {
+                Some((plan, reason, offset, lf)) => {
+                    let f = plan.primary();
+                    if let Some(src) = self.sources.get_mut(s) {
+                        src.demux = Some(std::sync::Arc::new(plan));
+                    }
+                    (Some(f), reason, offset, lf)
+                }
+                None => pipeline::detect_sample(head, complete, &self.opts.parser_opts, final_try),
+            },
         };
         if let (Some(_), Some(lf)) = (format, &inferred) {
             if let Some(src) = self.sources.get_mut(s) {
