@@ -166,7 +166,44 @@ def pump(fd, stream, sink, raw):
     os.close(fd)
 
 
+def selftest():
+    """The encoders against bytes worked out from the Go sources named above."""
+    # Go RFC3339Nano: fraction trimmed of trailing zeros, dropped when zero
+    assert rfc3339nano(1764947532_123456789) == "2025-12-05T15:12:12.123456789Z"
+    assert rfc3339nano(1764947532_120000000) == "2025-12-05T15:12:12.12Z"
+    assert rfc3339nano(1764947532_000000000) == "2025-12-05T15:12:12Z"
+    assert rfc3339nano(1764947532_000000100) == "2025-12-05T15:12:12.0000001Z"
+    # moby ffjsonWriteJSONBytesAsString
+    assert ffjson_string(b'a"b\\c') == b'"a\\"b\\\\c"'
+    assert ffjson_string(b"<a&b>") == b'"\\u003ca\\u0026b\\u003e"'
+    assert ffjson_string(b"\t\n\r\x1b\x7f") == b'"\\u0009\\n\\r\\u001b\x7f"'
+    assert ffjson_string("é€𝄞".encode()) == '"é€𝄞"'.encode()
+    assert ffjson_string(b"\xff\xc3(") == b'"\\ufffd\\ufffd("'
+    assert ffjson_string("\u2028\u2029".encode()) == b'"\\u2028\\u2029"'
+    # record cutting: containerd P at 16384 bytes; moby pieces of 16384 without "\n"
+    got = {"cri": [], "json": []}
+
+    class Rec:
+        def cri_record(self, stream, tag, content):
+            got["cri"].append((tag, len(content)))
+
+        def json_record(self, stream, content):
+            got["json"].append((len(content), content.endswith(b"\n")))
+    r, w = os.pipe()
+    os.write(w, b"x" * 40000 + b"\r\n" + b"y" * 16384 + b"\nshort\ntail")
+    os.close(w)
+    pump(r, b"stdout", Rec(), None)
+    assert got["cri"] == [(b"P", 16384), (b"P", 16384), (b"F", 7232), (b"F", 16384),
+                          (b"F", 5), (b"P", 4)], got["cri"]
+    assert got["json"] == [(16384, False), (16384, False), (7234, True), (16384, False),
+                           (1, True), (6, True), (4, False)], got["json"]
+    print("capture.py selftest: ok")
+
+
 def main():
+    if sys.argv[1:] == ["--selftest"]:
+        selftest()
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
     ap.add_argument("--cri")
