@@ -40,11 +40,16 @@ fn preference(f: Format) -> usize {
         Format::Haproxy => 3,
         Format::Envoy => 4,
         Format::Traefik => 5,
-        Format::FpmSlow => 6,
-        Format::FpmError => 7,
-        Format::NginxError => 8,
-        Format::NginxAccess => 9,
-        Format::FpmAccess => 10,
+        Format::Caddy => 6,
+        Format::Kernel => 7,
+        Format::FpmSlow => 8,
+        // PHP's own error_log reads as fpm-error too (its lines are accepted there): the
+        // more specific name first
+        Format::PhpError => 9,
+        Format::FpmError => 10,
+        Format::NginxError => 11,
+        Format::NginxAccess => 12,
+        Format::FpmAccess => 13,
     }
 }
 
