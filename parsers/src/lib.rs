@@ -24,6 +24,7 @@ pub mod nginx_conf;
 pub mod nginx_error;
 pub mod php_error;
 pub mod time;
+pub mod wrap;
 
 /// Helpers shared by the parsers' unit tests.
 #[cfg(test)]
