@@ -474,3 +474,27 @@ mod tests {
         });
     }
 }
+
+#[cfg(test)]
+mod detect_tests {
+    /// Caddy 2.6.2's own access log (samples/formats/caddy) is caddy, not Traefik with 1970.
+    #[test]
+    fn caddy_log_is_not_traefik() {
+        let text = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../samples/formats/caddy/access.log"
+        ))
+        .unwrap();
+        let lines: Vec<&[u8]> = text
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut cands: Vec<Box<dyn crate::LineParser>> = crate::Format::ALL
+            .iter()
+            .map(|&f| crate::build(f, &Default::default()).unwrap())
+            .collect();
+        let ranked = crate::detect::rank(&mut cands, &lines);
+        assert_eq!(ranked[0].format, crate::Format::Caddy);
+        assert_eq!(ranked[0].useful, 6);
+    }
+}

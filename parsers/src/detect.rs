@@ -71,6 +71,16 @@ pub fn score(parser: &mut dyn LineParser, lines: &[&[u8]]) -> Score {
                 s.parsed += 1;
                 s.lines_parsed += n_lines;
             }
+            // a request or event with no timestamp (1970) is not evidence of this format: a
+            // format that yields only those never wins (a Caddy log read as Traefik JSON)
+            Ok(Record::Request(r)) if r.ts.wall_us == 0 => {
+                s.parsed += 1;
+                s.lines_parsed += n_lines;
+            }
+            Ok(Record::Event(e)) if e.ts.wall_us == 0 => {
+                s.parsed += 1;
+                s.lines_parsed += n_lines;
+            }
             Ok(_) => {
                 s.parsed += 1;
                 s.useful += 1;
