@@ -40,11 +40,16 @@ fn preference(f: Format) -> usize {
         Format::Haproxy => 3,
         Format::Envoy => 4,
         Format::Traefik => 5,
-        Format::FpmSlow => 6,
-        Format::FpmError => 7,
-        Format::NginxError => 8,
-        Format::NginxAccess => 9,
-        Format::FpmAccess => 10,
+        Format::Caddy => 6,
+        Format::Kernel => 7,
+        Format::FpmSlow => 8,
+        // PHP's own error_log reads as fpm-error too (its lines are accepted there): the
+        // more specific name first
+        Format::PhpError => 9,
+        Format::FpmError => 10,
+        Format::NginxError => 11,
+        Format::NginxAccess => 12,
+        Format::FpmAccess => 13,
     }
 }
 
@@ -63,6 +68,16 @@ pub fn score(parser: &mut dyn LineParser, lines: &[&[u8]]) -> Score {
         s.records += 1;
         match parser.parse(rec) {
             Ok(Record::Ignored) => {
+                s.parsed += 1;
+                s.lines_parsed += n_lines;
+            }
+            // a request or event with no timestamp (1970) is not evidence of this format: a
+            // format that yields only those never wins (a Caddy log read as Traefik JSON)
+            Ok(Record::Request(r)) if r.ts.wall_us == 0 => {
+                s.parsed += 1;
+                s.lines_parsed += n_lines;
+            }
+            Ok(Record::Event(e)) if e.ts.wall_us == 0 => {
                 s.parsed += 1;
                 s.lines_parsed += n_lines;
             }

@@ -10,16 +10,19 @@
 //! Field values are kept as they appear in the log (still escaped, e.g. nginx `\x22` or JSON
 //! `\"`); sinks unescape or escape for display. Numbers and timestamps are decoded.
 
+pub mod caddy;
 pub mod detect;
 pub mod fields;
 pub mod fpm;
 pub mod fpm_access;
 pub mod fpm_slow;
 pub mod infer;
+pub mod kernel;
 pub mod lb;
 pub mod nginx_access;
 pub mod nginx_conf;
 pub mod nginx_error;
+pub mod php_error;
 pub mod time;
 pub mod wrap;
 
@@ -66,10 +69,13 @@ pub enum Format {
     Haproxy,
     Envoy,
     Traefik,
+    PhpError,
+    Caddy,
+    Kernel,
 }
 
 impl Format {
-    pub const ALL: [Format; 11] = [
+    pub const ALL: [Format; 14] = [
         Format::NginxAccess,
         Format::NginxError,
         Format::FpmError,
@@ -81,6 +87,9 @@ impl Format {
         Format::Haproxy,
         Format::Envoy,
         Format::Traefik,
+        Format::PhpError,
+        Format::Caddy,
+        Format::Kernel,
     ];
 
     pub fn id(self) -> &'static str {
@@ -96,6 +105,9 @@ impl Format {
             Format::Haproxy => "haproxy",
             Format::Envoy => "envoy",
             Format::Traefik => "traefik",
+            Format::PhpError => "php-error",
+            Format::Caddy => "caddy",
+            Format::Kernel => "kernel",
         }
     }
 
@@ -106,8 +118,9 @@ impl Format {
     /// The layer a format's records come from.
     pub fn layer(self) -> Layer {
         match self {
-            Format::NginxAccess | Format::NginxError => Layer::Proxy,
-            Format::FpmError | Format::FpmSlow | Format::FpmAccess => Layer::App,
+            Format::NginxAccess | Format::NginxError | Format::Caddy => Layer::Proxy,
+            Format::FpmError | Format::FpmSlow | Format::FpmAccess | Format::PhpError => Layer::App,
+            Format::Kernel => Layer::Host,
             Format::Alb
             | Format::Elb
             | Format::Slb
@@ -130,6 +143,9 @@ pub enum Layer {
     Lb,
     Proxy,
     App,
+    /// The machine under the servers (kernel lines): events only, never requests, so the
+    /// per-layer request arrays (indexed `Lb`, `Proxy`, `App`) need no slot for it.
+    Host,
 }
 
 impl Layer {
@@ -138,6 +154,7 @@ impl Layer {
             Layer::Lb => "lb",
             Layer::Proxy => "proxy",
             Layer::App => "app",
+            Layer::Host => "host",
         }
     }
 }
@@ -647,6 +664,9 @@ pub fn build(format: Format, opts: &ParserOptions) -> Result<Box<dyn LineParser>
         ))),
         Format::Envoy => Ok(Box::new(lb::envoy::EnvoyParser::new())),
         Format::Traefik => Ok(Box::new(lb::traefik::TraefikParser::new())),
+        Format::PhpError => Ok(Box::new(php_error::PhpErrorParser::new())),
+        Format::Caddy => Ok(Box::new(caddy::CaddyParser::new())),
+        Format::Kernel => Ok(Box::new(kernel::KernelParser::new())),
     }
 }
 

@@ -209,6 +209,8 @@ fn seeds(format: Format, per_file: usize) -> Vec<Vec<u8>> {
         Format::Slb => (&[], "slb"),
         Format::Envoy => (&[], "envoy"),
         Format::Traefik => (&[], "traefik"),
+        // no corpus folder yet: samples/formats/<id>/ (our own servers wrote them) and the example
+        Format::PhpError | Format::Caddy | Format::Kernel => (&[], ""),
     };
     let mut files: Vec<PathBuf> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(samples_dir()) {
@@ -223,7 +225,16 @@ fn seeds(format: Format, per_file: usize) -> Vec<Vec<u8>> {
             }
         }
     }
-    if let Some(d) = std::env::var_os("GATELOG_CORPUS") {
+    let own = samples_dir().join("formats").join(format.id());
+    if let Ok(rd) = std::fs::read_dir(&own) {
+        let mut fs: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        fs.sort();
+        files.extend(fs);
+    }
+    if let (Some(d), false) = (std::env::var_os("GATELOG_CORPUS"), corpus_sub.is_empty()) {
         let dir = PathBuf::from(d).join(corpus_sub);
         let mut fs: Vec<PathBuf> = std::fs::read_dir(&dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -264,6 +275,9 @@ fn example(format: Format) -> &'static [u8] {
         Format::Haproxy => br#"Nov 23 10:00:01 lb haproxy[1234]: 127.0.0.1:50514 [23/Nov/2026:10:00:01.123] web be_nginx/<NOSRV> 0/-1/-1/-1/0 503 217 - - SC-- 1/1/0/0/0 0/0 "GET / HTTP/1.1""#,
         Format::Envoy => br#"[2026-11-23T10:00:01.310Z] "GET /api HTTP/1.1" 503 UF 0 91 5 - "10.0.35.28" "curl/7.88.1" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "api" "10.0.2.1:80""#,
         Format::Traefik => br#"10.0.0.1 - - [23/Nov/2026:10:00:01 +0000] "GET /api HTTP/1.1" 502 11 "-" "curl/7.88.1" 42 "api@docker" "http://172.18.0.5:80" 3ms"#,
+        Format::PhpError => b"[23-Nov-2026 10:00:01 UTC] PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes) in /srv/app/index.php on line 12",
+        Format::Caddy => br#"{"level":"error","ts":1795428001.25,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"127.0.0.1","proto":"HTTP/1.1","method":"GET","host":"localhost","uri":"/index.php"},"duration":0.0003,"size":0,"status":502}"#,
+        Format::Kernel => b"Nov 23 10:00:01 web1 kernel: [123456.789012] Out of memory: Killed process 1234 (php-fpm8.2) total-vm:524288kB, anon-rss:262144kB, file-rss:0kB, shmem-rss:0kB, UID:33 pgtables:1024kB oom_score_adj:0",
     }
 }
 

@@ -16,6 +16,9 @@ pub fn example(f: Format) -> &'static str {
         Format::Haproxy => r#"Nov 23 10:00:01 lb haproxy[1234]: 127.0.0.1:50514 [23/Nov/2026:10:00:01.123] web be_nginx/<NOSRV> 0/-1/-1/-1/0 503 217 - - SC-- 1/1/0/0/0 0/0 "GET / HTTP/1.1""#,
         Format::Envoy => r#"[2026-11-23T10:00:01.310Z] "GET /api HTTP/1.1" 503 UF 0 91 5 - "10.0.35.28" "curl/7.88.1" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "api" "10.0.2.1:80""#,
         Format::Traefik => r#"10.0.0.1 - - [23/Nov/2026:10:00:01 +0000] "GET /api HTTP/1.1" 502 11 "-" "curl/7.88.1" 42 "api@docker" "http://172.18.0.5:80" 3ms"#,
+        Format::PhpError => "[23-Nov-2026 10:00:01 UTC] PHP Fatal error:  Allowed memory size of 134217728 bytes exhausted (tried to allocate 20480 bytes) in /srv/app/index.php on line 12",
+        Format::Caddy => r#"{"level":"error","ts":1795428001.25,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"127.0.0.1","proto":"HTTP/1.1","method":"GET","host":"localhost","uri":"/index.php"},"duration":0.0003,"size":0,"status":502}"#,
+        Format::Kernel => "Nov 23 10:00:01 web1 kernel: [123456.789012] Out of memory: Killed process 1234 (php-fpm8.2) total-vm:524288kB, anon-rss:262144kB, file-rss:0kB, shmem-rss:0kB, UID:33 pgtables:1024kB oom_score_adj:0",
     }
 }
 
@@ -32,6 +35,9 @@ pub fn what(f: Format) -> &'static str {
         Format::Haproxy => "HAProxy option httplog, with or without a syslog prefix",
         Format::Envoy => "Envoy access log, default format or JSON",
         Format::Traefik => "Traefik access log, CLF or JSON",
+        Format::PhpError => "PHP's own error_log (fatal errors, memory and time limits; stack traces joined)",
+        Format::Caddy => "Caddy JSON access log and its reverse-proxy error entries",
+        Format::Kernel => "kernel lines (kern.log, dmesg -T, journalctl -k): OOM kills, SYN flooding, conntrack full",
     }
 }
 
