@@ -840,6 +840,10 @@ pub struct FileStats {
     pub errors: Vec<String>,
     pub first_us: Option<i64>,
     pub last_us: Option<i64>,
+    /// First and last instants of records outside `--since/--until` (read and not counted):
+    /// where the logs are, when the window holds nothing.
+    pub outside_first_us: Option<i64>,
+    pub outside_last_us: Option<i64>,
     /// Time zone offset seen in this file's timestamps, if any.
     pub offset_seen: Option<i32>,
 }
@@ -870,6 +874,8 @@ impl FileStats {
         self.errors.extend(st.errors);
         self.first_us = opt_min(self.first_us, st.first_us);
         self.last_us = opt_max(self.last_us, st.last_us);
+        self.outside_first_us = opt_min(self.outside_first_us, st.outside_first_us);
+        self.outside_last_us = opt_max(self.outside_last_us, st.outside_last_us);
         self.offset_seen = self.offset_seen.or(st.offset_seen);
     }
 }

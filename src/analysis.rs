@@ -354,7 +354,7 @@ pub fn report_of(
     };
     let capacity = capacity(tl, &spans, &up_name);
 
-    Report {
+    let mut report = Report {
         schema: 1,
         generator: format!("gatelog {}", env!("CARGO_PKG_VERSION")),
         timezone,
@@ -380,7 +380,10 @@ pub fn report_of(
         capacity,
         notes,
         rules: Vec::new(),
-    }
+        summary: Default::default(),
+    };
+    report.summary = crate::summary::of(&report);
+    report
 }
 
 /// Layers from the outside in, indexed as `Bucket::requests_by_layer`.

@@ -47,6 +47,8 @@ pub struct Input {
     /// Size on disk (0 for stdin).
     pub size: u64,
     pub compression: Compression,
+    /// Set after detection when the input is a container log or mixes formats.
+    pub demux: Option<std::sync::Arc<crate::demux::Plan>>,
 }
 
 /// An input that could not be used, with a message naming it and what to do.
@@ -144,6 +146,7 @@ pub fn discover(args: &[String]) -> (Vec<Input>, Vec<InputProblem>) {
             explicit,
             size,
             compression,
+            demux: None,
         });
     }
     (inputs, problems)

@@ -68,6 +68,9 @@ pub struct Detected {
     /// The nginx `log_format` inferred for this input (no format matched its sample): the
     /// caller adds it to `ParserOptions::inferred` before reading the input.
     pub log_format: Option<String>,
+    /// A container wrapper or several formats in one input (`crate::demux`): read per stream
+    /// and per line instead of with `format` alone.
+    pub demux: Option<std::sync::Arc<crate::demux::Plan>>,
 }
 
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -75,7 +78,7 @@ const SNIFF_BYTES: usize = 64 * 1024;
 const SNIFF_MAX: usize = 4 << 20;
 const SNIFF_LINES: usize = 200;
 
-fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
+pub(crate) fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
     let mut lines: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
     if !complete || lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop(); // a partial last line, or the empty piece after the final newline
@@ -178,12 +181,13 @@ pub fn detect_sample(
                 Err(e) => not_inferred = format!("; no nginx log_format could be inferred: {e}"),
             }
         }
-        (
-            None,
-            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}){not_inferred}; run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed),
-            None,
-            None,
-        )
+        let reason = if best.useful == 0 {
+            // no format read a single request or event: naming the "closest" one is noise
+            format!("not a log: none of {nonblank} sampled lines is a record of a supported format; run `gatelog formats` to see what is supported, or force one with --format")
+        } else {
+            format!("no format parses at least half of {nonblank} sampled lines (closest: {} with {} lines; {why}){not_inferred}; run `gatelog formats` to see what is supported, or force one with --format", best.format, best.lines_parsed)
+        };
+        (None, reason, None, None)
     }
 }
 
@@ -208,6 +212,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
             offset: None,
             head: None,
             log_format: None,
+            demux: None,
         };
         if let Source::Stdin = inp.source {
             // still buffer the head so the stream can be replayed
@@ -229,6 +234,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 offset: None,
                 head: None,
                 log_format: None,
+                demux: None,
             }
         }
     };
@@ -241,12 +247,28 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 offset: None,
                 head: None,
                 log_format: None,
+                demux: None,
             }
         }
     };
+    let is_stdin = matches!(inp.source, Source::Stdin);
+    if let Some((plan, reason, offset, log_format)) =
+        crate::demux::detect(&sample_lines(&head, complete), &opts.parser_opts)
+    {
+        if is_stdin {
+            *stdin_rest_slot() = Some(r);
+        }
+        return Detected {
+            format: Some(plan.primary()),
+            reason,
+            offset,
+            head: if is_stdin { Some(head) } else { None },
+            log_format,
+            demux: Some(std::sync::Arc::new(plan)),
+        };
+    }
     let (format, reason, offset, log_format) =
         detect_sample(&head, complete, &opts.parser_opts, true);
-    let is_stdin = matches!(inp.source, Source::Stdin);
     if is_stdin {
         *stdin_rest_slot() = Some(r);
     }
@@ -256,6 +278,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         offset,
         head: if is_stdin { Some(head) } else { None },
         log_format,
+        demux: None,
     }
 }
 
@@ -316,6 +339,7 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
     let mut jobs = Vec::new();
     for (inp, f) in inputs {
         let splittable = matches!(inp.source, Source::File(_))
+            && inp.demux.is_none()
             && inp.compression == Compression::None
             && parsers::build(*f, &opts.parser_opts)
                 .map(|p| p.framing() == Framing::Line)
@@ -427,23 +451,20 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
             return acc;
         }
     };
-    let mut w = Worker {
-        acc,
-        st: FileStats::default(),
-        parser,
-        opts,
-        tz: tz.resolver(),
-        file,
-        layer: job.format.layer(),
-        format: job.format,
-        pending: Vec::new(),
-        pending_line: 0,
-        pending_offset: 0,
-        pending_lines: 0,
-    };
+    let mut w = Worker::new(acc, parser, job.format, file, opts, tz);
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
     let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
+    if let Some(plan) = &job.input.demux {
+        // a container wrapper or mixed formats: its own loop, so the plain one stays as is
+        let mut d = crate::demux::Demux::new(w, plan);
+        let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
+            d.item(&item, sink.as_mut())
+        });
+        drop(sink);
+        let w = d.finish();
+        return finish_job(job, w, bytes, err);
+    }
     let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
         if let Some(s) = sink.as_mut() {
             s.item(&item);
@@ -476,6 +497,11 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     if multiline {
         w.flush();
     }
+    finish_job(job, w, bytes, err)
+}
+
+fn finish_job(job: &Job, mut w: Worker<'_>, bytes: u64, err: Option<io::Error>) -> Acc {
+    let file = w.file;
     let name = job.input.name.clone();
     let fs = std::mem::take(&mut w.st);
     let st = w.acc.stats(file);
@@ -499,24 +525,82 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     w.acc
 }
 
-struct Worker<'o> {
-    acc: Acc,
+pub(crate) struct Worker<'o> {
+    pub(crate) acc: Acc,
     /// This job's file statistics (moved into `acc` at the end).
-    st: FileStats,
-    parser: Box<dyn LineParser>,
-    opts: &'o RunOptions,
+    pub(crate) st: FileStats,
+    pub(crate) parser: Box<dyn LineParser>,
+    pub(crate) opts: &'o RunOptions,
     tz: crate::tz::TzResolver,
-    file: u32,
-    layer: Layer,
-    format: Format,
-    pending: Vec<u8>,
-    pending_line: u64,
-    pending_offset: u64,
-    pending_lines: u64,
+    pub(crate) file: u32,
+    pub(crate) layer: Layer,
+    pub(crate) format: Format,
+    pub(crate) pending: Vec<u8>,
+    pub(crate) pending_line: u64,
+    pub(crate) pending_offset: u64,
+    pub(crate) pending_lines: u64,
+    /// The zone offset of a zone-less timestamp when something better than `tz` knows it
+    /// (a container runtime's UTC time of the same line: `crate::demux`).
+    pub(crate) offset_hint: Option<i32>,
 }
 
-impl Worker<'_> {
-    fn frame(&mut self, line: &[u8], line_no: u64, offset: u64) {
+impl<'o> Worker<'o> {
+    pub(crate) fn new(
+        acc: Acc,
+        parser: Box<dyn LineParser>,
+        format: Format,
+        file: u32,
+        opts: &'o RunOptions,
+        tz: &TzChoice,
+    ) -> Self {
+        Worker {
+            acc,
+            st: FileStats::default(),
+            parser,
+            opts,
+            tz: tz.resolver(),
+            file,
+            layer: format.layer(),
+            format,
+            pending: Vec::new(),
+            pending_line: 0,
+            pending_offset: 0,
+            pending_lines: 0,
+            offset_hint: None,
+        }
+    }
+
+    /// Count `n_lines` lines read as well-formed lines with nothing to analyse.
+    pub(crate) fn ignored(&mut self, n_lines: u64) {
+        self.st.lines += n_lines;
+        self.st.parsed += n_lines;
+    }
+
+    /// Count `n_lines` lines as rejected for `reason` (`detail`: the sample's explanation).
+    pub(crate) fn reject_as(
+        &mut self,
+        rec: &[u8],
+        n_lines: u64,
+        line_no: u64,
+        reason: String,
+        detail: String,
+    ) {
+        let st = &mut self.st;
+        st.lines += n_lines;
+        st.rejected += n_lines;
+        if st.rejected_samples.len() < REJECTED_SAMPLES {
+            st.rejected_samples.push(Sample {
+                utc_us: 0,
+                file: self.file,
+                line: line_no,
+                text: crate::acc::clip(rec),
+            });
+            st.rejected_reason_of_samples.push(detail);
+        }
+        *st.rejected_reasons.entry(reason).or_insert(0) += n_lines;
+    }
+
+    pub(crate) fn frame(&mut self, line: &[u8], line_no: u64, offset: u64) {
         if self.pending_lines > 0 && !self.parser.starts_record(line) {
             if self.pending.len() < self.opts.max_line {
                 self.pending.push(b'\n');
@@ -534,7 +618,7 @@ impl Worker<'_> {
         self.pending_lines = 1;
     }
 
-    fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if self.pending_lines == 0 {
             return;
         }
@@ -546,7 +630,7 @@ impl Worker<'_> {
         self.pending.clear();
     }
 
-    fn reject_too_long(&mut self, line_no: u64, offset: u64, len: u64) {
+    pub(crate) fn reject_too_long(&mut self, line_no: u64, offset: u64, len: u64) {
         let max = self.opts.max_line;
         let st = &mut self.st;
         st.lines += 1;
@@ -571,7 +655,7 @@ impl Worker<'_> {
     /// Log Service array line holds many), skipped when all fell outside `--since/--until`,
     /// else rejected.
     #[inline]
-    fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, _offset: u64) {
+    pub(crate) fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, _offset: u64) {
         let Worker {
             acc,
             st,
@@ -581,8 +665,10 @@ impl Worker<'_> {
             file,
             layer,
             format,
+            offset_hint,
             ..
         } = self;
+        let hint = *offset_hint;
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
@@ -590,12 +676,17 @@ impl Worker<'_> {
             Ok(Record::Request(r)) => {
                 let off = match r.ts.offset {
                     Some(o) => o,
-                    None => tz.offset(r.ts.wall_us),
+                    None => match hint {
+                        Some(o) => o,
+                        None => tz.offset(r.ts.wall_us),
+                    },
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
+                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
                 }
                 ok += 1;
@@ -631,12 +722,17 @@ impl Worker<'_> {
             Ok(Record::Event(e)) => {
                 let off = match e.ts.offset {
                     Some(o) => o,
-                    None => tz.offset(e.ts.wall_us),
+                    None => match hint {
+                        Some(o) => o,
+                        None => tz.offset(e.ts.wall_us),
+                    },
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
+                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
                 }
                 ok += 1;
@@ -747,20 +843,7 @@ impl<'o> LineFeed<'o> {
     ) -> Result<Self, String> {
         let parser = parsers::build(format, parser_opts).map_err(|e| e.to_string())?;
         Ok(LineFeed {
-            w: Worker {
-                acc: Acc::new(opts.base_bucket_s),
-                st: FileStats::default(),
-                parser,
-                opts,
-                tz: tz.resolver(),
-                file,
-                layer: format.layer(),
-                format,
-                pending: Vec::new(),
-                pending_line: 0,
-                pending_offset: 0,
-                pending_lines: 0,
-            },
+            w: Worker::new(Acc::new(opts.base_bucket_s), parser, format, file, opts, tz),
         })
     }
 

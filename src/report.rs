@@ -15,6 +15,8 @@ pub struct Report {
     /// Files found in directories that matched no format.
     pub skipped_inputs: Vec<SkippedInput>,
     pub window: Window,
+    /// The answer first: when, how long, how bad, the causes and the setting to change.
+    pub summary: crate::summary::Summary,
     pub totals: Totals,
     pub timeline: TimelineReport,
     pub incidents: Vec<Incident>,

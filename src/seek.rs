@@ -276,6 +276,37 @@ impl Probe {
         }
         Ok(None)
     }
+
+    /// The instant of the last line of `[pos, limit)` (from the first line start at or after
+    /// `pos`) that carries a timestamp.
+    fn last_stamp(&mut self, pos: u64, limit: u64) -> io::Result<Option<i64>> {
+        let ls = line_start_at(&mut self.f, pos, limit)?;
+        if ls >= limit {
+            return Ok(None);
+        }
+        self.f.seek(SeekFrom::Start(ls))?;
+        self.buf.resize((limit - ls) as usize, 0);
+        let got = read_full(&mut self.f, &mut self.buf)?;
+        let mut last = None;
+        let tz = &mut self.tz;
+        for line in self.buf[..got].split(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let mut ts = None;
+            self.parser.parse_each(line, &mut |res| {
+                let t = match res {
+                    Ok(Record::Request(r)) => r.ts,
+                    Ok(Record::Event(e)) => e.ts,
+                    _ => return,
+                };
+                let off = t.offset.unwrap_or_else(|| tz.offset(t.wall_us));
+                ts = Some(t.wall_us - off as i64 * 1_000_000);
+            });
+            if ts.is_some() {
+                last = ts;
+            }
+        }
+        Ok(last)
+    }
 }
 
 /// A seeked window of `[start, end)` in an uncompressed file.
@@ -285,6 +316,10 @@ pub struct Window {
     pub end: u64,
     pub pre_lines: u64,
     pub post_lines: u64,
+    /// Instants of the first and of the last timestamped line of `[start, end)` (where the
+    /// file's records begin and end, also when the window holds none of them).
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
 }
 
 /// Find the part of `[start, end)` (both line boundaries; `end` may be the file size) that
@@ -320,9 +355,13 @@ pub fn window(
     // time order, checked on a sample of points
     let mut prev: Option<i64> = None;
     let mut stamped = 0;
+    let mut first_us = None;
     for k in 0..=16u64 {
         let pos = start + (end - start) * k / 16;
         if let Some((_, t)) = p.stamp_after(pos, end)? {
+            if k == 0 {
+                first_us = Some(t);
+            }
             stamped += 1;
             if prev.is_some_and(|q| t + MARGIN_US < q) {
                 return Ok(None);
@@ -370,11 +409,24 @@ pub fn window(
     if new_start == start && new_end == end {
         return Ok(None);
     }
+    // the last timestamped line: the last block of the file, read back further if needed
+    let mut last_us;
+    let mut back = 64 * 1024u64;
+    loop {
+        let from = end.saturating_sub(back).max(start);
+        last_us = p.last_stamp(from, end)?;
+        if last_us.is_some() || from == start || back >= 1 << 22 {
+            break;
+        }
+        back *= 4;
+    }
     Ok(Some(Window {
         start: new_start,
         end: new_end,
         pre_lines: count_lines(path, start, new_start, size)?,
         post_lines: count_lines(path, new_end, end, size)?,
+        first_us,
+        last_us,
     }))
 }
 
@@ -409,7 +461,7 @@ pub fn plan_run(
             let Source::File(path) = &inp.source else {
                 continue;
             };
-            if inp.compression != Compression::None {
+            if inp.compression != Compression::None || inp.demux.is_some() {
                 continue;
             }
             let mut b = bounds.get(i).cloned().flatten().unwrap_or_default();
@@ -429,6 +481,9 @@ pub fn plan_run(
                 until,
             );
             if let Ok(Some(w)) = w {
+                if let Ok(mut m) = SEEKED_ENDS.lock() {
+                    m.insert(inp.id, (w.first_us, w.last_us));
+                }
                 b.skipped_bytes = (w.start - b.start) + (end - w.end);
                 b.start = w.start;
                 b.end = Some(w.end);
@@ -442,6 +497,17 @@ pub fn plan_run(
     }
     let prior = state.as_ref().map(|s| s.prior()).unwrap_or_default();
     Ok((plan(chosen, &bounds, &p.opts, p.threads), state, prior))
+}
+
+/// Where the records of seeked inputs begin and end, by input id: an empty `--since/--until`
+/// window says where the logs are, though the lines outside were not parsed.
+static SEEKED_ENDS: Mutex<BTreeMap<usize, Ends>> = Mutex::new(BTreeMap::new());
+
+/// First and last record instants of an input.
+pub type Ends = (Option<i64>, Option<i64>);
+
+pub fn seeked_ends(id: usize) -> Option<Ends> {
+    SEEKED_ENDS.lock().ok()?.get(&id).copied()
 }
 
 /// Decompressed lengths of compressed inputs read to their end in this process, by input id

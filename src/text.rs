@@ -32,6 +32,8 @@ impl Style {
 }
 
 const CHART_ROWS: usize = 48;
+/// Quiet timeline rows shown one by one; longer runs are folded.
+const QUIET_RUN: usize = 4;
 const BAR: usize = 40;
 
 fn short_time(rfc: &str) -> &str {
@@ -73,6 +75,14 @@ pub fn render(r: &Report, color: bool) -> String {
             r.timezone
         ))
     );
+
+    // the answer first
+    let _ = writeln!(o, "\n{}", st.bold("SUMMARY"));
+    for line in &r.summary.lines {
+        for l in wrap(line, 96) {
+            let _ = writeln!(o, "  {l}");
+        }
+    }
 
     // inputs
     let _ = writeln!(o, "\n{}", st.bold("INPUTS"));
@@ -508,7 +518,31 @@ fn chart(o: &mut String, r: &Report, st: &Style) {
         st.dim("5xx by status: 0=500 2=502 3=503 4=504 x=other 5xx; * = incident")
     );
     let _ = writeln!(o, "  {:<19} {:>8} {:>7}", "start", "requests", "5xx");
-    for (start, req, e5, s, inc) in agg {
+    // runs of quiet rows (no 5xx, outside incidents) longer than QUIET_RUN: the first and
+    // the last row are shown, the rows between are one line
+    let quiet = |a: &(&str, u64, u64, [u64; 5], Option<usize>)| a.2 == 0 && a.4.is_none();
+    let mut hide = vec![false; agg.len()];
+    let mut folded: Vec<Option<(usize, u64)>> = vec![None; agg.len()];
+    let mut i = 0;
+    while i < agg.len() {
+        let mut j = i;
+        while j < agg.len() && quiet(&agg[j]) {
+            j += 1;
+        }
+        if j - i > QUIET_RUN {
+            let between = i + 1..j - 1;
+            let req: u64 = agg[between.clone()].iter().map(|a| a.1).sum();
+            folded[i] = Some((between.len(), req));
+            for h in &mut hide[between] {
+                *h = true;
+            }
+        }
+        i = j.max(i + 1);
+    }
+    for (k, (start, req, e5, s, inc)) in agg.into_iter().enumerate() {
+        if hide[k] {
+            continue;
+        }
         let mut bar = String::new();
         if max > 0 && e5 > 0 {
             let width = ((e5 as f64 / max as f64) * BAR as f64).ceil() as usize;
@@ -546,5 +580,14 @@ fn chart(o: &mut String, r: &Report, st: &Style) {
             e5,
             bar
         );
+        if let Some((n, req)) = folded[k] {
+            let _ = writeln!(
+                o,
+                "  {}",
+                st.dim(&format!(
+                    "... {n} quiet buckets ({req} requests, no 5xx) ..."
+                ))
+            );
+        }
     }
 }

@@ -21,6 +21,7 @@ pub mod nginx_access;
 pub mod nginx_conf;
 pub mod nginx_error;
 pub mod time;
+pub mod wrap;
 
 /// Helpers shared by the parsers' unit tests.
 #[cfg(test)]
@@ -347,12 +348,42 @@ pub enum EventKind {
     LbServerDown,
     LbServerUp,
     LbNoServer,
+    // nginx: the proxy's own resources and life cycle
+    /// `(24: Too many open files)` (or 23, the system-wide table) in any call: `accept4()`,
+    /// `connect()`, `open()`.
+    TooManyOpenFiles,
+    /// `connect() failed (99: Cannot assign requested address)`: no free local port.
+    ConnectNoLocalAddress,
+    /// `connect() failed (101: Network is unreachable)`.
+    ConnectNetUnreachable,
+    /// `client intended to send too large header`, `client sent too long header line`,
+    /// `client sent too large request` (400/494).
+    ClientHeaderTooBig,
+    /// nginx `signal process started` (`nginx -s reload|stop|quit` was run).
+    NginxSignal,
+    /// nginx master `reconfiguring` (a reload).
+    NginxReconfiguring,
+    /// nginx worker `gracefully shutting down` (old workers after a reload, or a stop).
+    NginxShuttingDown,
+    // kernel (host)
+    /// `Out of memory: Killed process N (name) ...` / `Memory cgroup out of memory: Killed
+    /// process ...`: `child_pid` is the victim, `script` its command name.
+    KernelOomKill,
+    /// `TCP: request_sock_TCP: Possible SYN flooding on port N. Sending cookies.`
+    SynFlood,
+    /// `nf_conntrack: table full, dropping packet`.
+    ConntrackFull,
+    // PHP's own error_log (php-error)
+    /// `PHP Fatal error:  Allowed memory size of N bytes exhausted`: `number` is N.
+    PhpMemoryExhausted,
+    /// `PHP Fatal error:  Maximum execution time of N seconds exceeded`: `number` is N.
+    PhpMaxExecutionTime,
     #[default]
     Other,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 36] = [
+    pub const ALL: [EventKind; 48] = [
         EventKind::UpstreamTimeoutConnect,
         EventKind::UpstreamTimeoutSend,
         EventKind::UpstreamTimeoutHeader,
@@ -388,9 +419,21 @@ impl EventKind {
         EventKind::LbServerDown,
         EventKind::LbServerUp,
         EventKind::LbNoServer,
+        EventKind::TooManyOpenFiles,
+        EventKind::ConnectNoLocalAddress,
+        EventKind::ConnectNetUnreachable,
+        EventKind::ClientHeaderTooBig,
+        EventKind::NginxSignal,
+        EventKind::NginxReconfiguring,
+        EventKind::NginxShuttingDown,
+        EventKind::KernelOomKill,
+        EventKind::SynFlood,
+        EventKind::ConntrackFull,
+        EventKind::PhpMemoryExhausted,
+        EventKind::PhpMaxExecutionTime,
         EventKind::Other,
     ];
-    pub const COUNT: usize = 36;
+    pub const COUNT: usize = 48;
 
     pub fn index(self) -> usize {
         self as usize
@@ -434,6 +477,18 @@ impl EventKind {
             LbServerDown => "lb_server_down",
             LbServerUp => "lb_server_up",
             LbNoServer => "lb_no_server",
+            TooManyOpenFiles => "too_many_open_files",
+            ConnectNoLocalAddress => "connect_no_local_address",
+            ConnectNetUnreachable => "connect_net_unreachable",
+            ClientHeaderTooBig => "client_header_too_big",
+            NginxSignal => "nginx_signal",
+            NginxReconfiguring => "nginx_reconfiguring",
+            NginxShuttingDown => "nginx_shutting_down",
+            KernelOomKill => "kernel_oom_kill",
+            SynFlood => "syn_flood",
+            ConntrackFull => "conntrack_full",
+            PhpMemoryExhausted => "php_memory_exhausted",
+            PhpMaxExecutionTime => "php_max_execution_time",
             Other => "other",
         }
     }
@@ -444,7 +499,15 @@ impl EventKind {
         use EventKind::*;
         !matches!(
             self,
-            FpmChildStarted | FpmStarting | FpmReady | DelayingRequest | LbServerUp | Other
+            FpmChildStarted
+                | FpmStarting
+                | FpmReady
+                | DelayingRequest
+                | LbServerUp
+                | NginxSignal
+                | NginxReconfiguring
+                | NginxShuttingDown
+                | Other
         )
     }
 }

@@ -604,6 +604,9 @@ fn classify(m: &[u8]) -> (EventKind, &[u8]) {
             Some((113, _)) | Some((_, b"No route to host")) | Some((_, b"Host is unreachable")) => {
                 ConnectNoRoute
             }
+            Some((99, _)) | Some((_, b"Cannot assign requested address")) => ConnectNoLocalAddress,
+            Some((101, _)) | Some((_, b"Network is unreachable")) => ConnectNetUnreachable,
+            Some((24 | 23, _)) => TooManyOpenFiles,
             _ => ConnectFailedOther,
         }
     } else if (m.starts_with(b"recv() failed (")
@@ -633,6 +636,21 @@ fn classify(m: &[u8]) -> (EventKind, &[u8]) {
         DelayingRequest
     } else if contains(m, b"worker_connections are not enough") {
         WorkerConnectionsNotEnough
+    } else if contains(m, b"(24: Too many open files)")
+        || contains(m, b"(23: Too many open files in system)")
+    {
+        TooManyOpenFiles
+    } else if m.starts_with(b"client intended to send too large header")
+        || m.starts_with(b"client sent too long header line")
+        || m.starts_with(b"client sent too large request")
+    {
+        ClientHeaderTooBig
+    } else if m == b"signal process started" {
+        NginxSignal
+    } else if m == b"reconfiguring" {
+        NginxReconfiguring
+    } else if m == b"gracefully shutting down" {
+        NginxShuttingDown
     } else {
         Other
     };
@@ -685,9 +703,65 @@ mod tests {
     }
 
     #[test]
+    fn proxy_resources_and_life_cycle() {
+        assert_eq!(
+            kind(
+                "2024/01/09 14:02:11 [crit] 2012#2012: accept4() failed (24: Too many open files)"
+            ),
+            EventKind::TooManyOpenFiles
+        );
+        assert_eq!(
+            kind("2024/01/09 14:02:11 [crit] 2012#2012: *88 open() \"/var/www/html/index.html\" failed (24: Too many open files), client: 1.2.3.4, server: s, request: \"GET / HTTP/1.1\", host: \"h\""),
+            EventKind::TooManyOpenFiles
+        );
+        assert_eq!(
+            kind("2024/01/09 14:02:11 [alert] 2012#2012: accept4() failed (23: Too many open files in system)"),
+            EventKind::TooManyOpenFiles
+        );
+        assert_eq!(
+            kind("2024/01/09 14:02:11 [info] 2012#2012: *9 client intended to send too large header: \"Cookie: a=...\" while reading client request headers, client: 1.2.3.4, server: s"),
+            EventKind::ClientHeaderTooBig
+        );
+        assert_eq!(
+            kind("2024/01/09 14:02:11 [info] 2012#2012: *9 client sent too long header line: \"Cookie: a=...\" while reading client request headers, client: 1.2.3.4, server: s"),
+            EventKind::ClientHeaderTooBig
+        );
+        // a too large body (413) is not a header problem
+        assert_eq!(
+            kind("2024/01/09 14:02:11 [error] 2012#2012: *9 client intended to send too large body: 2000000 bytes, client: 1.2.3.4, server: s"),
+            EventKind::Other
+        );
+        // a reload as nginx 1.22 writes it: the signal process, the master, the old workers
+        assert_eq!(
+            kind("2021/06/17 19:25:59 [notice] 133309#133309: signal process started"),
+            EventKind::NginxSignal
+        );
+        assert_eq!(
+            kind("2021/06/17 19:25:59 [notice] 1#1: signal 1 (SIGHUP) received from 133309, reconfiguring"),
+            EventKind::Other
+        );
+        assert_eq!(
+            kind("2021/06/17 19:25:59 [notice] 1#1: reconfiguring"),
+            EventKind::NginxReconfiguring
+        );
+        assert_eq!(
+            kind("2021/06/17 19:25:59 [notice] 29#29: gracefully shutting down"),
+            EventKind::NginxShuttingDown
+        );
+        for k in [
+            EventKind::NginxSignal,
+            EventKind::NginxReconfiguring,
+            EventKind::NginxShuttingDown,
+        ] {
+            assert!(!k.is_error(), "{k:?}");
+        }
+        assert!(EventKind::TooManyOpenFiles.is_error());
+    }
+
+    #[test]
     fn no_tail_no_conn() {
         let e = ev(b"2021/06/17 19:25:59 [notice] 133309#133309: signal process started");
-        assert_eq!(e.kind, EventKind::Other);
+        assert_eq!(e.kind, EventKind::NginxSignal);
         assert_eq!(e.severity, Severity::Notice);
         assert_eq!(e.conn, None);
         assert_eq!(e.message, b"signal process started");
@@ -757,6 +831,18 @@ mod tests {
         );
         assert_eq!(
             c("connect() failed (99: Cannot assign requested address)"),
+            EventKind::ConnectNoLocalAddress
+        );
+        assert_eq!(
+            c("connect() failed (101: Network is unreachable)"),
+            EventKind::ConnectNetUnreachable
+        );
+        assert_eq!(
+            c("connect() to 10.0.0.7:9000 failed (24: Too many open files)"),
+            EventKind::TooManyOpenFiles
+        );
+        assert_eq!(
+            c("connect() failed (110: Connection timed out)"),
             EventKind::ConnectFailedOther
         );
         // BSD / macOS errno 61

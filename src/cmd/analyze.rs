@@ -124,6 +124,9 @@ pub struct Outcome {
     pub state: Option<crate::state::Plan>,
     /// Inputs read with an inferred nginx `log_format`: (input name, log_format).
     pub inferred: Vec<(String, String)>,
+    /// With `--since/--until`: the first and last instants of the records outside the
+    /// window (read, or found by seeking), to say where the logs are when it holds nothing.
+    pub outside: (Option<i64>, Option<i64>),
 }
 
 /// Discover, detect, read and analyse: the whole pass, independent of how it is rendered.
@@ -139,8 +142,9 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut offset_seen: Option<(i32, String)> = None;
     let mut stdin_head = None;
     let mut inferred: Vec<(String, String)> = Vec::new();
-    for inp in found {
+    for mut inp in found {
         let d = pipeline::detect_input(&inp, &p.opts);
+        inp.demux = d.demux.clone();
         if matches!(inp.source, Source::Stdin) {
             stdin_head = d.head.clone();
         }
@@ -215,6 +219,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
                 errors,
                 state: None,
                 inferred,
+                outside: (None, None),
             };
         }
     };
@@ -228,8 +233,16 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         Err(_) => pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head),
     };
     drop(bar);
-    for st in acc.files.values() {
+    let mut outside: (Option<i64>, Option<i64>) = (None, None);
+    for (id, st) in &acc.files {
         errors.extend(st.errors.iter().cloned());
+        let (f, l) = crate::seek::seeked_ends(*id as usize).unwrap_or((None, None));
+        for t in [st.outside_first_us, f].into_iter().flatten() {
+            outside.0 = Some(outside.0.map_or(t, |x: i64| x.min(t)));
+        }
+        for t in [st.outside_last_us, l].into_iter().flatten() {
+            outside.1 = Some(outside.1.map_or(t, |x: i64| x.max(t)));
+        }
     }
     let mut acc = acc;
     let mut report = analysis::report_of(
@@ -257,7 +270,39 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         errors,
         state,
         inferred,
+        outside,
     }
+}
+
+/// With `--since/--until`, a window that holds no record of the lines read: say how many
+/// lines fell outside it and where the logs begin and end.
+fn empty_window(a: &AnalyzeArgs, out: &Outcome) -> Option<String> {
+    if a.since.is_none() && a.until.is_none() {
+        return None;
+    }
+    let r = &out.report;
+    let inside: u64 = r.inputs.iter().map(|i| i.requests + i.events).sum();
+    if inside > 0 || r.totals.lines == 0 {
+        return None;
+    }
+    let bounds = match (&a.since, &a.until) {
+        (Some(s), Some(u)) => format!("--since {s} --until {u}"),
+        (Some(s), None) => format!("--since {s}"),
+        (None, Some(u)) => format!("--until {u}"),
+        (None, None) => unreachable!(),
+    };
+    let ends = match out.outside {
+        (Some(f), Some(l)) => format!(
+            "; the logs run from {} to {}",
+            crate::report::rfc3339(f),
+            crate::report::rfc3339(l)
+        ),
+        _ => "; no line outside it had a timestamp either".into(),
+    };
+    Some(format!(
+        "{bounds}: the window holds no record: all {} lines fell outside it{ends}",
+        r.totals.lines
+    ))
 }
 
 pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
@@ -266,6 +311,11 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     p.opts.rows = parquet
         .clone()
         .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
+    // one run per state file, from before its inputs are looked at until the state is saved
+    let _lock = match &p.state {
+        Some(s) => Some(crate::state_lock::lock(s, a.quiet)?),
+        None => None,
+    };
     let out = analyze(&a.inputs, &p);
     if !a.quiet {
         for (name, lf) in &out.inferred {
@@ -307,12 +357,17 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     if !export_errors.is_empty() {
         return Ok(Exit::Error);
     }
+    let empty = empty_window(&a, &out);
     // the state advances only now that every output is written
     if let Some(plan) = out.state {
         if let Err(e) = plan.commit(&out.report) {
             eprintln!("gatelog: error: {e}");
             return Ok(Exit::Error);
         }
+    }
+    if let Some(msg) = &empty {
+        eprintln!("gatelog: error: {msg}");
+        return Ok(Exit::Error);
     }
     if !out.errors.is_empty() {
         return Ok(Exit::Error);

@@ -35,6 +35,13 @@ pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
                     );
                 }
             }
+            None if inp.size == 0 && matches!(inp.source, input::Source::File(_)) => {
+                // an empty file is not an error (as in `analyze`): there is nothing to misread
+                out.push_str(&format!(
+                    "{}\tempty\tempty file: nothing to recognise\n",
+                    inp.name
+                ));
+            }
             None => {
                 out.push_str(&format!("{}\tunknown\t{}\n", inp.name, d.reason));
                 if inp.explicit {

@@ -18,6 +18,8 @@ h3{font-size:15px;margin:18px 0 6px}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:130px}
 .card b{display:block;font-size:20px}
 .card.bad b{color:#b3261e}
+.card.summary{margin:14px 0}
+.card.summary p{margin:4px 0}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
 th,td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
 th{background:var(--panel);font-weight:600}
@@ -530,6 +532,12 @@ pub fn render(r: &Report) -> String {
         esc(&r.timeline.bucket),
         esc(&r.timezone)
     );
+    // the answer first
+    o.push_str(r###"<div class="card summary" id="summary"><span>summary</span>"###);
+    for line in &r.summary.lines {
+        let _ = write!(o, "<p>{}</p>", esc(line));
+    }
+    o.push_str("</div>");
     // summary cards
     let _ = write!(
         o,
