@@ -1375,6 +1375,9 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             .take(EVIDENCE_PER_CAUSE)
             .collect();
         out.push(cause("self_loop", conf, summary, ev));
+        if let Some(x) = out.last_mut() {
+            x.explains = from_backend.min(c.errors);
+        }
     }
 
     // clients repeating failed requests at once: the failures sorted by (client and request,
