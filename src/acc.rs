@@ -777,6 +777,15 @@ pub struct ReqRow {
     /// and as shown ([`net_of`]).
     pub net: u64,
     pub net_ip: u64,
+    /// Upstream response time (last server tried), when logged.
+    pub up_us: Option<u64>,
+    /// Upstream status (last server tried): 0 when not logged or `-`.
+    pub up_status: u16,
+    /// No `$upstream_addr` on a line whose format logs timing (`$request_time`): this layer
+    /// answered without contacting an upstream (when the format logs upstreams at all).
+    pub up_none: bool,
+    /// An `$upstream_connect_time` was logged: the upstream accepted the connection.
+    pub up_connected: bool,
 }
 
 /// An error event kept for joins and cause analysis.
@@ -1103,6 +1112,7 @@ impl Acc {
                 layer,
                 status,
                 req_time_us,
+                up_us,
                 r,
                 lb,
                 up_id,
@@ -1129,6 +1139,7 @@ impl Acc {
         layer: Layer,
         status: u16,
         dur_us: Option<u64>,
+        up_us: Option<u64>,
         r: &gatelog_parsers::Request<'_>,
         lb: Option<LbVerdict>,
         up_id: Option<u32>,
@@ -1175,6 +1186,17 @@ impl Acc {
                 client_host: hash(host_of(r.client)),
                 net: net_key(r.origin_client()),
                 net_ip: net_of(r.origin_client()),
+                up_us,
+                up_status: std::str::from_utf8(fields::upstream_last(r.upstream_status))
+                    .ok()
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(0),
+                up_none: (r.upstream_addr.is_empty() || r.upstream_addr == b"-")
+                    && dur_us.is_some(),
+                up_connected: {
+                    let t = fields::upstream_last(r.upstream_connect_time);
+                    !t.is_empty() && t != b"-"
+                },
             });
         } else {
             self.rows_dropped += 1;

@@ -40,7 +40,7 @@ pub struct InputMeta {
     pub detected: String,
 }
 
-const EVIDENCE_PER_CAUSE: usize = 3;
+pub(crate) const EVIDENCE_PER_CAUSE: usize = 3;
 
 pub fn build_report(
     mut acc: Acc,
@@ -301,11 +301,7 @@ pub fn report_of(
         let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
         let saturation = saturation(acc, start_us - 300_000_000, end_us);
         let mut causes = attribute(&ctx, &ij, saturation.as_ref());
-        causes.sort_by(|a, b| {
-            b.confidence
-                .partial_cmp(&a.confidence)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        crate::causes::rank(&ctx, &mut causes, saturation.as_ref());
         incidents.push(Incident {
             id: n + 1,
             start: rfc3339(start_us),
@@ -406,7 +402,7 @@ fn layer_status(b: &Bucket, layer: Option<usize>, k: usize) -> u64 {
     }
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
@@ -498,7 +494,13 @@ pub fn find_incidents_with(
     rates: bool,
     min_errors: u64,
 ) -> Vec<(usize, usize)> {
-    let (med, mad) = baseline(base, rates);
+    let (mut med, mut mad) = baseline(base, rates);
+    // an error log (no access log) that is failing in nearly every bucket is a capture made
+    // around the failure: a healthy error log says nothing, so the baseline is zero
+    if !rates && base.len() >= 3 && base.iter().filter(|x| x.0 >= 2).count() * 10 >= base.len() * 9
+    {
+        (med, mad) = (0.0, 0.0);
+    }
     let hot: Vec<bool> = sig
         .iter()
         .map(|&(e, n)| {
@@ -768,27 +770,27 @@ impl<'a> Joiner<'a> {
 // ---------------------------------------------------------------------------------------
 // Causes
 
-struct CauseCtx<'a> {
-    acc: &'a Acc,
-    tl: &'a Timeline,
-    s: usize,
-    e: usize,
-    start_us: i64,
-    end_us: i64,
-    width_us: i64,
+pub(crate) struct CauseCtx<'a> {
+    pub(crate) acc: &'a Acc,
+    pub(crate) tl: &'a Timeline,
+    pub(crate) s: usize,
+    pub(crate) e: usize,
+    pub(crate) start_us: i64,
+    pub(crate) end_us: i64,
+    pub(crate) width_us: i64,
     /// 5xx in the incident, each request counted once (at `layer`).
-    errors: u64,
+    pub(crate) errors: u64,
     /// The outermost layer that logged requests in the incident (index into per-layer counts).
-    layer: Option<usize>,
-    any_requests: bool,
-    name_of: &'a dyn Fn(u32) -> String,
-    up_name: &'a dyn Fn(u32) -> String,
+    pub(crate) layer: Option<usize>,
+    pub(crate) any_requests: bool,
+    pub(crate) name_of: &'a dyn Fn(u32) -> String,
+    pub(crate) up_name: &'a dyn Fn(u32) -> String,
 }
 
 impl CauseCtx<'_> {
     /// Events of `kinds` in the incident, padded by one bucket each side (error-log lines
     /// come a little before the access lines they explain).
-    fn events(&self, kinds: &[EventKind]) -> u64 {
+    pub(crate) fn events(&self, kinds: &[EventKind]) -> u64 {
         let lo = self.s.saturating_sub(1);
         let hi = (self.e + 1).min(self.tl.buckets.len() - 1);
         self.tl.buckets[lo..=hi]
@@ -802,7 +804,7 @@ impl CauseCtx<'_> {
             .sum()
     }
     /// Event rows of `kinds` between `from` and the padded end.
-    fn rows(
+    pub(crate) fn rows(
         &self,
         kinds: &[EventKind],
         lookback_us: i64,
@@ -815,7 +817,7 @@ impl CauseCtx<'_> {
             .iter()
             .filter(move |r| r.utc_us >= from && r.utc_us < to && kinds.contains(&r.kind))
     }
-    fn status(&self, code: u16) -> u64 {
+    pub(crate) fn status(&self, code: u16) -> u64 {
         let Some(k) = crate::acc::status_slot(code) else {
             return 0;
         };
@@ -824,7 +826,7 @@ impl CauseCtx<'_> {
             .map(|b| layer_status(b, self.layer, k))
             .sum()
     }
-    fn lb(&self, v: LbVerdict) -> u64 {
+    pub(crate) fn lb(&self, v: LbVerdict) -> u64 {
         self.tl.buckets[self.s..=self.e]
             .iter()
             .map(|b| b.lb_verdict[v as usize])
@@ -832,7 +834,7 @@ impl CauseCtx<'_> {
     }
     /// Evidence lines: samples of the given keys (event kind index, or 1000+status) in the
     /// padded window.
-    fn evidence(&self, keys: &[u16], lookback_us: i64, max: usize) -> Vec<Evidence> {
+    pub(crate) fn evidence(&self, keys: &[u16], lookback_us: i64, max: usize) -> Vec<Evidence> {
         let from = self.start_us - self.width_us - lookback_us;
         let to = self.end_us + self.width_us;
         let mut out = Vec::new();
@@ -861,15 +863,15 @@ impl CauseCtx<'_> {
         }
         out
     }
-    fn ev_kinds(&self, kinds: &[EventKind], lookback_us: i64) -> Vec<Evidence> {
+    pub(crate) fn ev_kinds(&self, kinds: &[EventKind], lookback_us: i64) -> Vec<Evidence> {
         let keys: Vec<u16> = kinds.iter().map(|k| k.index() as u16).collect();
         self.evidence(&keys, lookback_us, EVIDENCE_PER_CAUSE)
     }
-    fn ev_status(&self, codes: &[u16], max: usize) -> Vec<Evidence> {
+    pub(crate) fn ev_status(&self, codes: &[u16], max: usize) -> Vec<Evidence> {
         let keys: Vec<u16> = codes.iter().map(|c| 1000 + c).collect();
         self.evidence(&keys, 0, max)
     }
-    fn p95(&self, up: bool, inside: bool) -> Option<u64> {
+    pub(crate) fn p95(&self, up: bool, inside: bool) -> Option<u64> {
         let mut h = Hist::default();
         for (i, b) in self.tl.buckets.iter().enumerate() {
             let is_in = i >= self.s && i <= self.e;
@@ -883,16 +885,21 @@ impl CauseCtx<'_> {
     }
 }
 
-fn cause(id: &str, conf: f64, summary: String, evidence: Vec<Evidence>) -> Cause {
+pub(crate) fn cause(id: &str, conf: f64, summary: String, evidence: Vec<Evidence>) -> Cause {
     Cause {
         cause: id.to_string(),
         confidence: round3(conf.clamp(0.0, 1.0)),
         summary,
         evidence,
+        explains: 0,
+        behind: Vec::new(),
+        led_to: Vec::new(),
+        chain: None,
+        headline: String::new(),
     }
 }
 
-fn share(n: u64, of: u64) -> f64 {
+pub(crate) fn share(n: u64, of: u64) -> f64 {
     if of == 0 {
         0.0
     } else {
@@ -900,7 +907,7 @@ fn share(n: u64, of: u64) -> f64 {
     }
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+pub(crate) fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
@@ -1195,6 +1202,9 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         ));
     }
 
+    // the detectors of src/causes.rs (resets, OOM kills, exhausted proxy connections, ...)
+    crate::causes::detect(c, &mut out);
+
     // one upstream among several, judged within one layer: an LB's targets (nginx nodes)
     // against each other, nginx's upstreams (php-fpm pools) against each other. A request
     // that failed at a pool is also a 5xx at the LB, so the two sets are never summed.
@@ -1235,10 +1245,10 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         let why = out
             .iter()
             .filter(|x| x.confidence >= 0.5)
-            .map(|x| x.cause.as_str())
+            .map(|x| x.cause.clone())
             .find(|x| {
                 matches!(
-                    *x,
+                    x.as_str(),
                     "fpm_max_children"
                         | "fpm_request_terminate"
                         | "fpm_worker_crash"
@@ -1246,6 +1256,11 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
                         | "upstream_refused"
                         | "upstream_connect_timeout"
                         | "lb_backend_down"
+                        | "upstream_reset"
+                        | "fpm_oom_kill"
+                        | "upstream_unreachable"
+                        | "lb_health_check_blocked"
+                        | "upstream_read_timeout"
                 )
             });
         let mut summary = format!(
@@ -1257,7 +1272,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             wr
         );
         let mut conf = 0.4 + 0.5 * sh;
-        if let Some(w) = why {
+        if let Some(w) = &why {
             summary.push_str(&format!(" It is where the {w} above happened."));
             conf *= 0.8;
         }
@@ -1267,6 +1282,13 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             summary,
             c.ev_status(&[502, 504, 500, 503], 2),
         ));
+        if let Some(x) = out.last_mut() {
+            // only where, when a cause above says why
+            x.explains = if why.is_some() { 0 } else { we };
+            if let Some(w) = why {
+                x.behind.push(w);
+            }
+        }
     }
 
     // a proxy loop: nginx (or the LB) forwarding to itself exhausts its connections
@@ -1283,12 +1305,13 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
                 ],
                 0,
             )
-            .any(|r| {
-                let u = &r.upstream[..];
-                contains(u, b"://localhost") || contains(u, b"://127.") || contains(u, b"://[::1]")
-            });
-        self_loop = true;
-        let conf = if loopback { 0.85 } else { 0.55 };
+            .any(|r| crate::causes::http_loopback(&r.upstream));
+        // without one, it is the proxy's connections running out (causes.rs)
+        self_loop = loopback;
+    }
+    if self_loop {
+        let conf = 0.85;
+        let loopback = true;
         let summary = format!(
             "{}{}: the server proxied requests back to itself, so every request spawned another until worker_connections ran out and the 502s followed. Point proxy_pass / the backend's API calls at the real backend, not at this server or its load balancer.",
             plural(wc, "'worker_connections are not enough'", "'worker_connections are not enough' lines"),
@@ -1297,6 +1320,9 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         let mut ev = c.ev_kinds(&[WorkerConnectionsNotEnough], 0);
         ev.extend(c.ev_kinds(&[NoLiveUpstreams], 0).into_iter().take(1));
         out.push(cause("self_loop", conf, summary, ev));
+        if let Some(x) = out.last_mut() {
+            x.explains = c.errors; // the loop produced every failure
+        }
     }
 
     // a backend calling its own load balancer: a target's address among the LB's clients
@@ -1349,6 +1375,9 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             .take(EVIDENCE_PER_CAUSE)
             .collect();
         out.push(cause("self_loop", conf, summary, ev));
+        if let Some(x) = out.last_mut() {
+            x.explains = from_backend.min(c.errors);
+        }
     }
 
     // clients repeating failed requests at once: the failures sorted by (client and request,
@@ -1415,6 +1444,9 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             summary,
             c.ev_status(&[502, 503, 504], 2),
         ));
+        if let Some(x) = out.last_mut() {
+            x.explains = repeats;
+        }
     }
 
     // a few client networks fail while the others succeed
@@ -1687,10 +1719,6 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     Some(cause("client_subset", conf.min(0.95), summary, ev))
 }
 
-fn contains(h: &[u8], n: &[u8]) -> bool {
-    memchr::memmem::find(h, n).is_some()
-}
-
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -1700,7 +1728,7 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-fn fmt_us(v: Option<u64>) -> String {
+pub(crate) fn fmt_us(v: Option<u64>) -> String {
     match v {
         Some(us) if us >= 1_000_000 => format!("{:.2}s", us as f64 / 1e6),
         Some(us) => format!("{}ms", us / 1000),
@@ -1720,6 +1748,94 @@ fn frame_parts(line: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((&rest[..sp], rest.get(sp + 1..).unwrap_or(&[])))
 }
 
+/// A PHP builtin (or extension method) a request waits in: sleeping, I/O, a database or
+/// cache client. Anything else in a slowlog stack is taken as application code.
+fn php_builtin(f: &[u8]) -> bool {
+    let name = f.strip_suffix(b"()").unwrap_or(f);
+    let class_end = memchr::memmem::find(name, b"->").or_else(|| memchr::memmem::find(name, b"::"));
+    if let Some(k) = class_end {
+        const CLASSES: &[&[u8]] = &[
+            b"PDO",
+            b"PDOStatement",
+            b"mysqli",
+            b"mysqli_stmt",
+            b"mysqli_result",
+            b"Redis",
+            b"RedisCluster",
+            b"Memcached",
+            b"Memcache",
+            b"SoapClient",
+            b"SQLite3",
+            b"SQLite3Stmt",
+            b"MongoDB\\Driver\\Manager",
+            b"AMQPChannel",
+            b"AMQPQueue",
+        ];
+        return CLASSES.contains(&&name[..k]);
+    }
+    const FUNCS: &[&[u8]] = &[
+        b"usleep",
+        b"sleep",
+        b"time_nanosleep",
+        b"time_sleep_until",
+        b"curl_exec",
+        b"curl_multi_exec",
+        b"curl_multi_select",
+        b"file_get_contents",
+        b"file_put_contents",
+        b"fopen",
+        b"fread",
+        b"fwrite",
+        b"fgets",
+        b"fgetcsv",
+        b"file",
+        b"fsockopen",
+        b"stream_socket_client",
+        b"stream_select",
+        b"stream_get_contents",
+        b"socket_read",
+        b"socket_write",
+        b"socket_connect",
+        b"socket_accept",
+        b"mysqli_query",
+        b"mysqli_connect",
+        b"mysqli_real_connect",
+        b"mysqli_stmt_execute",
+        b"mysql_query",
+        b"pg_query",
+        b"pg_query_params",
+        b"pg_connect",
+        b"pg_execute",
+        b"exec",
+        b"shell_exec",
+        b"system",
+        b"passthru",
+        b"proc_open",
+        b"proc_close",
+        b"popen",
+        b"gethostbyname",
+        b"dns_get_record",
+        b"mail",
+        b"session_start",
+        b"flock",
+        b"ldap_bind",
+        b"ldap_search",
+        b"ftp_connect",
+        b"ftp_get",
+        b"ftp_put",
+        b"oci_execute",
+        b"sqlsrv_query",
+        b"password_hash",
+        b"password_verify",
+        b"crypt",
+        b"include",
+        b"require",
+        b"include_once",
+        b"require_once",
+    ];
+    FUNCS.contains(&name)
+}
+
 fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
     let traces: Vec<&crate::acc::EventRow> = acc
         .event_rows
@@ -1733,16 +1849,22 @@ fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
     let mut frames: HashMap<String, u64> = HashMap::new();
     for t in &traces {
         *scripts.entry(&t.detail).or_insert(0) += 1;
-        let mut lines = t.frames.split(|&b| b == b'\n').filter_map(frame_parts);
-        if let Some((func, _)) = lines.next() {
-            let caller = lines
-                .next()
-                .map(|(_, loc)| display_bytes(loc))
-                .unwrap_or_default();
-            let key = if caller.is_empty() {
-                display_bytes(func)
-            } else {
-                format!("{} called from {}", display_bytes(func), caller)
+        // innermost first: the builtins it waits in, then the application function
+        let fr: Vec<(&[u8], &[u8])> = t
+            .frames
+            .split(|&b| b == b'\n')
+            .filter_map(frame_parts)
+            .collect();
+        if let Some(&(func, _)) = fr.first() {
+            let app = fr.iter().position(|(f, _)| !php_builtin(f));
+            let key = match app {
+                Some(0) => format!("{} at {}", display_bytes(func), display_bytes(fr[0].1)),
+                Some(k) => format!(
+                    "{} waiting in {}",
+                    display_bytes(fr[k].0),
+                    display_bytes(fr[k - 1].0)
+                ),
+                None => display_bytes(func),
             };
             *frames.entry(key).or_insert(0) += 1;
         }
@@ -1974,5 +2096,14 @@ mod tests {
             Some((&b"unlink()"[..], &b"/x/a.php:285"[..]))
         );
         assert_eq!(frame_parts(b"garbage"), None);
+    }
+
+    #[test]
+    fn builtins_and_application_functions() {
+        assert!(php_builtin(b"usleep()"));
+        assert!(php_builtin(b"PDOStatement->execute()"));
+        assert!(php_builtin(b"curl_exec()"));
+        assert!(!php_builtin(b"db_query()"));
+        assert!(!php_builtin(b"App\\Repo->find()"));
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod acc;
 pub mod analysis;
+pub(crate) mod causes;
 pub mod cli;
 pub mod cmd;
 pub mod demux;

@@ -151,6 +151,20 @@ pub struct Cause {
     pub confidence: f64,
     pub summary: String,
     pub evidence: Vec<Evidence>,
+    /// Failed requests of the incident this cause explains: the first ranking key (SPEC
+    /// "Which cause comes first"); a consequence of another listed cause explains 0 here.
+    pub explains: u64,
+    /// Cause ids this one stems from (its roots) and the ones it led to.
+    pub behind: Vec<String>,
+    pub led_to: Vec<String>,
+    /// The chain read from the failing status to the root, e.g. `502: listen backlog full
+    /// (EAGAIN, 1889 lines) ← pool www saturated (max_children=1) ← slow db_query() waiting in
+    /// usleep() (slowlog)`; absent when the cause stands alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// A few words for chains (`listen backlog full (EAGAIN, 290 lines)`).
+    #[serde(skip)]
+    pub headline: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -304,6 +304,9 @@ pub fn render(r: &Report, color: bool) -> String {
                 let _ = writeln!(o, "               and its error log: {}", be.join(", "));
             }
         }
+        if let Some(ch) = inc.causes.first().and_then(|c| c.chain.as_deref()) {
+            let _ = writeln!(o, "     chain: {ch}");
+        }
         let _ = writeln!(o, "     causes:");
         for (k, c) in inc.causes.iter().enumerate() {
             let _ = writeln!(
@@ -315,6 +318,13 @@ pub fn render(r: &Report, color: bool) -> String {
             );
             for line in wrap(&c.summary, 92) {
                 let _ = writeln!(o, "          {line}");
+            }
+            if k > 0 && !c.behind.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "          {}",
+                    st.dim(&format!("behind it: {}", c.behind.join(", ")))
+                );
             }
             for e in &c.evidence {
                 let _ = writeln!(

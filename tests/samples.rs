@@ -204,3 +204,106 @@ fn lab_incident_names_the_saturated_pool_below_its_cause() {
         "{causes:#?}"
     );
 }
+
+/// Analyses a subset of one lab scenario's files (copied into a temp dir).
+fn analyze_subset(scenario: &str, files: &[&str]) -> Value {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(scenario);
+    let d = tempfile::tempdir().unwrap();
+    for f in files {
+        std::fs::copy(src.join(f), d.path().join(f)).unwrap();
+    }
+    analyze(d.path())
+}
+
+fn top(r: &Value) -> &Value {
+    &r["incidents"][0]["causes"][0]
+}
+
+/// Partial logs (SPEC "Which cause comes first"): the nginx logs of the terminate scenario
+/// without php-fpm's name `upstream_reset` and say which log tells the candidates apart; the
+/// access log alone names the fixed time the backend dropped connections at.
+#[test]
+fn nginx_logs_alone_name_upstream_reset() {
+    let r = analyze_subset("fpm_terminate", &["access.log", "error.log"]);
+    let c = top(&r);
+    assert_eq!(c["cause"], "upstream_reset", "{c:#}");
+    let s = c["summary"].as_str().unwrap();
+    assert!(
+        s.contains("php-fpm master log") && s.contains("kernel log"),
+        "{s}"
+    );
+    assert!(c["confidence"].as_f64().unwrap() >= 0.5);
+    let r = analyze_subset("fpm_terminate", &["access.log"]);
+    let c = top(&r);
+    assert_eq!(c["cause"], "upstream_reset", "{c:#}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("request_terminate_timeout = 3s"),
+        "{c:#}"
+    );
+    let r = analyze_subset("fpm_terminate", &["error.log"]);
+    assert_eq!(top(&r)["cause"], "upstream_reset", "{r:#}");
+}
+
+/// The access log alone names the read timeout and its value from 504s clustered at 3 s.
+#[test]
+fn access_log_alone_names_the_read_timeout_and_its_value() {
+    let r = analyze_subset("fpm_saturation", &["access.log"]);
+    let c = top(&r);
+    assert_eq!(c["cause"], "upstream_read_timeout", "{c:#}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("fastcgi_read_timeout (or proxy_read_timeout) is probably 3s"),
+        "{c:#}"
+    );
+    assert_eq!(c["explains"], 286);
+    // refused upstreams from access fields: 502 with an upstream and ~0 s upstream time
+    let r = analyze_subset("fpm_down", &["access.log"]);
+    assert_eq!(top(&r)["cause"], "upstream_refused", "{r:#}");
+    // an upstream that connected and failed at once: the response header was rejected
+    let r = analyze_subset("header_too_big", &["access.log"]);
+    assert_eq!(top(&r)["cause"], "upstream_header_too_big", "{r:#}");
+    // nginx answering 503 itself while others are served: a limit
+    let r = analyze_subset("rate_limit", &["access.log"]);
+    assert_eq!(top(&r)["cause"], "rate_limited", "{r:#}");
+}
+
+/// Chains: the saturated pool behind the read timeouts, rooted in the slow application
+/// function and the builtin it waits in; the backlog ahead of the connect timeouts it caused.
+#[test]
+fn causes_read_as_a_chain() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation");
+    let r = analyze(&dir);
+    let causes = r["incidents"][0]["causes"].as_array().unwrap();
+    assert_eq!(causes[0]["cause"], "fpm_max_children");
+    assert_eq!(causes[0]["led_to"][0], "upstream_read_timeout");
+    let rt = causes
+        .iter()
+        .find(|c| c["cause"] == "upstream_read_timeout")
+        .unwrap();
+    assert_eq!(rt["behind"][0], "fpm_max_children");
+    let ch = causes[0]["chain"].as_str().unwrap();
+    assert_eq!(
+        ch,
+        "504: upstream read timeout (286 lines) ← pool www saturated (max_children=4) ← slow fetch_rows() waiting in usleep() (slowlog)"
+    );
+    let r = analyze(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/backlog"));
+    let causes = r["incidents"][0]["causes"].as_array().unwrap();
+    assert_eq!(causes[0]["cause"], "fpm_listen_backlog");
+    assert_eq!(causes[0]["explains"], 580);
+    assert_eq!(causes[1]["behind"][0], "fpm_listen_backlog");
+    // and the text report prints it
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--color", "never"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("chain: 504: upstream read timeout"), "{text}");
+}

@@ -1745,7 +1745,14 @@ fn build_view(
             .causes
             .iter()
             .take(3)
-            .map(|c| (c.cause.clone(), c.confidence, c.summary.clone()))
+            .map(|c| {
+                // the chain first: "502: listen backlog full ← pool www saturated ← ..."
+                let summary = match &c.chain {
+                    Some(ch) => format!("{ch}. {}", c.summary),
+                    None => c.summary.clone(),
+                };
+                (c.cause.clone(), c.confidence, summary)
+            })
             .collect(),
         evidence: i
             .causes

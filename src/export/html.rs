@@ -646,6 +646,9 @@ pub fn render(r: &Report) -> String {
                 String::new()
             }
         );
+        if let Some(ch) = i.causes.first().and_then(|c| c.chain.as_deref()) {
+            let _ = write!(o, r###"<p class="chain"><b>Chain:</b> {}</p>"###, esc(ch));
+        }
         if let Some(s) = &i.saturation {
             let _ = write!(o, r###"<p><b>Saturation:</b> {}</p>"###, esc(&s.summary));
         }
