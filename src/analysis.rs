@@ -1860,9 +1860,10 @@ fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
             let key = match app {
                 Some(0) => format!("{} at {}", display_bytes(func), display_bytes(fr[0].1)),
                 Some(k) => format!(
-                    "{} waiting in {}",
+                    "{} waiting in {} at {}",
                     display_bytes(fr[k].0),
-                    display_bytes(fr[k - 1].0)
+                    display_bytes(fr[k - 1].0),
+                    display_bytes(fr[k - 1].1)
                 ),
                 None => display_bytes(func),
             };

@@ -501,7 +501,10 @@ fn explain(c: &CauseCtx<'_>, causes: &mut [Cause], sat: Option<&Saturation>) {
     let t_read = c.events(&[UpstreamTimeoutHeader, UpstreamTimeoutRead]);
     let ids: Vec<String> = causes.iter().map(|x| x.cause.clone()).collect();
     let present = |id: &str| ids.iter().any(|x| x == id);
-    let saturated = present("fpm_max_children");
+    // (a saturation inferred from queueing alone, with no max_children line, is a guess)
+    let saturated = causes
+        .iter()
+        .any(|x| x.cause == "fpm_max_children" && x.confidence >= 0.5);
     // without access logs, an error-log line is a failure
     let cap = |n: u64, of: u64| if c.any_requests { n.min(of) } else { n };
     let backlog = cap(eagain + if eagain > 0 { t_connect } else { 0 }, s502 + s504);

@@ -449,7 +449,9 @@ impl<'o> Demux<'o> {
         else {
             return false;
         };
-        if !self.plan_has(si, Format::Haproxy) {
+        // HAProxy in any stream of the file: its stderr `[WARNING] (pid) : ...` lines carry no
+        // time at all, so that stream alone is never detected as HAProxy
+        if !(0..self.detected.len()).any(|i| self.plan_has(i, Format::Haproxy)) {
             return false;
         }
         let secs = utc.div_euclid(1_000_000);
