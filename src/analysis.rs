@@ -249,9 +249,7 @@ pub fn report_of(
         let outer = outer_layer(bs);
         let (errors, requests) = match outer {
             Some(l) => (
-                bs.iter()
-                    .map(|b| b.err5xx_by_layer[l] + refused_4xx(b, Some(l)))
-                    .sum(),
+                bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
                 bs.iter().map(|b| b.requests_by_layer[l]).sum(),
             ),
             None => (
@@ -297,7 +295,8 @@ pub fn report_of(
             start_us,
             end_us,
             width_us: width * 1_000_000,
-            errors,
+            // causes weigh every failed request, the refused 4xx included
+            errors: errors + outer.map_or(0, |l| bs.iter().map(|b| refused_4xx(b, Some(l))).sum()),
             layer: outer,
             any_requests,
             name_of: &name_of,
