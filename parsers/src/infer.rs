@@ -30,6 +30,9 @@ const MAX_COLUMNS: usize = 48;
 /// A `log_format` inferred from sample lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inferred {
+    /// [`Format::NginxAccess`] (`log_format` is an nginx `log_format`) or
+    /// [`Format::FpmAccess`] (a php-fpm `access.format`, [`crate::fpm_infer`]).
+    pub format: crate::Format,
     /// The `log_format` string (without `escape=`), ready for `--log-format`.
     pub log_format: String,
     /// Non-blank sample lines the compiled format parses.
@@ -42,21 +45,21 @@ pub struct Inferred {
 
 /// How a column's value is delimited in the line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Wrap {
+pub(crate) enum Wrap {
     Bare,
     Quoted,
     Bracket,
 }
 
 impl Wrap {
-    fn open(self) -> &'static str {
+    pub(crate) fn open(self) -> &'static str {
         match self {
             Wrap::Bare => "",
             Wrap::Quoted => "\"",
             Wrap::Bracket => "[",
         }
     }
-    fn close(self) -> &'static str {
+    pub(crate) fn close(self) -> &'static str {
         match self {
             Wrap::Bare => "",
             Wrap::Quoted => "\"",
@@ -68,18 +71,18 @@ impl Wrap {
 /// One column of a line: the literal before it (spaces, then a `key=` prefix), how it is
 /// wrapped, and its value.
 #[derive(Clone, Copy, Debug)]
-struct Col<'a> {
-    sep: &'a [u8],
-    key: &'a [u8],
-    wrap: Wrap,
-    value: &'a [u8],
+pub(crate) struct Col<'a> {
+    pub(crate) sep: &'a [u8],
+    pub(crate) key: &'a [u8],
+    pub(crate) wrap: Wrap,
+    pub(crate) value: &'a [u8],
 }
 
 /// A line split into columns, plus the literal after the last one.
 #[derive(Clone, Debug)]
-struct Split<'a> {
-    cols: Vec<Col<'a>>,
-    tail: &'a [u8],
+pub(crate) struct Split<'a> {
+    pub(crate) cols: Vec<Col<'a>>,
+    pub(crate) tail: &'a [u8],
 }
 
 impl Split<'_> {
@@ -116,7 +119,7 @@ fn key_prefix(w: &[u8]) -> Option<usize> {
 
 /// Split a line into columns. `None` when it cannot be split (an unclosed quote, more than
 /// [`MAX_COLUMNS`] columns, or literal bytes a `log_format` cannot hold).
-fn split(line: &[u8]) -> Option<Split<'_>> {
+pub(crate) fn split(line: &[u8]) -> Option<Split<'_>> {
     let mut cols = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -204,11 +207,11 @@ fn is_dash(v: &[u8]) -> bool {
     v.is_empty() || v == b"-"
 }
 
-fn is_time_iso(v: &[u8], cache: &mut SecondCache) -> bool {
+pub(crate) fn is_time_iso(v: &[u8], cache: &mut SecondCache) -> bool {
     v.len() >= 19 && cache.iso8601(v).is_some_and(|(_, used)| used == v.len())
 }
 
-fn is_time_local(v: &[u8], cache: &mut SecondCache) -> bool {
+pub(crate) fn is_time_local(v: &[u8], cache: &mut SecondCache) -> bool {
     cache.clf(v).is_some_and(|(_, used)| used == v.len())
 }
 
@@ -226,7 +229,7 @@ fn is_msec(v: &[u8]) -> bool {
     }
 }
 
-fn is_ip(v: &[u8]) -> bool {
+pub(crate) fn is_ip(v: &[u8]) -> bool {
     v.len() <= 45 && std::str::from_utf8(v).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok())
 }
 
@@ -249,7 +252,7 @@ fn is_ip_list(v: &[u8]) -> bool {
 }
 
 /// Status codes servers write (IANA registry plus nginx's 444 and 494..499).
-fn is_well_known_status(v: &[u8]) -> bool {
+pub(crate) fn is_well_known_status(v: &[u8]) -> bool {
     let Some(code) = (if v.len() == 3 { parse_u64(v) } else { None }) else {
         return false;
     };
@@ -279,7 +282,7 @@ const METHODS: &[&[u8]] = &[
     b"PRI",
 ];
 
-fn is_method(v: &[u8]) -> bool {
+pub(crate) fn is_method(v: &[u8]) -> bool {
     METHODS.contains(&v)
 }
 
@@ -289,11 +292,11 @@ fn is_request(v: &[u8]) -> bool {
     is_method(m) && !target.is_empty() && !target.contains(&b' ')
 }
 
-fn is_protocol(v: &[u8]) -> bool {
+pub(crate) fn is_protocol(v: &[u8]) -> bool {
     v.len() <= 8 && v.starts_with(b"HTTP/")
 }
 
-fn is_path(v: &[u8]) -> bool {
+pub(crate) fn is_path(v: &[u8]) -> bool {
     v.first() == Some(&b'/') && !v.contains(&b' ')
 }
 
@@ -336,13 +339,13 @@ fn is_secs(v: &[u8]) -> bool {
     v.len() <= 4096 && v.split(|&c| c == b',' || c == b':').all(one)
 }
 
-fn is_url(v: &[u8]) -> bool {
+pub(crate) fn is_url(v: &[u8]) -> bool {
     (v.starts_with(b"http://") || v.starts_with(b"https://")) && !v.contains(&b' ')
 }
 
 /// A user agent: starts with a letter and names a product version (`curl/8.0`,
 /// `Mozilla/5.0 (...)`), or is a bot name in parentheses-free words.
-fn is_user_agent(v: &[u8]) -> bool {
+pub(crate) fn is_user_agent(v: &[u8]) -> bool {
     v.first().is_some_and(u8::is_ascii_alphabetic) && v.contains(&b'/')
 }
 
@@ -474,9 +477,7 @@ fn label_var(key: &[u8], kind: Kind) -> Option<&'static str> {
         b"rt" | b"request_time" | b"req_time" if secs => "request_time",
         b"uct" | b"upstream_connect_time" if secs => "upstream_connect_time",
         b"uht" | b"upstream_header_time" if secs => "upstream_header_time",
-        b"urt" | b"upstream_response_time" | b"upstream_time" if secs => {
-            "upstream_response_time"
-        }
+        b"urt" | b"upstream_response_time" | b"upstream_time" if secs => "upstream_response_time",
         b"ua" | b"upstream_addr" | b"upstream" if kind == Kind::UpstreamAddr || text => {
             "upstream_addr"
         }
@@ -732,6 +733,7 @@ pub fn infer(lines: &[&[u8]]) -> Result<Inferred, String> {
         ));
     }
     Ok(Inferred {
+        format: crate::Format::NginxAccess,
         log_format,
         lines_parsed: parsed,
         lines: lines.len(),

@@ -164,7 +164,10 @@ fn lab2_timing_columns_are_named_from_their_key_labels() {
                 );
             }
         }
-        assert!(timed > 0, "{sc}: no request where the response outlasted the connect");
+        assert!(
+            timed > 0,
+            "{sc}: no request where the response outlasted the connect"
+        );
         scenarios += 1;
     }
     assert_eq!(scenarios, 6);
