@@ -887,9 +887,10 @@ pub struct Acc {
     pub timeline: Timeline,
     pub upstream_names: Vec<Box<[u8]>>,
     upstream_ids: HashMap<Box<[u8]>, u32>,
-    pub top_clients: TopN,
-    pub top_paths: TopN,
-    pub top_upstreams: TopN,
+    /// Clients, paths and upstreams of 5xx requests, per layer (index `Layer as usize`).
+    pub top_clients: [TopN; 3],
+    pub top_paths: [TopN; 3],
+    pub top_upstreams: [TopN; 3],
     pub req_rows: Vec<ReqRow>,
     pub event_rows: Vec<EventRow>,
     pub rows_dropped: u64,
@@ -900,6 +901,9 @@ pub struct Acc {
     pub files: BTreeMap<u32, FileStats>,
     /// Requests per status code (0..=999).
     pub status_counts: Box<[u64; 1000]>,
+    /// Requests per status code, per layer (index `Layer as usize`): headline figures count
+    /// each request once, at the outermost layer that logged requests.
+    pub layer_status_counts: Box<[[u64; 1000]; 3]>,
     /// Client addresses (hashed, port stripped) seen by a load balancer, bounded: a
     /// backend's own address among them is a request loop (`self_loop`).
     pub lb_clients: std::collections::HashSet<u64>,
@@ -949,9 +953,9 @@ impl Acc {
             timeline: Timeline::new(base_width_s),
             upstream_names: Vec::new(),
             upstream_ids: HashMap::new(),
-            top_clients: TopN::new(1000),
-            top_paths: TopN::new(1000),
-            top_upstreams: TopN::new(1000),
+            top_clients: std::array::from_fn(|_| TopN::new(1000)),
+            top_paths: std::array::from_fn(|_| TopN::new(1000)),
+            top_upstreams: std::array::from_fn(|_| TopN::new(1000)),
             req_rows: Vec::new(),
             event_rows: Vec::new(),
             rows_dropped: 0,
@@ -960,6 +964,7 @@ impl Acc {
             full_next: 0,
             files: BTreeMap::new(),
             status_counts: Box::new([0; 1000]),
+            layer_status_counts: Box::new([[0; 1000]; 3]),
             lb_clients: std::collections::HashSet::new(),
             lb_clients_full: false,
             lb_upstreams: Vec::new(),
@@ -1065,6 +1070,9 @@ impl Acc {
             Some(self.upstream_id(up_addr))
         };
         self.status_counts[(status as usize).min(999)] += 1;
+        if let Some(c) = self.layer_status_counts.get_mut(layer as usize) {
+            c[(status as usize).min(999)] += 1;
+        }
         if let Some(c) = self.combos.as_mut() {
             *c.entry((layer, status.min(999), up_id.unwrap_or(NO_UPSTREAM)))
                 .or_insert(0) += 1;
@@ -1148,15 +1156,17 @@ impl Acc {
         text: &[u8],
     ) {
         if status >= 500 {
-            self.top_clients.add(r.client, 1);
+            // per layer (a request logged by several layers is in each layer's tables)
+            let li = (layer as usize).min(self.top_clients.len() - 1);
+            self.top_clients[li].add(r.client, 1);
             let path = strip_query(if r.path.is_empty() {
                 r.request_line
             } else {
                 r.path
             });
-            self.top_paths.add(path, 1);
+            self.top_paths[li].add(path, 1);
             if let Some(name) = up_id.and_then(|id| self.upstream_names.get(id as usize)) {
-                self.top_upstreams.add(name, 1);
+                self.top_upstreams[li].add(name, 1);
             }
         }
         self.add_sample(1000 + status, utc_us, file, line, text);
@@ -1311,6 +1321,15 @@ impl Acc {
         for (a, b) in self.status_counts.iter_mut().zip(o.status_counts.iter()) {
             *a += b;
         }
+        for (la, lb) in self
+            .layer_status_counts
+            .iter_mut()
+            .zip(o.layer_status_counts.iter())
+        {
+            for (a, b) in la.iter_mut().zip(lb.iter()) {
+                *a += b;
+            }
+        }
         self.lb_clients_full |= o.lb_clients_full;
         for id in &o.lb_upstreams {
             let n = remap.get(*id as usize).copied().unwrap_or(*id);
@@ -1325,9 +1344,15 @@ impl Acc {
             }
             self.lb_clients.insert(c);
         }
-        self.top_clients.merge(o.top_clients);
-        self.top_paths.merge(o.top_paths);
-        self.top_upstreams.merge(o.top_upstreams);
+        for (a, b) in self.top_clients.iter_mut().zip(o.top_clients) {
+            a.merge(b);
+        }
+        for (a, b) in self.top_paths.iter_mut().zip(o.top_paths) {
+            a.merge(b);
+        }
+        for (a, b) in self.top_upstreams.iter_mut().zip(o.top_upstreams) {
+            a.merge(b);
+        }
         let room = MAX_ROWS.saturating_sub(self.req_rows.len());
         self.rows_dropped += o.rows_dropped + o.req_rows.len().saturating_sub(room) as u64;
         o.req_rows.truncate(room);

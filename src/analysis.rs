@@ -89,6 +89,8 @@ pub fn report_of(
         requests: 0,
         status: BTreeMap::new(),
         status_class: BTreeMap::new(),
+        counted_layer: None,
+        layers: BTreeMap::new(),
         by_layer: BTreeMap::new(),
         events: BTreeMap::new(),
     };
@@ -135,18 +137,7 @@ pub fn report_of(
             errors: st.errors.clone(),
         });
     }
-    for (code, &n) in acc.status_counts.iter().enumerate() {
-        if n > 0 {
-            totals.requests += n;
-            totals.status.insert(code.to_string(), n);
-            let class = if (100..600).contains(&code) {
-                format!("{}xx", code / 100)
-            } else {
-                "other".to_string()
-            };
-            *totals.status_class.entry(class).or_insert(0) += n;
-        }
-    }
+    crate::totals::count_once(&mut totals, acc);
     let mut all_req = Hist::default();
     let mut all_up = Hist::default();
     for b in &tl.buckets {
@@ -346,16 +337,7 @@ pub fn report_of(
         ));
     }
 
-    let top = Top {
-        clients: top_entries(&acc.top_clients, opts.top_n),
-        paths: top_entries(&acc.top_paths, opts.top_n),
-        upstreams: top_entries(&acc.top_upstreams, opts.top_n),
-        error_bound: acc
-            .top_clients
-            .error
-            .max(acc.top_paths.error)
-            .max(acc.top_upstreams.error),
-    };
+    let top = crate::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
     let capacity = capacity(tl, &spans, &up_name);
 
     let mut report = Report {
@@ -621,7 +603,7 @@ fn events_map(bs: &[Bucket]) -> BTreeMap<String, u64> {
     m
 }
 
-fn top_entries(t: &crate::acc::TopN, n: usize) -> Vec<TopEntry> {
+pub(crate) fn top_entries(t: &crate::acc::TopN, n: usize) -> Vec<TopEntry> {
     t.top(n)
         .into_iter()
         .map(|(k, c)| TopEntry {

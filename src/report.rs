@@ -66,15 +66,30 @@ pub struct Totals {
     pub parsed: u64,
     pub rejected: u64,
     pub skipped: u64,
+    /// Requests counted once each: at `counted_layer`, the outermost layer that logged
+    /// requests (a request that crossed LB, nginx and php-fpm is one request, not three);
+    /// `status` and `status_class` are counted the same way. Each layer's own figures are in
+    /// `layers` (and `by_layer`).
     pub requests: u64,
     /// status code → count
     pub status: BTreeMap<String, u64>,
     /// `2xx`... → count
     pub status_class: BTreeMap<String, u64>,
+    /// `lb`, `proxy` or `app` (absent when no request was logged).
+    pub counted_layer: Option<String>,
+    /// layer → that layer's own requests and status codes (lines of that layer's logs).
+    pub layers: BTreeMap<String, LayerTotals>,
     /// layer (`lb`, `proxy`, `app`) → requests and 5xx
     pub by_layer: BTreeMap<String, LayerCount>,
     /// event kind → count
     pub events: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct LayerTotals {
+    pub requests: u64,
+    pub status: BTreeMap<String, u64>,
+    pub status_class: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Default)]
@@ -206,13 +221,32 @@ pub struct Joins {
     pub lb_5xx: u64,
 }
 
+/// Clients, paths and upstreams of 5xx requests. `clients`/`paths`/`upstreams` are those of
+/// `counted_layer` (the totals' layer: each request once); `layers` has every layer's own
+/// tables (an LB's clients are the real clients, nginx's may be the LB; an LB's upstreams
+/// are backends, nginx's the php-fpm sockets).
 #[derive(Clone, Debug, Serialize, Default)]
 pub struct Top {
     pub clients: Vec<TopEntry>,
     pub paths: Vec<TopEntry>,
     pub upstreams: Vec<TopEntry>,
+    pub counted_layer: Option<String>,
+    pub layers: BTreeMap<String, TopTables>,
     /// Each count above may be low by at most this much (bounded heavy-hitter tables).
     pub error_bound: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct TopTables {
+    pub clients: Vec<TopEntry>,
+    pub paths: Vec<TopEntry>,
+    pub upstreams: Vec<TopEntry>,
+}
+
+impl TopTables {
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty() && self.paths.is_empty() && self.upstreams.is_empty()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

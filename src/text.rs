@@ -129,28 +129,14 @@ pub fn render(r: &Report, color: bool) -> String {
         e5,
         pct(e5, t.requests)
     );
-    // Several layers log the same request once each: say so, and give the outermost
-    // layer's own figures (each request once), as the incidents do.
-    let logged: Vec<&String> = t
-        .by_layer
-        .iter()
-        .filter(|(_, c)| c.requests > 0)
-        .map(|(l, _)| l)
-        .collect();
-    if logged.len() > 1 {
-        if let Some((l, c)) = ["lb", "proxy", "app"].iter().find_map(|l| {
-            t.by_layer
-                .get(*l)
-                .filter(|c| c.requests > 0)
-                .map(|c| (l, c))
-        }) {
+    // Several layers log the same request once each: the figures above count each request
+    // once, at the outermost layer (as the incidents do); each layer's own lines follow.
+    if t.layers.len() > 1 {
+        if let Some(l) = &t.counted_layer {
             let _ = writeln!(
                 o,
-                "  (lines of {} layers, each logging the same requests; as the {l} layer logged them: {} requests, {} 5xx ({}))",
-                logged.len(),
-                c.requests,
-                c.err5xx,
-                pct(c.err5xx, c.requests)
+                "  (each request once, as the {l} layer logged it; {} layers logged requests, their own lines below)",
+                t.layers.len()
             );
         }
     }
@@ -341,20 +327,36 @@ pub fn render(r: &Report, color: bool) -> String {
     }
 
     // top tables
+    // per layer, the counted (outermost) layer first
     let top = &r.top;
-    if !top.upstreams.is_empty() || !top.paths.is_empty() || !top.clients.is_empty() {
+    let mut layers: Vec<(&String, &crate::report::TopTables)> = top.layers.iter().collect();
+    layers.sort_by_key(|(l, _)| {
+        (
+            Some(l.as_str()) != top.counted_layer.as_deref(),
+            ["lb", "proxy", "app"].iter().position(|x| x == l),
+        )
+    });
+    if !layers.is_empty() {
         let _ = writeln!(o, "\n{}", st.bold("TOP AMONG 5xx"));
-        for (name, v) in [
-            ("upstreams", &top.upstreams),
-            ("paths", &top.paths),
-            ("clients", &top.clients),
-        ] {
-            if v.is_empty() {
-                continue;
-            }
-            let _ = writeln!(o, "  {name}:");
-            for e in v.iter().take(5) {
-                let _ = writeln!(o, "    {:>8}  {}", e.count, clip(&e.key, 100));
+        for (layer, t) in layers {
+            let counted = if Some(layer.as_str()) == top.counted_layer.as_deref() {
+                " (counted)"
+            } else {
+                ""
+            };
+            let _ = writeln!(o, "  {layer} layer{counted}:");
+            for (name, v) in [
+                ("upstreams", &t.upstreams),
+                ("paths", &t.paths),
+                ("clients", &t.clients),
+            ] {
+                if v.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(o, "    {name}:");
+                for e in v.iter().take(5) {
+                    let _ = writeln!(o, "      {:>8}  {}", e.count, clip(&e.key, 100));
+                }
             }
         }
         if top.error_bound > 0 {

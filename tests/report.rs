@@ -601,3 +601,169 @@ fn a_latency_quantile_is_the_windows_own_quantile() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 15: headline figures count each request once, at the outermost layer; TOP tables
+// per layer. Checked against counts taken from the lab's files here, not hard-coded.
+
+fn gunzip(path: &str) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut s)
+        .unwrap();
+    s
+}
+
+/// Sorted `(key, count)` of `items`, most frequent first (ties by key).
+fn tally<'a>(items: impl Iterator<Item = &'a str>) -> Vec<(String, u64)> {
+    let mut m = std::collections::BTreeMap::<String, u64>::new();
+    for k in items {
+        *m.entry(k.to_string()).or_insert(0) += 1;
+    }
+    let mut v: Vec<(String, u64)> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// `4001` as the HTML cards write it: `4,001`.
+fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn entries(v: &Value) -> Vec<(String, u64)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().to_string(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn totals_and_top_tables_count_each_request_once_at_the_outermost_layer() {
+    // HAProxy (httplog): `... be/srv Tq/Tw/Tc/Tr/Ta STATUS BYTES ... "METHOD PATH HTTP/x"`
+    let hap = gunzip("samples/incident/haproxy.log.gz");
+    let hap_req: Vec<Vec<&str>> = hap
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() == 20 && f[10].parse::<u16>().is_ok())
+        .collect();
+    let lb_status = tally(hap_req.iter().map(|f| f[10]));
+    let lb_5xx: Vec<&Vec<&str>> = hap_req.iter().filter(|f| f[10].starts_with('5')).collect();
+    let lb_up = tally(lb_5xx.iter().map(|f| f[8]));
+    let lb_paths = tally(lb_5xx.iter().map(|f| f[18].split('?').next().unwrap()));
+    // nginx (combined + timings): status is the 9th field
+    let ngx = gunzip("samples/incident/access.log.gz");
+    let ngx_req = ngx.lines().count() as u64;
+    let ngx_5xx = ngx
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(8)
+                .is_some_and(|s| s.starts_with('5'))
+        })
+        .count() as u64;
+    let fpm_req = std::fs::read_to_string("samples/incident/php-fpm-access.log")
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert!(!lb_5xx.is_empty() && ngx_5xx > 0 && fpm_req > 0);
+
+    let r = json(&["samples/incident"]);
+    let t = &r["totals"];
+    assert_eq!(t["counted_layer"], "lb");
+    assert_eq!(t["requests"].as_u64(), Some(hap_req.len() as u64));
+    let got_status: Vec<(String, u64)> = {
+        let mut v: Vec<(String, u64)> = t["status"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    };
+    assert_eq!(got_status, lb_status);
+    assert_eq!(t["status_class"]["5xx"].as_u64(), Some(lb_5xx.len() as u64));
+    // each layer's own figures stay available
+    assert_eq!(
+        t["layers"]["lb"]["requests"].as_u64(),
+        Some(hap_req.len() as u64)
+    );
+    assert_eq!(t["layers"]["proxy"]["requests"].as_u64(), Some(ngx_req));
+    assert_eq!(
+        t["layers"]["proxy"]["status_class"]["5xx"].as_u64(),
+        Some(ngx_5xx)
+    );
+    assert_eq!(t["layers"]["app"]["requests"].as_u64(), Some(fpm_req));
+    // ... and are not summed into the headline (before: LB + nginx + php-fpm lines)
+    assert!(t["requests"].as_u64().unwrap() < hap_req.len() as u64 + ngx_req + fpm_req);
+
+    // TOP tables: the counted layer's as the headline, every layer's keyed by layer
+    let top = &r["top"];
+    assert_eq!(top["counted_layer"], "lb");
+    assert_eq!(entries(&top["upstreams"]), lb_up);
+    assert_eq!(entries(&top["layers"]["lb"]["upstreams"]), lb_up);
+    assert_eq!(entries(&top["paths"]), lb_paths);
+    let ngx_up = entries(&top["layers"]["proxy"]["upstreams"]);
+    assert_eq!(ngx_up.iter().map(|x| x.1).sum::<u64>(), ngx_5xx);
+    assert!(
+        ngx_up.iter().all(|x| x.0.starts_with("unix:")),
+        "{ngx_up:?}"
+    );
+    assert!(top["layers"].get("app").is_none(), "php-fpm logged no 5xx");
+
+    // text: TOTALS counts once and says at which layer; a TOP heading per layer
+    let out = gatelog(&["analyze", "samples/incident"]);
+    let s = text(&out);
+    let e5 = lb_5xx.len();
+    let line = format!("  {} requests, {e5} 5xx", hap_req.len());
+    assert!(s.contains(&line), "{s}");
+    assert!(
+        s.contains("each request once, as the lb layer logged it"),
+        "{s}"
+    );
+    let top_at = s.find("TOP AMONG 5xx").expect("TOP section");
+    let lb_at = s[top_at..]
+        .find("  lb layer (counted):")
+        .expect("lb heading");
+    let px_at = s[top_at..].find("  proxy layer:").expect("proxy heading");
+    assert!(lb_at < px_at, "{s}");
+    let first_up = format!("{:>8}  {}", lb_up[0].1, lb_up[0].0);
+    assert!(s[top_at..].contains(&first_up), "{s}");
+
+    // HTML: the cards count once; a table set per layer
+    let dir = tmp("layers-html");
+    let html = dir.join("r.html");
+    let out = gatelog(&[
+        "analyze",
+        "samples/incident",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        h.contains(&format!(
+            "<span>requests (each once, at the lb layer)</span><b>{}</b>",
+            grouped(hap_req.len() as u64)
+        )),
+        "cards"
+    );
+    assert!(h.contains(r#"id="top-upstreams""#) && h.contains(r#"id="top-proxy-upstreams""#));
+    assert!(h.contains("<h3>lb layer (counted)</h3>") && h.contains("<h3>proxy layer</h3>"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -950,9 +950,9 @@ fn ratio(n: u64, of: u64) -> f64 {
 
 fn new_acc() -> Acc {
     let mut a = Acc::new(1);
-    a.top_clients = TopN::new(SLOT_TOP);
-    a.top_paths = TopN::new(SLOT_TOP);
-    a.top_upstreams = TopN::new(SLOT_TOP);
+    a.top_clients = std::array::from_fn(|_| TopN::new(SLOT_TOP));
+    a.top_paths = std::array::from_fn(|_| TopN::new(SLOT_TOP));
+    a.top_upstreams = std::array::from_fn(|_| TopN::new(SLOT_TOP));
     a
 }
 

@@ -541,7 +541,14 @@ pub fn render(r: &Report) -> String {
     // summary cards
     let _ = write!(
         o,
-        r###"<div class="cards"><div class="card"><span>requests</span><b>{}</b></div><div class="card{}"><span>5xx</span><b>{}</b>{}</div><div class="card{}"><span>incidents</span><b>{}</b></div><div class="card"><span>5xx explained by an error-log line</span><b>{} / {}</b></div><div class="card"><span>lines read</span><b>{}</b></div><div class="card{}"><span>lines rejected</span><b>{}</b></div></div>"###,
+        r###"<div class="cards"><div class="card"><span>requests{}</span><b>{}</b></div><div class="card{}"><span>5xx</span><b>{}</b>{}</div><div class="card{}"><span>incidents</span><b>{}</b></div><div class="card"><span>5xx explained by an error-log line</span><b>{} / {}</b></div><div class="card"><span>lines read</span><b>{}</b></div><div class="card{}"><span>lines rejected</span><b>{}</b></div></div>"###,
+        esc(&r
+            .totals
+            .counted_layer
+            .as_ref()
+            .filter(|_| r.totals.layers.len() > 1)
+            .map(|l| format!(" (each once, at the {l} layer)"))
+            .unwrap_or_default()),
         n(r.totals.requests),
         if e5 > 0 { " bad" } else { "" },
         n(e5),
@@ -681,26 +688,50 @@ pub fn render(r: &Report) -> String {
     }
 
     // top tables
-    o.push_str(r###"<h2>Where the 5xx came from</h2><div class="grid">"###);
+    // per layer: the counted (outermost) layer first, with the ids it always had
+    o.push_str(r###"<h2>Where the 5xx came from</h2>"###);
     let conv = |v: &[crate::report::TopEntry]| -> Vec<(String, u64)> {
         v.iter().map(|e| (e.key.clone(), e.count)).collect()
     };
-    kv_table(
-        &mut o,
-        "top-upstreams",
-        "upstreams",
-        &conv(&r.top.upstreams),
-        Some(e5),
-    );
-    kv_table(&mut o, "top-paths", "paths", &conv(&r.top.paths), Some(e5));
-    kv_table(
-        &mut o,
-        "top-clients",
-        "clients",
-        &conv(&r.top.clients),
-        Some(e5),
-    );
-    o.push_str("</div>");
+    let mut layers: Vec<(&String, &crate::report::TopTables)> = r.top.layers.iter().collect();
+    layers.sort_by_key(|(l, _)| {
+        (
+            Some(l.as_str()) != r.top.counted_layer.as_deref(),
+            ["lb", "proxy", "app"].iter().position(|x| x == l),
+        )
+    });
+    for (layer, t) in layers {
+        let counted = Some(layer.as_str()) == r.top.counted_layer.as_deref();
+        let id = |what: &str| {
+            if counted {
+                format!("top-{what}")
+            } else {
+                format!("top-{layer}-{what}")
+            }
+        };
+        let of = r
+            .totals
+            .layers
+            .get(layer)
+            .and_then(|x| x.status_class.get("5xx"))
+            .copied();
+        let _ = write!(
+            o,
+            r###"<h3>{} layer{}</h3><div class="grid">"###,
+            esc(layer),
+            if counted { " (counted)" } else { "" }
+        );
+        kv_table(
+            &mut o,
+            &id("upstreams"),
+            "upstreams",
+            &conv(&t.upstreams),
+            of,
+        );
+        kv_table(&mut o, &id("paths"), "paths", &conv(&t.paths), of);
+        kv_table(&mut o, &id("clients"), "clients", &conv(&t.clients), of);
+        o.push_str("</div>");
+    }
     if r.top.error_bound > 0 {
         let _ = write!(
             o,
