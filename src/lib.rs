@@ -23,6 +23,7 @@ pub mod state;
 pub mod state_lock;
 pub mod summary;
 pub mod text;
+pub mod topkey;
 pub mod totals;
 pub mod tui;
 pub mod tz;
