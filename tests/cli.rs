@@ -549,17 +549,23 @@ fn text_totals_name_the_outermost_layer_when_layers_repeat_requests() {
         lb["5xx"].as_u64().unwrap(),
     );
     assert!(req > 0 && e5 > 0, "{lb}");
-    assert!(j["totals"]["requests"].as_u64().unwrap() > req);
+    // the totals count each request once, at the LB (issue 15)
+    assert_eq!(j["totals"]["requests"].as_u64().unwrap(), req);
+    assert_eq!(j["totals"]["counted_layer"], "lb");
     let out = gatelog(&["analyze", &incident]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let want = format!("as the lb layer logged them: {req} requests, {e5} 5xx");
+    let want = format!("  {req} requests, {e5} 5xx");
     assert!(text.contains(&want), "{want:?} not in:\n{text}");
+    assert!(
+        text.contains("each request once, as the lb layer logged it"),
+        "{text}"
+    );
     // one layer only: no such line
     let single = format!("{dir}/samples/incident/error.log");
     let access = format!("{dir}/samples/incident/access.log.gz");
     let out = gatelog(&["analyze", &access, &single]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("layer logged them"), "{text}");
+    assert!(!text.contains("layer logged it"), "{text}");
 }
 
 /// Behind a load balancer, `single_backend` weighs the upstreams of one layer against each

@@ -332,7 +332,10 @@ fn the_minimum_errors_count_requests_not_log_lines() {
     let lb = write(d.path(), "haproxy.log", &lb);
     let ngx = write(d.path(), "access.log", &ngx);
     let r = analyze(&[lb.clone(), ngx.clone()]);
-    assert_eq!(r["totals"]["status"]["502"], 6);
+    // three requests, each logged by HAProxy and by nginx: counted once, at the LB
+    assert_eq!(r["totals"]["status"]["502"], 3);
+    assert_eq!(r["totals"]["layers"]["lb"]["status"]["502"], 3);
+    assert_eq!(r["totals"]["layers"]["proxy"]["status"]["502"], 3);
     assert_eq!(
         r["incidents"].as_array().unwrap().len(),
         0,

@@ -65,11 +65,20 @@ def main():
     same("requests.status type", types.get("status"), "USMALLINT")
 
     t = report["totals"]
-    same("total requests", con.execute("SELECT count(*) FROM requests").fetchone()[0], t["requests"])
-    status = {str(s): n for s, n in con.execute("SELECT status, count(*) FROM requests GROUP BY ALL").fetchall()}
+    # totals count each request once, at `counted_layer` (the outermost that logged
+    # requests); the rows are log lines, every layer's: `layers` has each layer's own
+    cl = t.get("counted_layer")
+    at = "WHERE layer = ?" if cl else ""
+    args = [cl] if cl else []
+    same("total requests", con.execute(f"SELECT count(*) FROM requests {at}", args).fetchone()[0], t["requests"])
+    status = {str(s): n for s, n in con.execute(f"SELECT status, count(*) FROM requests {at} GROUP BY ALL", args).fetchall()}
     same("requests per status", status, t["status"])
-    classes = dict(con.execute("SELECT status_class, count(*) FROM requests GROUP BY ALL").fetchall())
+    classes = dict(con.execute(f"SELECT status_class, count(*) FROM requests {at} GROUP BY ALL", args).fetchall())
     same("requests per status class", classes, t["status_class"])
+    per_layer = {}
+    for l, s, n in con.execute("SELECT layer, status, count(*) FROM requests GROUP BY ALL").fetchall():
+        per_layer.setdefault(l, {})[str(s)] = n
+    same("requests per layer and status", per_layer, {l: x["status"] for l, x in t["layers"].items()})
     layers = {l: {"requests": r, "5xx": e} for l, r, e in con.execute(
         "SELECT layer, count(*), count(*) FILTER (status >= 500 AND status < 600) FROM requests GROUP BY ALL").fetchall()}
     same("requests and 5xx per layer", layers, t["by_layer"])
