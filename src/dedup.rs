@@ -282,6 +282,8 @@ pub struct Run {
 pub struct Hook<'a> {
     mode: Mode,
     kind: HookKind<'a>,
+    /// The last request was a duplicate (read and cleared by [`Hook::take_last`]).
+    last: bool,
 }
 
 enum HookKind<'a> {
@@ -306,11 +308,19 @@ impl Hook<'_> {
                 keys.push(k);
                 false
             }
-            HookKind::Filter { counts } => counts.and_then(|c| c.get(&k)).is_some_and(|n| {
-                n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
-                    .is_ok()
-            }),
+            HookKind::Filter { counts } => {
+                self.last = counts.and_then(|c| c.get(&k)).is_some_and(|n| {
+                    n.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1))
+                        .is_ok()
+                });
+                self.last
+            }
         }
+    }
+
+    /// Whether a request since the last call was a duplicate (the row export skips its line).
+    pub fn take_last(&mut self) -> bool {
+        std::mem::take(&mut self.last)
     }
 
     /// End of a job: hand a kept file's keys to the run.
@@ -341,7 +351,11 @@ impl Run {
                 counts: self.counts.get().and_then(|c| c.get(&file)),
             },
         };
-        Some(Hook { mode: *mode, kind })
+        Some(Hook {
+            mode: *mode,
+            kind,
+            last: false,
+        })
     }
 
     /// The kept files are read: count their keys for each filtered file.

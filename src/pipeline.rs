@@ -509,9 +509,6 @@ fn run_job<'o>(
         return finish_job(job, w, bytes, err);
     }
     let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
-        if let Some(s) = sink.as_mut() {
-            s.item(&item);
-        }
         match item {
             LineItem::Line {
                 bytes,
@@ -533,6 +530,14 @@ fn run_job<'o>(
                     w.flush();
                 }
                 w.reject_too_long(line_no, offset, len);
+            }
+        }
+        if let Some(s) = sink.as_mut() {
+            // a duplicate line (crate::dedup) is counted there, and has no row
+            if w.dedup.as_mut().is_some_and(|h| h.take_last()) {
+                s.duplicate(&item);
+            } else {
+                s.item(&item);
             }
         }
     });
