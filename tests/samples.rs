@@ -435,3 +435,29 @@ fn green_health_check_is_named() {
     let sum = r["incidents"][0]["causes"][0]["summary"].as_str().unwrap();
     assert!(!sum.contains("stayed green"), "{sum}");
 }
+
+/// SUMMARY follows `behind` of causes[0] (no guess: the backlog scenario's pool never
+/// logged max_children, so no saturation link and no slowlog root); the setting is the first
+/// cause's.
+#[test]
+fn summary_chain_follows_behind() {
+    let r = analyze(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/backlog"));
+    let s = &r["summary"];
+    assert_eq!(
+        s["chain"],
+        serde_json::json!(["fpm_listen_backlog"]),
+        "{s:#}"
+    );
+    assert!(s["setting"].as_str().unwrap().contains("listen.backlog"));
+    let r = analyze(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation"));
+    let s = &r["summary"];
+    assert_eq!(s["chain"][0], "fpm_max_children", "{s:#}");
+    assert!(
+        s["chain"][1].as_str().unwrap().starts_with("slowlog: "),
+        "{s:#}"
+    );
+    let r = analyze(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lb_health_check_blocked"));
+    let s = &r["summary"];
+    assert_eq!(s["chain"][0], "lb_health_check_blocked", "{s:#}");
+    assert!(s["setting"].as_str().unwrap().contains("100.64.0.0/10"));
+}
