@@ -135,6 +135,7 @@ pub fn report_of(
                 })
                 .collect(),
             errors: st.errors.clone(),
+            duplicate_of: None,
         });
     }
     crate::totals::count_once(&mut totals, acc);
