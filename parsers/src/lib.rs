@@ -12,6 +12,7 @@
 
 pub mod caddy;
 pub mod detect;
+pub mod fastfind;
 pub mod fields;
 pub mod fpm;
 pub mod fpm_access;

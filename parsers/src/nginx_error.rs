@@ -33,7 +33,8 @@
 //!   16:14:13 +0000] "GET / ..."`, as in files where two logs were concatenated) starts a record
 //!   of its own and is rejected, instead of being glued silently to the error entry before it.
 
-use memchr::{memchr, memmem, memrchr};
+use crate::fastfind as memmem;
+use memchr::{memchr, memrchr};
 
 use crate::fields::parse_u64;
 use crate::time::SecondCache;
