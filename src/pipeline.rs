@@ -497,55 +497,51 @@ fn run_job<'o>(
     w.dedup = dedup.and_then(|d| d.hook(file));
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
-    let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
+    // --parquet: the worker pushes each record it reads to this job's row sink
+    w.rows = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
     if let Some(plan) = &job.input.demux {
         // a container wrapper or mixed formats: its own loop, so the plain one stays as is
         let mut d = crate::demux::Demux::new(w, plan);
-        let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
-            d.item(&item, sink.as_mut())
-        });
-        drop(sink);
-        let w = d.finish();
+        let (lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| d.item(&item));
+        let mut w = d.finish();
+        end_rows(&mut w, lines);
         return finish_job(job, w, bytes, err);
     }
-    let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
-        match item {
-            LineItem::Line {
-                bytes,
-                line_no,
-                offset,
-            } => {
-                if multiline {
-                    w.frame(bytes, line_no, offset);
-                } else {
-                    w.record(bytes, 1, line_no, offset);
-                }
-            }
-            LineItem::TooLong {
-                line_no,
-                offset,
-                len,
-            } => {
-                if multiline {
-                    w.flush();
-                }
-                w.reject_too_long(line_no, offset, len);
+    let (lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| match item {
+        LineItem::Line {
+            bytes,
+            line_no,
+            offset,
+        } => {
+            if multiline {
+                w.frame(bytes, line_no, offset);
+            } else {
+                w.record(bytes, 1, line_no, offset);
             }
         }
-        if let Some(s) = sink.as_mut() {
-            // a duplicate line (crate::dedup) is counted there, and has no row
-            if w.dedup.as_mut().is_some_and(|h| h.take_last()) {
-                s.duplicate(&item);
-            } else {
-                s.item(&item);
+        LineItem::TooLong {
+            line_no,
+            offset,
+            len,
+        } => {
+            if multiline {
+                w.flush();
             }
+            w.reject_too_long(line_no, offset, len);
         }
     });
-    drop(sink); // closes this job's part files
     if multiline {
         w.flush();
     }
+    end_rows(&mut w, lines);
     finish_job(job, w, bytes, err)
+}
+
+/// End the job's row sink (`--parquet`): it learns how many lines the job read, and closes.
+fn end_rows(w: &mut Worker<'_>, lines: u64) {
+    if let Some(mut s) = w.rows.take() {
+        s.end(lines);
+    }
 }
 
 fn finish_job(job: &Job, mut w: Worker<'_>, bytes: u64, err: Option<io::Error>) -> Acc {
@@ -595,6 +591,9 @@ pub(crate) struct Worker<'o> {
     pub(crate) offset_hint: Option<i32>,
     /// This input's part in counting the same requests of two inputs once (`crate::dedup`).
     pub(crate) dedup: Option<crate::dedup::Hook<'o>>,
+    /// `--parquet`: where each record read and each line rejected also goes
+    /// (`crate::export::sink`); `None` otherwise.
+    pub(crate) rows: Option<Box<dyn crate::export::RowSink>>,
 }
 
 impl<'o> Worker<'o> {
@@ -621,6 +620,7 @@ impl<'o> Worker<'o> {
             pending_lines: 0,
             offset_hint: None,
             dedup: None,
+            rows: None,
         }
     }
 
@@ -636,9 +636,19 @@ impl<'o> Worker<'o> {
         rec: &[u8],
         n_lines: u64,
         line_no: u64,
+        offset: u64,
         reason: String,
         detail: String,
     ) {
+        if let Some(s) = self.rows.as_mut() {
+            let at = crate::export::RowAt {
+                format: self.format,
+                line: line_no,
+                offset,
+            };
+            let text = (!rec.is_empty()).then_some(rec);
+            s.reject(at, n_lines, &reason, rec.len() as u64, text);
+        }
         let st = &mut self.st;
         st.lines += n_lines;
         st.rejected += n_lines;
@@ -690,6 +700,14 @@ impl<'o> Worker<'o> {
         st.lines += 1;
         st.rejected += 1;
         let reason = format!("line longer than --max-line ({max} bytes)");
+        if let Some(s) = self.rows.as_mut() {
+            let at = crate::export::RowAt {
+                format: self.format,
+                line: line_no,
+                offset,
+            };
+            s.reject(at, 1, &reason, len, None);
+        }
         *st.rejected_reasons.entry(reason.clone()).or_insert(0) += 1;
         if st.rejected_samples.len() < REJECTED_SAMPLES {
             st.rejected_samples.push(Sample {
@@ -709,7 +727,7 @@ impl<'o> Worker<'o> {
     /// Log Service array line holds many), skipped when all fell outside `--since/--until`,
     /// else rejected.
     #[inline]
-    pub(crate) fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, _offset: u64) {
+    pub(crate) fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, offset: u64) {
         let Worker {
             acc,
             st,
@@ -721,6 +739,7 @@ impl<'o> Worker<'o> {
             format,
             offset_hint,
             dedup,
+            rows,
             ..
         } = self;
         let hint = *offset_hint;
@@ -781,6 +800,14 @@ impl<'o> Worker<'o> {
                     line_no,
                     rec,
                 );
+                if let Some(s) = rows.as_mut() {
+                    let at = crate::export::RowAt {
+                        format,
+                        line: line_no,
+                        offset,
+                    };
+                    s.request(at, utc, r, up_us);
+                }
             }
             Ok(Record::Event(e)) => {
                 let off = match e.ts.offset {
@@ -803,6 +830,14 @@ impl<'o> Worker<'o> {
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
                 acc.add_event(utc, e, file, line_no, rec);
+                if let Some(s) = rows.as_mut() {
+                    let at = crate::export::RowAt {
+                        format,
+                        line: line_no,
+                        offset,
+                    };
+                    s.event(at, utc, e);
+                }
             }
             Ok(Record::Ignored) => ok += 1,
             Err(e) => {
@@ -832,6 +867,14 @@ impl<'o> Worker<'o> {
                 st.rejected_reason_of_samples.push(format!("{e}"));
             }
             let reason = e.reason();
+            if let Some(s) = rows.as_mut() {
+                let at = crate::export::RowAt {
+                    format,
+                    line: line_no,
+                    offset,
+                };
+                s.reject(at, n_lines, &reason, rec.len() as u64, Some(rec));
+            }
             match st.rejected_reasons.get_mut(&reason) {
                 Some(n) => *n += n_lines,
                 None => {
@@ -955,7 +998,7 @@ impl<'o> LineFeed<'o> {
                 line_no,
                 offset,
             };
-            d.item(&item, None);
+            d.item(&item);
             return;
         }
         if self.w.parser.framing() == Framing::MultiLine {
@@ -968,14 +1011,11 @@ impl<'o> LineFeed<'o> {
     /// A line longer than `--max-line`.
     pub fn too_long(&mut self, line_no: u64, offset: u64, len: u64) {
         if let Some(d) = self.d.as_mut() {
-            d.item(
-                &LineItem::TooLong {
-                    line_no,
-                    offset,
-                    len,
-                },
-                None,
-            );
+            d.item(&LineItem::TooLong {
+                line_no,
+                offset,
+                len,
+            });
             return;
         }
         self.w.flush();
