@@ -384,6 +384,8 @@ pub fn run_jobs(
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
 ) -> Acc {
+    // each input's year hint and time span, once per input (span.rs)
+    let times = crate::span::prepare(jobs, opts, tz, stdin_head.as_deref());
     let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     // Jobs run in groups of twice the thread count, each group merged into the running total
@@ -394,7 +396,10 @@ pub fn run_jobs(
     for g in jobs.chunks(group) {
         let part = g
             .par_iter()
-            .map(|job| run_job(job, opts, tz, &stdin))
+            .map(|job| {
+                let t = times.get(&job.input.id).copied().unwrap_or_default();
+                run_job(job, opts, tz, &stdin, &t)
+            })
             .reduce_with(|mut a, b| {
                 a.merge(b);
                 a
@@ -412,7 +417,13 @@ pub fn run_jobs(
 
 type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>>)>;
 
-fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> Acc {
+fn run_job(
+    job: &Job,
+    opts: &RunOptions,
+    tz: &TzChoice,
+    stdin: &StdinParts,
+    time: &crate::span::InputTime,
+) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
     let file = job.input.id as u32;
@@ -421,7 +432,6 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
-    let mut year_hint = None;
     let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
@@ -429,7 +439,6 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
                 Err(p) => p.into_inner(),
             };
             let head = g.0.take().unwrap_or_default();
-            year_hint = Some(crate::span::stdin_year_hint(&head));
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
@@ -445,9 +454,9 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
         }
     };
     // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs)
-    let built = if crate::span::needs_year(job.format) {
+    let built = if time.year_hint.is_some() {
         let popts = ParserOptions {
-            year_hint: year_hint.or_else(|| Some(crate::span::year_hint(&job.input))),
+            year_hint: time.year_hint,
             ..opts.parser_opts.clone()
         };
         parsers::build(job.format, &popts)
@@ -464,6 +473,7 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
         }
     };
     let mut w = Worker::new(acc, parser, job.format, file, opts, tz);
+    w.span = time.span;
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
     let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
@@ -554,6 +564,9 @@ pub(crate) struct Worker<'o> {
     /// The zone offset of a zone-less timestamp when something better than `tz` knows it
     /// (a container runtime's UTC time of the same line: `crate::demux`).
     pub(crate) offset_hint: Option<i32>,
+    /// The instants (UTC µs, inclusive) this input's lines may have (`crate::span`): a line
+    /// outside is rejected as [`crate::span::OUTSIDE_REASON`].
+    pub(crate) span: (i64, i64),
 }
 
 impl<'o> Worker<'o> {
@@ -579,6 +592,7 @@ impl<'o> Worker<'o> {
             pending_offset: 0,
             pending_lines: 0,
             offset_hint: None,
+            span: crate::span::FULL_SPAN,
         }
     }
 
@@ -678,12 +692,15 @@ impl<'o> Worker<'o> {
             layer,
             format,
             offset_hint,
+            span,
             ..
         } = self;
         let hint = *offset_hint;
+        let (span_lo, span_hi) = *span;
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
+        let mut outside = 0u32;
         parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
                 let off = match r.ts.offset {
@@ -694,6 +711,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -740,6 +761,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -765,6 +790,21 @@ impl<'o> Worker<'o> {
             st.parsed += n_lines;
         } else if skipped > 0 {
             st.skipped += n_lines;
+        } else if outside > 0 {
+            st.rejected += n_lines;
+            if st.rejected_samples.len() < REJECTED_SAMPLES {
+                st.rejected_samples.push(Sample {
+                    utc_us: 0,
+                    file,
+                    line: line_no,
+                    text: crate::acc::clip(rec),
+                });
+                st.rejected_reason_of_samples
+                    .push(crate::span::OUTSIDE_REASON.to_string());
+            }
+            *st.rejected_reasons
+                .entry(crate::span::OUTSIDE_REASON.to_string())
+                .or_insert(0) += n_lines;
         } else {
             st.rejected += n_lines;
             let e = failed.unwrap_or_else(|| gatelog_parsers::ParseError::not_this_format(0));

@@ -157,3 +157,261 @@ fn yearless_stdin_takes_the_year_of_its_dated_lines() {
         window(&v)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// A line far outside its input's span (a stray 1970 or 2099, a 3-day-old line in an error
+// log otherwise covering a minute) is rejected under its own reason and cannot stretch the
+// window or the timeline.
+
+const OUTSIDE: &str = "time outside the input's span";
+
+/// The lab's fpm_saturation files that `analyze` reads (without the duplicate combined log).
+const SATURATION: [&str; 6] = [
+    "access.log",
+    "error.log",
+    "haproxy.log",
+    "php-fpm.log",
+    "php-fpm-slow.log",
+    "php-fpm-access.log",
+];
+
+fn copy_saturation(to: &Path) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation");
+    for f in SATURATION {
+        std::fs::copy(src.join(f), to.join(f)).unwrap();
+    }
+}
+
+fn input<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["path"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("no input {name}"))
+}
+
+fn balanced(i: &Value) {
+    let n = |k: &str| i[k].as_u64().unwrap();
+    assert_eq!(
+        n("lines"),
+        n("parsed") + n("rejected") + n("skipped"),
+        "{}",
+        i["path"]
+    );
+}
+
+const STRAY_1970: &str = "127.0.0.1 - - [01/Jan/1970:00:00:05 +0000] \"GET /x HTTP/1.1\" 502 3 \"-\" \"curl/7.88.1\" 0.000 - - - - -";
+const STRAY_2099: &str = "127.0.0.1 - - [01/Jan/2099:00:00:05 +0000] \"GET /x HTTP/1.1\" 502 3 \"-\" \"curl/7.88.1\" 0.000 - - - - -";
+const OLD_ERROR: &str = "2026/11/20 19:54:37 [error] 13406#13406: *52 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 127.0.0.1, server: lab.local, request: \"GET /slow.php?s=1.5 HTTP/1.1\", upstream: \"fastcgi://unix:/tmp/x.sock\", host: \"127.0.0.1:18080\"";
+
+/// The lab scenario with a 1970 line at line 4 and a 2099 line at the end of the access log,
+/// and a line three days old at the end of the error log.
+fn saturation_with_strays(d: &Path) {
+    copy_saturation(d);
+    let a = std::fs::read_to_string(d.join("access.log")).unwrap();
+    let mut lines: Vec<&str> = a.lines().collect();
+    lines.insert(3, STRAY_1970);
+    lines.push(STRAY_2099);
+    std::fs::write(d.join("access.log"), lines.join("\n") + "\n").unwrap();
+    let mut e = std::fs::read_to_string(d.join("error.log")).unwrap();
+    e.push_str(OLD_ERROR);
+    e.push('\n');
+    std::fs::write(d.join("error.log"), e).unwrap();
+}
+
+#[test]
+fn stray_lines_are_rejected_and_cannot_stretch_the_window_lab() {
+    let clean = tempfile::tempdir().unwrap();
+    copy_saturation(clean.path());
+    let want = json_of(&[clean.path().to_str().unwrap()]);
+
+    let d = tempfile::tempdir().unwrap();
+    saturation_with_strays(d.path());
+    let v = json_of(&[d.path().to_str().unwrap()]);
+    assert_eq!(window(&v), window(&want));
+    assert_eq!(window(&v).0, "2026-11-23T19:54:22+00:00");
+    assert_eq!(v["timeline"]["bucket"], want["timeline"]["bucket"]);
+    assert_eq!(v["timeline"]["rows"], want["timeline"]["rows"]);
+
+    let a = input(&v, "access.log");
+    balanced(a);
+    assert_eq!(a["rejected"], 2);
+    assert_eq!(a["rejected_reasons"][OUTSIDE], 2);
+    let lines: Vec<u64> = a["rejected_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["line"].as_u64().unwrap())
+        .collect();
+    let n = a["lines"].as_u64().unwrap();
+    assert_eq!(lines, vec![4, n]);
+    let s = a["rejected_samples"][0]["text"].as_str().unwrap();
+    assert!(s.contains("1970") && s.contains(OUTSIDE), "{s}");
+    assert!(a["rejected_samples"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("access.log"));
+
+    let e = input(&v, "error.log");
+    balanced(e);
+    assert_eq!(e["rejected_reasons"][OUTSIDE], 1);
+    assert_eq!(e["rejected_samples"][0]["line"], e["lines"]);
+    // everything else is as without the strays
+    assert_eq!(
+        a["parsed"].as_u64().unwrap(),
+        input(&want, "access.log")["parsed"].as_u64().unwrap()
+    );
+    assert_eq!(v["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(v["incidents"][0]["start"], want["incidents"][0]["start"]);
+    assert_eq!(v["incidents"][0]["end"], want["incidents"][0]["end"]);
+    assert_eq!(v["incidents"][0]["errors"], want["incidents"][0]["errors"]);
+    assert_eq!(v["incidents"][0]["causes"][0]["cause"], "fpm_max_children");
+    // the text report names the reason with file:line
+    let out = gatelog(&["analyze", d.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(OUTSIDE), "{text}");
+}
+
+/// A sparse input keeps its lines: an error log of a few lines days apart, a whole file from
+/// three days earlier than the others.
+#[test]
+fn sparse_and_old_inputs_keep_their_lines() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("error.log");
+    let days: Vec<String> = (20..24)
+        .map(|day| OLD_ERROR.replace("2026/11/20", &format!("2026/11/{day}")))
+        .collect();
+    std::fs::write(&p, days.join("\n") + "\n").unwrap();
+    let v = json_of(&[p.to_str().unwrap()]);
+    assert_eq!(v["inputs"][0]["rejected"], 0);
+    assert_eq!(v["inputs"][0]["events"], 4);
+    assert_eq!(
+        window(&v),
+        (
+            "2026-11-20T19:54:37+00:00".to_string(),
+            "2026-11-23T19:54:37+00:00".to_string()
+        )
+    );
+}
+
+/// A file large enough to be sampled by blocks, read whole or split across threads: the same
+/// stray is rejected either way, and the report is the same.
+#[test]
+fn stray_in_a_large_file_whether_split_or_not() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("access.log");
+    let mut text = String::new();
+    let mut n = 0u64;
+    // 6 MiB over about 15 minutes, a 2099 line in the middle
+    while text.len() < 6 << 20 {
+        let s = n * 600 / 40_000;
+        let status = if (200..260).contains(&s) && n % 3 == 0 {
+            502
+        } else {
+            200
+        };
+        text.push_str(&format!(
+            "10.0.{}.{} - - [23/Nov/2026:19:{:02}:{:02} +0000] \"GET /p/{n} HTTP/1.1\" {status} 3 \"-\" \"curl/7.88.1\" 0.010 - - - - -\n",
+            n % 7, n % 200, 40 + s / 60, s % 60
+        ));
+        n += 1;
+        if n == 20_001 {
+            text.push_str(STRAY_2099);
+            text.push('\n');
+        }
+    }
+    std::fs::write(&p, &text).unwrap();
+    let args = vec!["--json".to_string(), p.display().to_string()];
+    let a = {
+        use clap::Parser;
+        let mut v = vec!["gatelog".to_string(), "analyze".to_string()];
+        v.extend(args.iter().cloned());
+        match gatelog::cli::Cli::parse_from(v).cmd {
+            gatelog::cli::Command::Analyze(a) => a,
+            _ => unreachable!(),
+        }
+    };
+    let mut reports = Vec::new();
+    for (threads, chunk) in [(1usize, u64::MAX), (2, 1 << 20), (2, 333_333)] {
+        let mut p = gatelog::cmd::analyze::prepare(&a).unwrap();
+        p.threads = threads;
+        p.opts.chunk_bytes = chunk;
+        let out = gatelog::cmd::analyze::analyze(&a.inputs, &p);
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        reports.push(serde_json::to_value(&out.report).unwrap());
+    }
+    let r = &reports[0];
+    let i = &r["inputs"][0];
+    balanced(i);
+    assert_eq!(i["rejected"], 1);
+    assert_eq!(i["rejected_reasons"][OUTSIDE], 1);
+    assert_eq!(i["rejected_samples"][0]["line"], 20_002);
+    let last = (n - 1) * 600 / 40_000;
+    assert_eq!(
+        window(r).1,
+        format!("2026-11-23T19:{:02}:{:02}+00:00", 40 + last / 60, last % 60)
+    );
+    assert_eq!(
+        r["incidents"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r["incidents"]
+    );
+    for other in &reports[1..] {
+        assert!(other == r, "a split file gives another report");
+    }
+}
+
+/// Compressed inputs are sampled from their decompressed head; stdin from what detection
+/// read of it.
+#[test]
+fn stray_in_compressed_input_and_stdin() {
+    use std::io::Write;
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation/access.log"),
+    )
+    .unwrap();
+    let mut lines: Vec<&str> = src.lines().collect();
+    lines.insert(10, STRAY_1970);
+    lines.push(STRAY_2099);
+    let text = lines.join("\n") + "\n";
+    let d = tempfile::tempdir().unwrap();
+    let gz = d.path().join("access.log.gz");
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap();
+    let v = json_of(&[gz.to_str().unwrap()]);
+    let i = &v["inputs"][0];
+    balanced(i);
+    assert_eq!(i["rejected_reasons"][OUTSIDE], 2);
+    assert_eq!(window(&v).0, "2026-11-23T19:54:22+00:00");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let i = &v["inputs"][0];
+    balanced(i);
+    assert_eq!(i["rejected_reasons"][OUTSIDE], 2);
+    assert_eq!(window(&v).0, "2026-11-23T19:54:22+00:00");
+    assert!(
+        window(&v).1.starts_with("2026-11-23T19:5"),
+        "{:?}",
+        window(&v)
+    );
+}
