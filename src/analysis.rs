@@ -178,7 +178,7 @@ pub fn report_of(
         .iter()
         .map(|b| {
             if any_requests {
-                (b.err5xx(), b.requests)
+                (b.err5xx() + refused_4xx(b, None), b.requests)
             } else {
                 (error_events(b), 0)
             }
@@ -196,7 +196,10 @@ pub fn report_of(
         let bs = &tl.buckets[s..=e];
         match outer_layer(bs) {
             Some(l) => {
-                bs.iter().map(|b| b.err5xx_by_layer[l]).sum::<u64>() >= opts.min_incident_errors
+                bs.iter()
+                    .map(|b| b.err5xx_by_layer[l] + refused_4xx(b, Some(l)))
+                    .sum::<u64>()
+                    >= opts.min_incident_errors
             }
             None => true,
         }
@@ -292,7 +295,8 @@ pub fn report_of(
             start_us,
             end_us,
             width_us: width * 1_000_000,
-            errors,
+            // causes weigh every failed request, the refused 4xx included
+            errors: errors + outer.map_or(0, |l| bs.iter().map(|b| refused_4xx(b, Some(l))).sum()),
             layer: outer,
             any_requests,
             name_of: &name_of,
@@ -431,6 +435,19 @@ fn choose_width(tl: &mut Timeline, want: Option<i64>) {
 fn ladder(step: usize) -> i64 {
     let l = &crate::acc::LADDER;
     l[step.min(l.len() - 1)]
+}
+
+/// Requests the gateway refused with a 4xx that are failures of the service, not of the
+/// client (SPEC `rate_limited` "503 (or 429)", `request_header_too_big` 400/494): 429s
+/// (at `layer`, every line when `None`) and the requests nginx logged as `client sent too
+/// long header line` / `too large header`. They open incidents and count as the incident's
+/// failed requests; the 5xx rate does not include them.
+fn refused_4xx(b: &Bucket, layer: Option<usize>) -> u64 {
+    let s429 = match layer {
+        Some(l) => b.status_by_layer[l][5],
+        None => b.status[5],
+    };
+    s429 + b.events[EventKind::ClientHeaderTooBig.index()] as u64
 }
 
 fn error_events(b: &Bucket) -> u64 {
