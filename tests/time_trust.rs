@@ -306,7 +306,7 @@ fn stray_in_a_large_file_whether_split_or_not() {
     // 6 MiB over about 15 minutes, a 2099 line in the middle
     while text.len() < 6 << 20 {
         let s = n * 600 / 40_000;
-        let status = if (200..260).contains(&s) && n % 3 == 0 {
+        let status = if (200..260).contains(&s) && n.is_multiple_of(3) {
             502
         } else {
             200
@@ -322,7 +322,7 @@ fn stray_in_a_large_file_whether_split_or_not() {
         }
     }
     std::fs::write(&p, &text).unwrap();
-    let args = vec!["--json".to_string(), p.display().to_string()];
+    let args = ["--json".to_string(), p.display().to_string()];
     let a = {
         use clap::Parser;
         let mut v = vec!["gatelog".to_string(), "analyze".to_string()];
