@@ -9,6 +9,7 @@ pub mod cmd;
 pub mod demux;
 pub mod exit;
 pub mod export;
+pub mod fine;
 pub mod follow;
 pub mod hist;
 pub mod input;

@@ -81,8 +81,9 @@ const BLOCKS: u64 = 64;
 const BLOCK_BYTES: u64 = 64 << 10;
 /// How much of a compressed input is decompressed for its sample.
 const COMPRESSED_SAMPLE: u64 = 8 << 20;
-/// The smallest gap that separates a line from its input's span.
-const MIN_GAP_US: i64 = 3600 * 1_000_000;
+/// The smallest gap that separates a line from its input's span: a day (error logs are
+/// bursty: a real one has a pair of lines two hours before its 3-minute incident).
+const MIN_GAP_US: i64 = 86_400 * 1_000_000;
 /// With fewer sampled instants than this, the core says little: only a gap of
 /// [`FEW_GAP_US`] (a stray 1970 or 2099, a clock years off) separates a line.
 const FEW: usize = 10;
@@ -232,7 +233,7 @@ fn instants(
 }
 
 /// The span (UTC µs, inclusive) of an input whose sampled instants are `ts`: from its dense
-/// core (the middle half) outwards, across gaps of at most `G` = max(1 h, 4 × the core's
+/// core (the middle half) outwards, across gaps of at most `G` = max(1 day, 4 × the core's
 /// width) (30 days when fewer than [`FEW`] instants were sampled); a gap wider than `G` ends
 /// the span when at most max(2, 0.5 %) of the sample lies beyond it. The span reaches `G`
 /// past its outermost sampled instants (unsampled lines near them). A head-only sample
@@ -287,12 +288,8 @@ mod tests {
         ts.push(4_070_908_800_000_000); // 2099
         ts.push(t0 - 3 * DAY);
         let (lo, hi) = core_span(&mut ts, true, t0);
-        assert_eq!(
-            lo,
-            t0 - 60 * MIN,
-            "an hour before the first line of the core"
-        );
-        assert_eq!(hi, t0 + 999 * 600_000 + 60 * MIN);
+        assert_eq!(lo, t0 - DAY, "a day before the first line of the core");
+        assert_eq!(hi, t0 + 999 * 600_000 + DAY);
     }
 
     #[test]
@@ -322,7 +319,7 @@ mod tests {
         let t0 = 1_795_000_000_000_000;
         let mut ts: Vec<i64> = (0..100).map(|i| t0 + i * 1_000_000).collect();
         let (lo, hi) = core_span(&mut ts, false, t0 + DAY);
-        assert_eq!(lo, t0 - 60 * MIN);
+        assert_eq!(lo, t0 - DAY);
         assert_eq!(hi, t0 + 3 * DAY);
     }
 }

@@ -415,3 +415,194 @@ fn stray_in_compressed_input_and_stdin() {
         window(&v)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Inputs that do not overlap in time still give the incident found in their concatenation:
+// incidents are detected at a fine resolution whatever the display width.
+
+/// `line` with every `HH:MM:SS` moved `minutes` earlier (within the day) and its date
+/// (`23/Nov/2026`, `2026/11/23`, `Nov 23`, `23-Nov-2026`) `days` earlier.
+fn shift_line(line: &str, minutes: u32, days: u32) -> String {
+    let day = format!("{:02}", 23 - days);
+    let mut out = line
+        .replace("23/Nov/2026", &format!("{day}/Nov/2026"))
+        .replace("2026/11/23", &format!("2026/11/{day}"))
+        .replace("Nov 23 ", &format!("Nov {day} "))
+        .replace("23-Nov-2026", &format!("{day}-Nov-2026"));
+    let b = out.as_bytes().to_vec();
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = &b[i..i + 8];
+        let digits = [0, 1, 3, 4, 6, 7].iter().all(|&k| w[k].is_ascii_digit());
+        if digits && w[2] == b':' && w[5] == b':' && (i == 0 || !b[i - 1].is_ascii_digit()) {
+            let n = |k: usize| ((w[k] - b'0') * 10 + (w[k + 1] - b'0')) as u32;
+            let m = n(0) * 60 + n(3) - minutes;
+            out.replace_range(i..i + 5, &format!("{:02}:{:02}", m / 60, m % 60));
+            i += 8;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The first `HH:MM:SS` of a line.
+fn clock_of(line: &str) -> Option<&str> {
+    let b = line.as_bytes();
+    (0..b.len().saturating_sub(7)).find_map(|i| {
+        let w = &b[i..i + 8];
+        ([0, 1, 3, 4, 6, 7].iter().all(|&k| w[k].is_ascii_digit()) && w[2] == b':' && w[5] == b':')
+            .then(|| &line[i..i + 8])
+    })
+}
+
+/// The lab's fpm_saturation files split at the start of the saturation (19:54:34): the
+/// healthy part moved `minutes` and `days` earlier into `early/`, the rest in `late/`.
+fn split_saturation(minutes: u32, days: u32) -> tempfile::TempDir {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/fpm_saturation");
+    let d = tempfile::tempdir().unwrap();
+    for sub in ["early", "late"] {
+        std::fs::create_dir(d.path().join(sub)).unwrap();
+    }
+    for f in SATURATION {
+        let text = std::fs::read_to_string(src.join(f)).unwrap();
+        let (mut early, mut late) = (String::new(), String::new());
+        let mut in_early = true;
+        for line in text.lines() {
+            if let Some(c) = clock_of(line) {
+                in_early = c < "19:54:34";
+            }
+            if in_early {
+                early.push_str(&shift_line(line, minutes, days));
+                early.push('\n');
+            } else {
+                late.push_str(line);
+                late.push('\n');
+            }
+        }
+        if !early.is_empty() {
+            std::fs::write(d.path().join("early").join(f), early).unwrap();
+        }
+        if !late.is_empty() {
+            std::fs::write(d.path().join("late").join(f), late).unwrap();
+        }
+    }
+    d
+}
+
+/// The UTC µs of a report time (`2026-11-23T19:54:34+00:00`, fractions ignored).
+fn secs_of(v: &Value) -> i64 {
+    let t = v.as_str().unwrap();
+    assert!(t.ends_with("+00:00"), "{t}");
+    let n = |a: usize, b: usize| t[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    let (yy, mm) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(11, 13) * 3600 + n(14, 16) * 60 + n(17, 19)
+}
+
+fn us_of(v: &Value) -> i64 {
+    secs_of(v) * 1_000_000
+}
+
+#[test]
+fn inputs_apart_in_time_give_the_incident_of_their_concatenation_lab() {
+    let clean = tempfile::tempdir().unwrap();
+    copy_saturation(clean.path());
+    let want = json_of(&[clean.path().to_str().unwrap()]);
+    let w = &want["incidents"][0];
+    assert_eq!(w["causes"][0]["cause"], "fpm_max_children");
+    for (minutes, days) in [(10, 0), (0, 3)] {
+        let d = split_saturation(minutes, days);
+        let v = json_of(&[d.path().to_str().unwrap()]);
+        let what = format!("{minutes} min, {days} days apart");
+        // nothing was set aside: each part is its own input, whole
+        for i in v["inputs"].as_array().unwrap() {
+            assert_eq!(i["rejected"], 0, "{what}: {i:#}");
+        }
+        let incs = v["incidents"].as_array().unwrap();
+        assert_eq!(incs.len(), 1, "{what}: {incs:#?}");
+        let inc = &incs[0];
+        assert_eq!(inc["causes"][0]["cause"], "fpm_max_children", "{what}");
+        // at most one fine bucket (10 s) from the incident of the original files
+        assert!(
+            (us_of(&inc["start"]) - us_of(&w["start"])).abs() <= 10_000_000,
+            "{what}: {} vs {}",
+            inc["start"],
+            w["start"]
+        );
+        assert!(
+            (us_of(&inc["end"]) - us_of(&w["end"])).abs() <= 10_000_000,
+            "{what}: {} vs {}",
+            inc["end"],
+            w["end"]
+        );
+        if days == 3 {
+            // the display is coarse (the window spans three days): the incident is not
+            assert!(v["timeline"]["bucket_seconds"].as_i64().unwrap() >= 600);
+        }
+    }
+}
+
+/// Three days of an access log at one request every 4 s, with one 10-minute incident (a
+/// third of requests fail with 502) and a few scattered 5xx: one incident, to the minute.
+#[test]
+fn a_days_long_archive_finds_its_ten_minute_incident() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("access.log");
+    let t0: i64 = 1_795_000_000 - 1_795_000_000 % 86_400; // a midnight in 2026
+    let inc = t0 + 86_400 + 13 * 3600 + 17 * 60; // day 2, 13:17
+    let mut text = String::with_capacity(8 << 20);
+    let mut n = 0u64;
+    for t in (t0..t0 + 3 * 86_400).step_by(4) {
+        n += 1;
+        let bad = (t >= inc && t < inc + 600 && n.is_multiple_of(3)) || n.is_multiple_of(997);
+        let status = if bad { 502 } else { 200 };
+        let (days, secs) = (t / 86_400, t % 86_400);
+        // civil date of `days` (since 1970-01-01)
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + (month <= 2) as i64;
+        let mon = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ][month as usize - 1];
+        text.push_str(&format!(
+            "10.0.{}.{} - - [{day:02}/{mon}/{year}:{:02}:{:02}:{:02} +0000] \"GET /p HTTP/1.1\" {status} 3 \"-\" \"curl/8\" 0.010 - - - - -\n",
+            n % 5,
+            n % 250,
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        ));
+    }
+    std::fs::write(&p, &text).unwrap();
+    let v = json_of(&[p.to_str().unwrap()]);
+    assert_eq!(v["inputs"][0]["rejected"], 0);
+    assert!(v["timeline"]["bucket_seconds"].as_i64().unwrap() >= 600);
+    let incs = v["incidents"].as_array().unwrap();
+    assert_eq!(incs.len(), 1, "{incs:#?}");
+    let (s, e) = (us_of(&incs[0]["start"]), us_of(&incs[0]["end"]));
+    assert!(
+        (s - inc * 1_000_000).abs() <= 60_000_000,
+        "{}",
+        incs[0]["start"]
+    );
+    assert!(
+        (e - (inc + 600) * 1_000_000).abs() <= 60_000_000,
+        "{}",
+        incs[0]["end"]
+    );
+    // its figures are the incident's own, not its 30-minute rows'
+    let errors = incs[0]["errors"].as_u64().unwrap();
+    assert!((45..=60).contains(&errors), "{errors}");
+}
