@@ -34,6 +34,10 @@ PARSE = {
     "parse_haproxy": (["haproxy"], ["haproxy.log*"]),
     "parse_envoy": (["envoy"], []),
     "parse_traefik": (["traefik"], []),
+    # formats with no corpus folder: the real servers' output in samples/formats and the labs
+    "parse_php_error": ([], ["php-error/*.log", "*/plain/php-error.log"]),
+    "parse_caddy": ([], ["caddy/*.log"]),
+    "parse_kernel": ([], ["kern.log*"]),
 }
 ALL_DIRS = sorted({d for dirs, _ in PARSE.values() for d in dirs})
 
@@ -122,12 +126,19 @@ def seeds_for(target, corpus):
         return out
     if target == "nginx_conf":
         return [read(f) for f in sorted(glob.glob(os.path.join(ROOT, "samples", "*", "conf", "nginx*.conf")))]
+    if target == "unwrap":
+        # container logs as the runtimes wrote them: lab2's CRI and json-file views
+        out = []
+        for g in ["var/log/pods/*/*/*.log*", "var/lib/docker/containers/*/*-json.log*"]:
+            for f in sorted(glob.glob(os.path.join(ROOT, "samples", "lab2", "*", g))):
+                out += chunks(read(f))[:6]
+        return out
     if target == "detect":
         return [c for f in files(corpus, ALL_DIRS, []) for c in chunks(read(f))[:4]]
     sys.exit(f"seed.py: unknown target {target}")
 
 
-TARGETS = list(PARSE) + ["compile_nginx_log_format", "compile_fpm_access_format", "nginx_conf", "detect"]
+TARGETS = list(PARSE) + ["compile_nginx_log_format", "compile_fpm_access_format", "nginx_conf", "detect", "unwrap"]
 
 
 def main():

@@ -78,13 +78,15 @@ fn covered(p: &mut dyn LineParser, lines: &[&[u8]]) -> Vec<bool> {
 
 /// The formats that together read `lines`, best first (each the best on the lines the
 /// previous ones left), with the lines they cover. A format is kept only when it reads at
-/// least `min_cover` lines; klog lines are set aside (`klog`).
+/// least `min_cover` lines; klog lines are set aside (`klog`). Lines left over that a php-fpm
+/// `access.format` inferred from them reads (a pool's custom access log beside its master
+/// log) make `fpm-access` one of the formats, with that `access.format` (the third value).
 fn cover(
     lines: &[&[u8]],
     opts: &ParserOptions,
     min_cover: usize,
     klog: &mut bool,
-) -> (Vec<Format>, usize) {
+) -> (Vec<Format>, usize, Option<String>) {
     let mut rest: Vec<&[u8]> = Vec::new();
     for l in lines {
         if blank(l) {
@@ -121,7 +123,19 @@ fn cover(
         let mut it = cov.iter();
         rest.retain(|_| !it.next().copied().unwrap_or(false));
     }
-    (out, total)
+    let mut access_format = None;
+    if rest.len() >= 2 {
+        if let Ok(i) = parsers::fpm_infer::infer(&rest) {
+            if i.lines_parsed >= min_cover.max(2) {
+                if !out.contains(&Format::FpmAccess) {
+                    out.push(Format::FpmAccess);
+                }
+                total += i.lines_parsed;
+                access_format = Some(i.log_format);
+            }
+        }
+    }
+    (out, total, access_format)
 }
 
 /// Detect a wrapper or mixed formats in a sample's complete lines. `None`: neither (the
@@ -155,7 +169,13 @@ pub fn detect(
         for s in 0..2 {
             let refs: Vec<&[u8]> = bodies[s].iter().map(|b| &b[..]).collect();
             inner += refs.iter().filter(|l| !blank(l)).count();
-            let (mut f, mut n) = cover(&refs, opts, 1, &mut plan.klog[s]);
+            let (mut f, mut n, access_format) = cover(&refs, opts, 1, &mut plan.klog[s]);
+            let mut opts = opts.clone();
+            if let Some(af) = access_format {
+                opts.inferred.push(af.clone());
+                log_format.get_or_insert(af);
+            }
+            let opts = &opts;
             // lines no format reads: an nginx log_format inferred from them, as for a plain
             // file no layout matches
             if !f.contains(&Format::NginxAccess) && log_format.is_none() {
@@ -199,7 +219,7 @@ pub fn detect(
     // an unwrapped file that mixes formats (php-fpm's stderr captured to one file)
     let mut klog = false;
     let nonblank = lines.iter().filter(|l| !blank(l)).count();
-    let (formats, n) = cover(lines, &ParserOptions::default(), 2, &mut klog);
+    let (formats, n, access_format) = cover(lines, &ParserOptions::default(), 2, &mut klog);
     let klog_n = lines.iter().filter(|l| wrap::is_klog(l)).count();
     if formats.len() < 2 || (n + klog_n) * 2 < nonblank {
         return None;
@@ -216,7 +236,7 @@ pub fn detect(
         n + klog_n,
         nonblank
     );
-    Some((plan, reason, None, None))
+    Some((plan, reason, None, access_format))
 }
 
 /// One format's parser and multi-line record in progress, while another is in the worker.
@@ -398,7 +418,15 @@ impl<'o> Demux<'o> {
             }
             Some((k, h)) => {
                 self.last[si] = k;
-                if let Some(m) = self.multi[si].filter(|m| *m != k) {
+                // a one-line record between a multi-line record's lines (the official php
+                // image: the pool's access lines between the master's entries and the
+                // workers' output) leaves that record open
+                let multi_k = if k == self.active {
+                    self.w.parser.framing() == Framing::MultiLine
+                } else {
+                    self.lanes[k].parser.framing() == Framing::MultiLine
+                };
+                if let Some(m) = self.multi[si].filter(|m| *m != k && multi_k) {
                     self.activate(m);
                     self.w.flush();
                     self.multi[si] = None;

@@ -167,16 +167,16 @@ pub fn detect_sample(
         if infer {
             match detect::infer_unmatched(&lines) {
                 Ok(i) => {
+                    let what = if i.format == Format::FpmAccess {
+                        "php-fpm access.format"
+                    } else {
+                        "log_format"
+                    };
                     let reason = format!(
-                        "log_format inferred (no built-in layout matches): '{}' parses {} of {} sampled lines; pin it with --log-format",
+                        "{what} inferred (no built-in layout matches): '{}' parses {} of {} sampled lines; pin it with --log-format",
                         i.log_format, i.lines_parsed, i.lines
                     );
-                    return (
-                        Some(Format::NginxAccess),
-                        reason,
-                        i.offset,
-                        Some(i.log_format),
-                    );
+                    return (Some(i.format), reason, i.offset, Some(i.log_format));
                 }
                 Err(e) => not_inferred = format!("; no nginx log_format could be inferred: {e}"),
             }

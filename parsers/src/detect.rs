@@ -157,6 +157,15 @@ pub fn is_match(s: &Score, nonblank_lines: usize) -> bool {
 /// of the non-blank lines parsed). Call it only after every format failed, so that inference
 /// never takes a sample a built-in layout or another format family reads. `Err` says why no
 /// format could be inferred.
+///
+/// A php-fpm `access.format` is tried first ([`crate::fpm_infer`]: its lines carry a request
+/// without protocol, a pool, memory or CPU, which nginx inference would misname), kept when it
+/// reads 90% of the non-blank lines; then an nginx `log_format`.
 pub fn infer_unmatched(lines: &[&[u8]]) -> Result<crate::infer::Inferred, String> {
+    if let Ok(i) = crate::fpm_infer::infer(lines) {
+        if i.lines_parsed * 10 >= i.lines * 9 {
+            return Ok(i);
+        }
+    }
     crate::infer::infer(lines)
 }

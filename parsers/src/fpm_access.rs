@@ -725,6 +725,35 @@ pub fn build(formats: &[String]) -> Result<Box<dyn LineParser>, String> {
     }
 }
 
+/// Whether an inferred format string is a php-fpm `access.format` (inference writes no `$`
+/// into one) rather than an nginx `log_format` (which always names a `$variable`).
+pub fn is_access_format(f: &str) -> bool {
+    !f.contains('$')
+}
+
+/// The parser of [`build`], then the `access.format`s among `inferred` (strings inferred from
+/// inputs no format matched: [`crate::fpm_infer`]).
+pub fn build_with_inferred(
+    formats: &[String],
+    inferred: &[String],
+) -> Result<Box<dyn LineParser>, String> {
+    let extra: Vec<String> = inferred
+        .iter()
+        .filter(|f| is_access_format(f))
+        .cloned()
+        .collect();
+    if extra.is_empty() {
+        return build(formats);
+    }
+    let mut all: Vec<String> = if formats.is_empty() {
+        DEFAULT_FORMATS.iter().map(|(_, f)| f.to_string()).collect()
+    } else {
+        formats.to_vec()
+    };
+    all.extend(extra);
+    Ok(Box::new(FpmAccessParser::new(&all)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

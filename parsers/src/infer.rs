@@ -30,6 +30,9 @@ const MAX_COLUMNS: usize = 48;
 /// A `log_format` inferred from sample lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inferred {
+    /// [`Format::NginxAccess`] (`log_format` is an nginx `log_format`) or
+    /// [`Format::FpmAccess`] (a php-fpm `access.format`, [`crate::fpm_infer`]).
+    pub format: crate::Format,
     /// The `log_format` string (without `escape=`), ready for `--log-format`.
     pub log_format: String,
     /// Non-blank sample lines the compiled format parses.
@@ -42,21 +45,21 @@ pub struct Inferred {
 
 /// How a column's value is delimited in the line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Wrap {
+pub(crate) enum Wrap {
     Bare,
     Quoted,
     Bracket,
 }
 
 impl Wrap {
-    fn open(self) -> &'static str {
+    pub(crate) fn open(self) -> &'static str {
         match self {
             Wrap::Bare => "",
             Wrap::Quoted => "\"",
             Wrap::Bracket => "[",
         }
     }
-    fn close(self) -> &'static str {
+    pub(crate) fn close(self) -> &'static str {
         match self {
             Wrap::Bare => "",
             Wrap::Quoted => "\"",
@@ -68,18 +71,18 @@ impl Wrap {
 /// One column of a line: the literal before it (spaces, then a `key=` prefix), how it is
 /// wrapped, and its value.
 #[derive(Clone, Copy, Debug)]
-struct Col<'a> {
-    sep: &'a [u8],
-    key: &'a [u8],
-    wrap: Wrap,
-    value: &'a [u8],
+pub(crate) struct Col<'a> {
+    pub(crate) sep: &'a [u8],
+    pub(crate) key: &'a [u8],
+    pub(crate) wrap: Wrap,
+    pub(crate) value: &'a [u8],
 }
 
 /// A line split into columns, plus the literal after the last one.
 #[derive(Clone, Debug)]
-struct Split<'a> {
-    cols: Vec<Col<'a>>,
-    tail: &'a [u8],
+pub(crate) struct Split<'a> {
+    pub(crate) cols: Vec<Col<'a>>,
+    pub(crate) tail: &'a [u8],
 }
 
 impl Split<'_> {
@@ -116,7 +119,7 @@ fn key_prefix(w: &[u8]) -> Option<usize> {
 
 /// Split a line into columns. `None` when it cannot be split (an unclosed quote, more than
 /// [`MAX_COLUMNS`] columns, or literal bytes a `log_format` cannot hold).
-fn split(line: &[u8]) -> Option<Split<'_>> {
+pub(crate) fn split(line: &[u8]) -> Option<Split<'_>> {
     let mut cols = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -204,11 +207,11 @@ fn is_dash(v: &[u8]) -> bool {
     v.is_empty() || v == b"-"
 }
 
-fn is_time_iso(v: &[u8], cache: &mut SecondCache) -> bool {
+pub(crate) fn is_time_iso(v: &[u8], cache: &mut SecondCache) -> bool {
     v.len() >= 19 && cache.iso8601(v).is_some_and(|(_, used)| used == v.len())
 }
 
-fn is_time_local(v: &[u8], cache: &mut SecondCache) -> bool {
+pub(crate) fn is_time_local(v: &[u8], cache: &mut SecondCache) -> bool {
     cache.clf(v).is_some_and(|(_, used)| used == v.len())
 }
 
@@ -226,7 +229,7 @@ fn is_msec(v: &[u8]) -> bool {
     }
 }
 
-fn is_ip(v: &[u8]) -> bool {
+pub(crate) fn is_ip(v: &[u8]) -> bool {
     v.len() <= 45 && std::str::from_utf8(v).is_ok_and(|s| s.parse::<std::net::IpAddr>().is_ok())
 }
 
@@ -249,7 +252,7 @@ fn is_ip_list(v: &[u8]) -> bool {
 }
 
 /// Status codes servers write (IANA registry plus nginx's 444 and 494..499).
-fn is_well_known_status(v: &[u8]) -> bool {
+pub(crate) fn is_well_known_status(v: &[u8]) -> bool {
     let Some(code) = (if v.len() == 3 { parse_u64(v) } else { None }) else {
         return false;
     };
@@ -279,7 +282,7 @@ const METHODS: &[&[u8]] = &[
     b"PRI",
 ];
 
-fn is_method(v: &[u8]) -> bool {
+pub(crate) fn is_method(v: &[u8]) -> bool {
     METHODS.contains(&v)
 }
 
@@ -289,11 +292,11 @@ fn is_request(v: &[u8]) -> bool {
     is_method(m) && !target.is_empty() && !target.contains(&b' ')
 }
 
-fn is_protocol(v: &[u8]) -> bool {
+pub(crate) fn is_protocol(v: &[u8]) -> bool {
     v.len() <= 8 && v.starts_with(b"HTTP/")
 }
 
-fn is_path(v: &[u8]) -> bool {
+pub(crate) fn is_path(v: &[u8]) -> bool {
     v.first() == Some(&b'/') && !v.contains(&b' ')
 }
 
@@ -336,13 +339,13 @@ fn is_secs(v: &[u8]) -> bool {
     v.len() <= 4096 && v.split(|&c| c == b',' || c == b':').all(one)
 }
 
-fn is_url(v: &[u8]) -> bool {
+pub(crate) fn is_url(v: &[u8]) -> bool {
     (v.starts_with(b"http://") || v.starts_with(b"https://")) && !v.contains(&b' ')
 }
 
 /// A user agent: starts with a letter and names a product version (`curl/8.0`,
 /// `Mozilla/5.0 (...)`), or is a bot name in parentheses-free words.
-fn is_user_agent(v: &[u8]) -> bool {
+pub(crate) fn is_user_agent(v: &[u8]) -> bool {
     v.first().is_some_and(u8::is_ascii_alphabetic) && v.contains(&b'/')
 }
 
@@ -461,9 +464,76 @@ fn classify(wrap: Wrap, values: &[&[u8]], cache: &mut SecondCache) -> Kind {
     Kind::Other
 }
 
+/// The variable a `key=` label names, when the column's values fit it. Labels follow the
+/// NGINX blog's timing and APM logs (`rt=$request_time uct="$upstream_connect_time"
+/// uht="$upstream_header_time" urt="$upstream_response_time"`, `ua="$upstream_addr"
+/// us="$upstream_status"`, `cs=$upstream_cache_status`) and the variables' own names.
+fn label_var(key: &[u8], kind: Kind) -> Option<&'static str> {
+    let name = key.strip_suffix(b"=").unwrap_or(key).to_ascii_lowercase();
+    let secs = matches!(kind, Kind::Secs | Kind::Dash | Kind::Int);
+    let status = matches!(kind, Kind::Status | Kind::Dash | Kind::Other);
+    let text = matches!(kind, Kind::Dash | Kind::Other);
+    let var = match &name[..] {
+        b"rt" | b"request_time" | b"req_time" if secs => "request_time",
+        b"uct" | b"upstream_connect_time" if secs => "upstream_connect_time",
+        b"uht" | b"upstream_header_time" if secs => "upstream_header_time",
+        b"urt" | b"upstream_response_time" | b"upstream_time" if secs => "upstream_response_time",
+        b"ua" | b"upstream_addr" | b"upstream" if kind == Kind::UpstreamAddr || text => {
+            "upstream_addr"
+        }
+        b"ua" | b"user_agent" | b"http_user_agent" | b"agent"
+            if kind == Kind::UserAgent || text =>
+        {
+            "http_user_agent"
+        }
+        b"us" | b"upstream_status" if status || kind == Kind::Int => "upstream_status",
+        b"cs" | b"upstream_cache_status" | b"cache" if text => "upstream_cache_status",
+        b"rid" | b"request_id" | b"req_id" | b"requestid" if kind == Kind::RequestId || text => {
+            "request_id"
+        }
+        b"status" | b"s" if kind == Kind::Status => "status",
+        b"body_bytes_sent" | b"bbs" if kind == Kind::Int => "body_bytes_sent",
+        b"bytes_sent" | b"bytes" | b"bs" if kind == Kind::Int => "bytes_sent",
+        b"request_length" | b"rl" if kind == Kind::Int => "request_length",
+        b"upstream_response_length" | b"url" if kind == Kind::Int || text => {
+            "upstream_response_length"
+        }
+        b"client" | b"remote_addr" | b"ip" if kind == Kind::Ip => "remote_addr",
+        b"xff" | b"http_x_forwarded_for" | b"forwarded_for"
+            if matches!(kind, Kind::Ip | Kind::IpList | Kind::Dash) =>
+        {
+            "http_x_forwarded_for"
+        }
+        b"request" | b"req" if kind == Kind::Request => "request",
+        b"method" | b"request_method" if kind == Kind::Method => "request_method",
+        b"uri" if kind == Kind::Path => "uri",
+        b"request_uri" if kind == Kind::Path => "request_uri",
+        b"referer" | b"referrer" | b"http_referer" if matches!(kind, Kind::Url | Kind::Dash) => {
+            "http_referer"
+        }
+        b"host" | b"http_host" if matches!(kind, Kind::Host | Kind::Ip) => "host",
+        b"gz" | b"gzip_ratio" if secs || text => "gzip_ratio",
+        _ => return None,
+    };
+    Some(var)
+}
+
 /// Name the variables of classified columns. Returns `None` (literal) for a bare `-` column.
-fn name_columns(kinds: &[(Kind, Wrap, bool)]) -> Vec<Option<String>> {
+/// A column whose `key=` label names a variable its values fit takes that name first (the
+/// positional guesses below would otherwise swap `uct=` and `urt=`).
+fn name_columns(kinds: &[(Kind, Wrap, bool)], keys: &[&[u8]]) -> Vec<Option<String>> {
     let mut used: Vec<&'static str> = Vec::new();
+    let mut labelled: Vec<Option<&'static str>> = kinds
+        .iter()
+        .enumerate()
+        .map(|(c, (kind, _, _))| {
+            let var = label_var(keys.get(c).copied().unwrap_or_default(), *kind)?;
+            (!used.contains(&var)).then(|| {
+                used.push(var);
+                var
+            })
+        })
+        .collect();
     let mut out = Vec::with_capacity(kinds.len());
     fn take(names: &[&'static str], used: &mut Vec<&'static str>) -> Option<String> {
         let n = names.iter().find(|n| !used.contains(n))?;
@@ -472,21 +542,24 @@ fn name_columns(kinds: &[(Kind, Wrap, bool)]) -> Vec<Option<String>> {
     }
     // `$body_bytes_sent` is the first integer after the status (nginx layouts put it there),
     // else the first integer at all.
-    let status_col = kinds.iter().position(|(k, _, _)| *k == Kind::Status);
-    let ints = |after: usize| {
-        kinds
-            .iter()
-            .enumerate()
-            .position(|(c, (k, _, _))| c > after && *k == Kind::Int)
+    // (labelled columns are named already)
+    let free = |c: usize, kind: Kind| {
+        kinds.get(c).is_some_and(|(k, _, _)| *k == kind)
+            && labelled.get(c).is_some_and(Option::is_none)
     };
+    let status_col = (0..kinds.len()).find(|&c| free(c, Kind::Status));
     let body_col = status_col
-        .and_then(ints)
-        .or_else(|| kinds.iter().position(|(k, _, _)| *k == Kind::Int));
+        .and_then(|after| (after + 1..kinds.len()).find(|&c| free(c, Kind::Int)))
+        .or_else(|| (0..kinds.len()).find(|&c| free(c, Kind::Int)));
     let seen_request = |used: &Vec<&'static str>| {
         used.iter()
             .any(|n| matches!(*n, "request" | "uri" | "request_uri" | "request_method"))
     };
     for (k, &(kind, wrap, has_query)) in kinds.iter().enumerate() {
+        if let Some(var) = labelled.get_mut(k).and_then(Option::take) {
+            out.push(Some(format!("${var}")));
+            continue;
+        }
         let name = match kind {
             Kind::Dash if wrap == Wrap::Bare => {
                 out.push(None);
@@ -626,7 +699,8 @@ pub fn infer(lines: &[&[u8]]) -> Result<Inferred, String> {
             (classify(col.wrap, &values, &mut cache), col.wrap, query)
         })
         .collect();
-    let vars = name_columns(&kinds);
+    let keys: Vec<&[u8]> = layout.cols.iter().map(|c| c.key).collect();
+    let vars = name_columns(&kinds, &keys);
     let has = |names: &[&str]| {
         vars.iter()
             .flatten()
@@ -659,6 +733,7 @@ pub fn infer(lines: &[&[u8]]) -> Result<Inferred, String> {
         ));
     }
     Ok(Inferred {
+        format: crate::Format::NginxAccess,
         log_format,
         lines_parsed: parsed,
         lines: lines.len(),

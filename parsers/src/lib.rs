@@ -15,6 +15,7 @@ pub mod detect;
 pub mod fields;
 pub mod fpm;
 pub mod fpm_access;
+pub mod fpm_infer;
 pub mod fpm_slow;
 pub mod infer;
 pub mod kernel;
@@ -639,7 +640,9 @@ pub struct ParserOptions {
     /// use, in order of preference. Empty: the format's defaults.
     pub log_formats: Vec<String>,
     /// nginx `log_format` strings inferred from inputs that no format matched
-    /// ([`infer::infer`]): tried after `log_formats` (or after the built-in defaults).
+    /// ([`infer::infer`]): tried after `log_formats` (or after the built-in defaults). php-fpm
+    /// `access.format`s inferred ([`fpm_infer`]; they hold no `$`) go here too: the
+    /// fpm-access parser takes those, nginx-access the others.
     pub inferred: Vec<String>,
     /// The year of timestamps written without one (RFC 3164 syslog prefixes), resolved by the
     /// caller per input. `None`: the clock's now ([`time::YearHint::now`]).
@@ -655,7 +658,7 @@ pub fn build(format: Format, opts: &ParserOptions) -> Result<Box<dyn LineParser>
             opts.year_hint.unwrap_or_else(time::YearHint::now),
         ))),
         Format::FpmSlow => Ok(Box::new(fpm_slow::FpmSlowParser::new())),
-        Format::FpmAccess => fpm_access::build(&opts.log_formats),
+        Format::FpmAccess => fpm_access::build_with_inferred(&opts.log_formats, &opts.inferred),
         Format::Alb => Ok(Box::new(lb::alb::AlbParser::new())),
         Format::Elb => Ok(Box::new(lb::elb::ElbParser::new())),
         Format::Slb => Ok(Box::new(lb::slb::SlbParser::new())),
@@ -673,7 +676,13 @@ pub fn build(format: Format, opts: &ParserOptions) -> Result<Box<dyn LineParser>
 /// The nginx-access parser: the given `log_format`s (else the built-in defaults), then the
 /// inferred ones.
 fn build_nginx_access(opts: &ParserOptions) -> Result<Box<dyn LineParser>, String> {
-    if opts.inferred.is_empty() {
+    // (php-fpm `access.format`s inferred for other inputs are not nginx's)
+    let inferred: Vec<&String> = opts
+        .inferred
+        .iter()
+        .filter(|f| !fpm_access::is_access_format(f))
+        .collect();
+    if inferred.is_empty() {
         return nginx_access::build(&opts.log_formats);
     }
     let mut formats: Vec<String> = if opts.log_formats.is_empty() {
@@ -684,6 +693,6 @@ fn build_nginx_access(opts: &ParserOptions) -> Result<Box<dyn LineParser>, Strin
     } else {
         opts.log_formats.clone()
     };
-    formats.extend(opts.inferred.iter().cloned());
+    formats.extend(inferred.into_iter().cloned());
     nginx_access::build(&formats)
 }

@@ -101,3 +101,101 @@ fn inferred_format_reads_every_line_with_its_fields() {
     // the inferred string is the one a user would pin: it compiles on its own
     assert!(nginx_access::compile(&inf.log_format).is_ok());
 }
+
+/// lab2's nginx timing log, as its `log_format timing` is written in
+/// `samples/lab2/*/conf/nginx1.conf` (the NGINX blog's labels).
+const LAB2_TIMING: &str = r#"$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time" ua="$upstream_addr" us="$upstream_status" rid=$request_id"#;
+
+fn secs(v: &[u8]) -> Option<f64> {
+    // the last of an `$upstream_*` list
+    let last = v.rsplit(|&c| c == b',' || c == b':').next()?;
+    std::str::from_utf8(last).ok()?.trim().parse().ok()
+}
+
+#[test]
+fn lab2_timing_columns_are_named_from_their_key_labels() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/lab2");
+    let mut scenarios = 0;
+    for sc in [
+        "app_error",
+        "fpm_down",
+        "fpm_saturation",
+        "lb_backend_down",
+        "rate_limit",
+        "upstream_read_timeout",
+    ] {
+        let p = root.join(sc).join("plain/nginx1/timing.log");
+        let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        let lines = common::lines(&data);
+        let head = &lines[..lines.len().min(200)];
+        let inf = detect::infer_unmatched(head).unwrap();
+        assert_eq!(inf.log_format, LAB2_TIMING, "{sc}");
+        let opts = ParserOptions {
+            inferred: vec![inf.log_format.clone()],
+            ..Default::default()
+        };
+        let mut p = build(Format::NginxAccess, &opts).unwrap();
+        let mut timed = 0;
+        for (k, l) in lines.iter().enumerate() {
+            let r = match p.parse(l) {
+                Ok(Record::Request(r)) => r,
+                other => panic!("{sc} line {}: {other:?}", k + 1),
+            };
+            assert_eq!(r.trace_id.len(), 32, "{sc} line {}", k + 1);
+            // connect <= header <= response <= request time, where the upstream answered:
+            // with uct and urt swapped the connect time would exceed the response time
+            if let (Some(c), Some(h), Some(u)) = (
+                secs(r.upstream_connect_time),
+                secs(r.upstream_header_time),
+                secs(r.upstream_response_time),
+            ) {
+                assert!(c <= h && h <= u, "{sc} line {}: {c} {h} {u}", k + 1);
+                let rt = r.request_time_us.unwrap() as f64 / 1e6;
+                // (nginx rounds both to the millisecond from different clocks: 1 ms apart at most)
+                assert!(u <= rt + 0.0015, "{sc} line {}: {u} > {rt}", k + 1);
+                timed += usize::from(u > c);
+            }
+            if !r.upstream_status.is_empty() && r.upstream_status != b"-" {
+                assert!(
+                    r.upstream_addr.contains(&b':'),
+                    "{sc} line {}: {:?}",
+                    k + 1,
+                    String::from_utf8_lossy(r.upstream_addr)
+                );
+            }
+        }
+        assert!(
+            timed > 0,
+            "{sc}: no request where the response outlasted the connect"
+        );
+        scenarios += 1;
+    }
+    assert_eq!(scenarios, 6);
+}
+
+#[test]
+fn key_labels_name_columns_in_any_order() {
+    // invented: the labels reordered (urt first), a cache status and a user agent under `ua=`
+    let lines: Vec<String> = (0..6)
+        .map(|k| {
+            format!(
+                r#"10.0.0.{k} [05/Dec/2026:15:16:0{k} +0000] "GET /p?{k} HTTP/1.1" 200 {} urt=0.30{k} uht=0.20{k} uct=0.00{k} cs={} ua="curl/8.{k}" us=200 upstream=10.0.1.2:9000"#,
+                100 + k,
+                if k % 2 == 0 { "HIT" } else { "MISS" }
+            )
+        })
+        .collect();
+    let b: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+    let inf = detect::infer_unmatched(&b).unwrap();
+    assert_eq!(
+        inf.log_format,
+        r#"$remote_addr [$time_local] "$request" $status $body_bytes_sent urt=$upstream_response_time uht=$upstream_header_time uct=$upstream_connect_time cs=$upstream_cache_status ua="$http_user_agent" us=$upstream_status upstream=$upstream_addr"#
+    );
+    let mut p = nginx_access::compile(&inf.log_format).unwrap();
+    let r = p.parse_request(b[3]).unwrap();
+    assert_eq!(r.upstream_connect_time, b"0.003");
+    assert_eq!(r.upstream_response_time, b"0.303");
+    assert_eq!(r.user_agent, b"curl/8.3");
+    assert_eq!(r.upstream_addr, b"10.0.1.2:9000");
+    assert_eq!(r.upstream_status, b"200");
+}

@@ -261,9 +261,11 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     }
     report.rules = crate::rules::eval_all(&p.rules, &report).1;
     for (name, lf) in &inferred {
-        report.notes.push(format!(
-            "{name}: no built-in layout matches; read with the nginx log_format inferred from its first lines: '{lf}' (pin it with --log-format)"
-        ));
+        report.notes.push(if gatelog_parsers::fpm_access::is_access_format(lf) {
+            format!("{name}: no built-in layout matches its php-fpm access lines; read with the access.format inferred from its first lines: '{lf}' (pin it with --format fpm-access --log-format)")
+        } else {
+            format!("{name}: no built-in layout matches; read with the nginx log_format inferred from its first lines: '{lf}' (pin it with --log-format)")
+        });
     }
     Outcome {
         report,
@@ -319,7 +321,12 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     let out = analyze(&a.inputs, &p);
     if !a.quiet {
         for (name, lf) in &out.inferred {
-            eprintln!("gatelog: note: {name}: no built-in layout matches; read with an inferred nginx log_format (check it with `gatelog detect`, pin it with --log-format '{lf}')");
+            let what = if gatelog_parsers::fpm_access::is_access_format(lf) {
+                "php-fpm access.format (pin it with --format fpm-access"
+            } else {
+                "nginx log_format (pin it with"
+            };
+            eprintln!("gatelog: note: {name}: no built-in layout matches; read with an inferred {what} --log-format '{lf}'; check it with `gatelog detect`)");
         }
     }
     let color = match a.color.as_str() {

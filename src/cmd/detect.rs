@@ -29,10 +29,17 @@ pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
             Some(f) => {
                 out.push_str(&format!("{}\t{}\t{}\n", inp.name, f, d.reason));
                 if let Some(lf) = &d.log_format {
-                    eprintln!(
-                        "gatelog: note: {}: nginx log_format inferred from its first lines; pin it with: --log-format '{lf}'",
-                        inp.name
-                    );
+                    if gatelog_parsers::fpm_access::is_access_format(lf) {
+                        eprintln!(
+                            "gatelog: note: {}: php-fpm access.format inferred from its first lines; pin it with: --format {}=fpm-access --log-format '{lf}'",
+                            inp.name, inp.name
+                        );
+                    } else {
+                        eprintln!(
+                            "gatelog: note: {}: nginx log_format inferred from its first lines; pin it with: --log-format '{lf}'",
+                            inp.name
+                        );
+                    }
                 }
             }
             None if inp.size == 0 && matches!(inp.source, input::Source::File(_)) => {
