@@ -396,10 +396,15 @@ pub fn run_jobs_dedup(
     stdin_head: Option<Vec<u8>>,
     dedup: Option<&crate::dedup::Run>,
 ) -> Acc {
+    // each input's year hint and time span, once per input (span.rs)
+    let times = crate::span::prepare(jobs, opts, tz, stdin_head.as_deref());
+    let time_of = |j: &Job| times.get(&j.input.id).copied().unwrap_or_default();
     let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     let mut pre = match dedup {
-        Some(d) => crate::dedup::first_pass(jobs, d, |j| run_job(j, opts, tz, &stdin, Some(d))),
+        Some(d) => crate::dedup::first_pass(jobs, d, |j| {
+            run_job(j, opts, tz, &stdin, Some(d), &time_of(j))
+        }),
         None => Vec::new(),
     };
     pre.resize_with(jobs.len(), || crate::dedup::Pre::Run);
@@ -415,7 +420,9 @@ pub fn run_jobs_dedup(
             .par_iter()
             .zip(slots)
             .filter_map(|(job, slot)| match slot {
-                crate::dedup::Pre::Run => Some(run_job(job, opts, tz, &stdin, dedup)),
+                crate::dedup::Pre::Run => {
+                    Some(run_job(job, opts, tz, &stdin, dedup, &time_of(job)))
+                }
                 crate::dedup::Pre::Done(a) => Some(*a),
                 crate::dedup::Pre::Merged => None,
             })
@@ -442,6 +449,7 @@ fn run_job<'o>(
     tz: &TzChoice,
     stdin: &StdinParts,
     dedup: Option<&'o crate::dedup::Run>,
+    time: &crate::span::InputTime,
 ) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
@@ -451,7 +459,6 @@ fn run_job<'o>(
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
-    let mut year_hint = None;
     let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
@@ -459,7 +466,6 @@ fn run_job<'o>(
                 Err(p) => p.into_inner(),
             };
             let head = g.0.take().unwrap_or_default();
-            year_hint = Some(crate::span::stdin_year_hint(&head));
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
@@ -475,9 +481,9 @@ fn run_job<'o>(
         }
     };
     // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs)
-    let built = if crate::span::needs_year(job.format) {
+    let built = if time.year_hint.is_some() {
         let popts = ParserOptions {
-            year_hint: year_hint.or_else(|| Some(crate::span::year_hint(&job.input))),
+            year_hint: time.year_hint,
             ..opts.parser_opts.clone()
         };
         parsers::build(job.format, &popts)
@@ -494,6 +500,7 @@ fn run_job<'o>(
         }
     };
     let mut w = Worker::new(acc, parser, job.format, file, opts, tz);
+    w.span = time.span;
     w.dedup = dedup.and_then(|d| d.hook(file));
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
@@ -593,6 +600,9 @@ pub(crate) struct Worker<'o> {
     /// The zone offset of a zone-less timestamp when something better than `tz` knows it
     /// (a container runtime's UTC time of the same line: `crate::demux`).
     pub(crate) offset_hint: Option<i32>,
+    /// The instants (UTC µs, inclusive) this input's lines may have (`crate::span`): a line
+    /// outside is rejected as [`crate::span::OUTSIDE_REASON`].
+    pub(crate) span: (i64, i64),
     /// This input's part in counting the same requests of two inputs once (`crate::dedup`).
     pub(crate) dedup: Option<crate::dedup::Hook<'o>>,
 }
@@ -620,6 +630,7 @@ impl<'o> Worker<'o> {
             pending_offset: 0,
             pending_lines: 0,
             offset_hint: None,
+            span: crate::span::FULL_SPAN,
             dedup: None,
         }
     }
@@ -720,13 +731,16 @@ impl<'o> Worker<'o> {
             layer,
             format,
             offset_hint,
+            span,
             dedup,
             ..
         } = self;
         let hint = *offset_hint;
+        let (span_lo, span_hi) = *span;
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
+        let mut outside = 0u32;
         let mut dup = 0u32;
         parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
@@ -738,6 +752,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -791,6 +809,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -819,6 +841,21 @@ impl<'o> Worker<'o> {
             if dup > 0 {
                 st.duplicates += n_lines;
             }
+        } else if outside > 0 {
+            st.rejected += n_lines;
+            if st.rejected_samples.len() < REJECTED_SAMPLES {
+                st.rejected_samples.push(Sample {
+                    utc_us: 0,
+                    file,
+                    line: line_no,
+                    text: crate::acc::clip(rec),
+                });
+                st.rejected_reason_of_samples
+                    .push(crate::span::OUTSIDE_REASON.to_string());
+            }
+            *st.rejected_reasons
+                .entry(crate::span::OUTSIDE_REASON.to_string())
+                .or_insert(0) += n_lines;
         } else {
             st.rejected += n_lines;
             let e = failed.unwrap_or_else(|| gatelog_parsers::ParseError::not_this_format(0));
