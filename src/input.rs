@@ -248,7 +248,9 @@ pub fn rotation_key(p: &Path) -> (PathBuf, u64) {
         let t = tail.as_bytes();
         if t.len() == 15
             && t[8] == b'-'
-            && t.iter().enumerate().all(|(k, c)| k == 8 || c.is_ascii_digit())
+            && t.iter()
+                .enumerate()
+                .all(|(k, c)| k == 8 || c.is_ascii_digit())
         {
             let n: u64 = t
                 .iter()

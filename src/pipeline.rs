@@ -226,7 +226,9 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         // a container wrapper is not a format: the forced one is the inner lines'
         let head = match &d.head {
             Some(h) => Some((h.clone(), false)),
-            None => input::open(inp).ok().and_then(|mut r| read_head(&mut r).ok()),
+            None => input::open(inp)
+                .ok()
+                .and_then(|mut r| read_head(&mut r).ok()),
         };
         if let Some((h, complete)) = head {
             if let Some(w) = parsers::wrap::sniff(&sample_lines(&h, complete)) {
@@ -462,12 +464,11 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
     // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs);
     // a wrapped or mixed input's parsers all get it (HAProxy's syslog lines inside a
     // container's stream)
-    let popts = (crate::span::needs_year(job.format) || job.input.demux.is_some()).then(|| {
-        ParserOptions {
+    let popts =
+        (crate::span::needs_year(job.format) || job.input.demux.is_some()).then(|| ParserOptions {
             year_hint: year_hint.or_else(|| Some(crate::span::year_hint(&job.input))),
             ..opts.parser_opts.clone()
-        }
-    });
+        });
     let built = parsers::build(job.format, popts.as_ref().unwrap_or(&opts.parser_opts));
     let parser = match built {
         Ok(p) => p,
