@@ -80,6 +80,29 @@ impl Hist {
         Some(slot_value(SLOTS - 1))
     }
 
+    /// The count of each slot (sliding windows of histograms add and remove these).
+    pub fn slot_counts(&self) -> &[u32; SLOTS] {
+        &self.counts
+    }
+
+    /// The q-quantile (0..=1) in microseconds of slot counts such as a sum of
+    /// [`Hist::slot_counts`], or None when empty; the same answer as [`Hist::quantile`].
+    pub fn quantile_of_counts(counts: &[u64], q: f64) -> Option<u64> {
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (s, &c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(slot_value(s));
+            }
+        }
+        Some(slot_value(counts.len().saturating_sub(1)))
+    }
+
     /// Non-empty slots as (upper bound in µs, count), for exports.
     pub fn count_above(&self, v_us: u64) -> u64 {
         let s0 = slot(v_us);

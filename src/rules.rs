@@ -12,9 +12,16 @@
 //! ```
 //!
 //! Without `for`, a rule is evaluated once over the whole window of the report (`rate(5xx) >
-//! 5%`: the window's 5xx share). With `for D` it holds when the condition was true in every
-//! timeline bucket of an unbroken run lasting at least `D` (`rate(5xx) > 5% for 5m`), at the
-//! report's bucket resolution (choose it with `--bucket`).
+//! 5%`: the window's 5xx share). With `for D` the metric is taken over a sliding window of
+//! length `D`: the rule holds when, for some instant `t`, the metric over the requests of
+//! `(t - D, t]` passes the threshold (`rate(5xx) > 5% for 5m`: some 5 minutes in which more
+//! than 5% of the requests failed; a rate over the whole 5 minutes, so a steady 10% holds
+//! whatever the bucket width and a 2-minute burst of 10% in quiet minutes does not). Windows
+//! lie inside the logs (a report spanning less than `D` never holds), start and end on
+//! bucket edges and slide by one bucket (`D` rounded up to whole buckets; a bucket wider
+//! than `D` is one window). Quantiles are those of the window's merged latency histogram.
+//! Live alerts (`gatelog live --alert`) fire while the latest window (ending with the newest
+//! bucket of the live window) holds and resolve when it no longer does.
 
 use serde::Serialize;
 
@@ -513,33 +520,6 @@ fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
-/// The value of a rate/count/quantile metric in one timeline row.
-fn row_value(r: &Report, i: usize, m: &Metric) -> Option<f64> {
-    let row = r.timeline.rows.get(i)?;
-    let sel_count = |s: &Sel| -> u64 {
-        match s {
-            Sel::Class(c) => row
-                .status_class
-                .get(&format!("{c}xx"))
-                .copied()
-                .unwrap_or(0),
-            Sel::Code(c) => row.status.get(&c.to_string()).copied().unwrap_or(0),
-        }
-    };
-    match m {
-        Metric::Rate(s) => (row.requests > 0).then(|| sel_count(s) as f64 / row.requests as f64),
-        Metric::Count(s) => Some(sel_count(s) as f64),
-        Metric::Quantile(q, f) => {
-            let qs = match f {
-                Field::RequestTime => &row.latency,
-                Field::UpstreamTime => &row.upstream_latency,
-            };
-            quantile_of(qs, *q)
-        }
-        _ => None,
-    }
-}
-
 /// The value of a metric over the report's whole window.
 fn window_value(r: &Report, m: &Metric) -> Option<f64> {
     let t = &r.totals;
@@ -567,6 +547,12 @@ fn window_value(r: &Report, m: &Metric) -> Option<f64> {
 
 /// Evaluate one rule against a finished report.
 pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
+    eval_with(rule, r, None)
+}
+
+/// Evaluate one rule; `hists`: the accumulator's timeline the report was built from (same
+/// buckets as its rows), whose latency histograms make quantile windows exact.
+pub fn eval_with(rule: &Rule, r: &Report, hists: Option<&crate::acc::Timeline>) -> RuleResult {
     let what = describe(&rule.metric);
     let cond = format!(
         "{} {}",
@@ -631,44 +617,58 @@ pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
         }
         return res;
     };
-    // runs of buckets where the condition holds
     let width = r.timeline.bucket_seconds.max(1);
-    let need = (for_s + width - 1) / width;
+    let k = window_buckets(for_s, width);
     let rows = &r.timeline.rows;
+    let span = window_note(for_s, width);
+    if rows.len() < k {
+        res.detail = format!(
+            "{what}: the logs span {}, less than the {} a window needs",
+            crate::report::fmt_duration_s(rows.len() as i64 * width),
+            crate::report::fmt_duration_s(for_s)
+        );
+        return res;
+    }
+    // every window of k consecutive buckets, sliding by one bucket; runs of windows where
+    // the condition holds are merged into one span
+    let mut win = Win::new(&rule.metric, hists);
     let mut runs = 0usize;
     let mut first: Option<(usize, usize, f64)> = None;
+    let mut cur: Option<(usize, usize, f64)> = None;
     let mut best: Option<f64> = None;
-    let mut i = 0;
-    while i < rows.len() {
-        let v = row_value(r, i, &rule.metric);
+    for e in 0..rows.len() {
+        win.add(r, e, 1);
+        if e >= k {
+            win.add(r, e - k, -1);
+        }
+        if e + 1 < k {
+            continue;
+        }
+        let v = win.value(r, e + 1 - k, e, rule.cmp);
         if let Some(v) = v {
             best = Some(best.map_or(v, |b: f64| if rule.cmp.holds(v, b) { v } else { b }));
         }
-        if !v.is_some_and(|v| rule.cmp.holds(v, rule.threshold)) {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        let mut peak = v.unwrap_or(0.0);
-        while i + 1 < rows.len() {
-            match row_value(r, i + 1, &rule.metric) {
-                Some(w) if rule.cmp.holds(w, rule.threshold) => {
-                    if rule.cmp.holds(w, peak) {
-                        peak = w;
+        match v {
+            Some(v) if rule.cmp.holds(v, rule.threshold) => match &mut cur {
+                Some(c) => {
+                    c.1 = e;
+                    if rule.cmp.holds(v, c.2) {
+                        c.2 = v;
                     }
-                    i += 1;
                 }
-                _ => break,
+                None => cur = Some((e + 1 - k, e, v)),
+            },
+            _ => {
+                if let Some(c) = cur.take() {
+                    runs += 1;
+                    first.get_or_insert(c);
+                }
             }
         }
-        let len = (i - s + 1) as i64;
-        if len >= need.max(1) {
-            runs += 1;
-            if first.is_none() {
-                first = Some((s, i, peak));
-            }
-        }
-        i += 1;
+    }
+    if let Some(c) = cur.take() {
+        runs += 1;
+        first.get_or_insert(c);
     }
     match first {
         Some((s, e, peak)) => {
@@ -679,12 +679,10 @@ pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
             res.to = Some(rfc3339(to_us));
             res.value = Some(round6(peak));
             res.detail = format!(
-                "{what} {cond} for {} from {} to {} (peak {}, {}-bucket resolution){}",
-                crate::report::fmt_duration_s((to_us - from_us) / 1_000_000),
+                "{what} {cond} over every {span} window from {} to {} (peak {}){}",
                 rfc3339(from_us),
                 rfc3339(to_us),
                 fmt_value(&rule.metric, peak),
-                crate::report::fmt_duration_s(width),
                 if runs > 1 {
                     format!("; held {runs} times in all")
                 } else {
@@ -696,8 +694,7 @@ pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
             res.value = best.map(round6);
             res.detail = match best {
                 Some(b) => format!(
-                    "{what} never {cond} for {} (most extreme bucket: {})",
-                    crate::report::fmt_duration_s(for_s),
+                    "{what} never {cond} over a {span} window (most extreme: {})",
                     fmt_value(&rule.metric, b)
                 ),
                 None => format!("no {what} in this window"),
@@ -707,9 +704,208 @@ pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
     res
 }
 
+/// Buckets in a `for` window: the window spans `for_s` (rounded up to whole buckets; one
+/// bucket when the bucket is wider than `for_s`).
+fn window_buckets(for_s: i64, width: i64) -> usize {
+    (((for_s.max(1) + width - 1) / width).max(1)) as usize
+}
+
+/// How a window reads in details: `5m sliding by 10s`.
+fn window_note(for_s: i64, width: i64) -> String {
+    let k = window_buckets(for_s, width) as i64;
+    if k == 1 && width > for_s {
+        format!(
+            "{} bucket (wider than {})",
+            crate::report::fmt_duration_s(width),
+            crate::report::fmt_duration_s(for_s)
+        )
+    } else {
+        format!(
+            "{} (sliding by {})",
+            crate::report::fmt_duration_s(k * width),
+            crate::report::fmt_duration_s(width)
+        )
+    }
+}
+
+/// The running sums of one sliding window of timeline rows.
+struct Win<'a> {
+    metric: &'a Metric,
+    hists: Option<&'a crate::acc::Timeline>,
+    requests: i64,
+    selected: i64,
+    /// Latency histogram of the window (quantile rules, when the buckets' histograms are
+    /// at hand).
+    slots: Vec<i64>,
+}
+
+impl<'a> Win<'a> {
+    fn new(metric: &'a Metric, hists: Option<&'a crate::acc::Timeline>) -> Self {
+        Win {
+            metric,
+            hists,
+            requests: 0,
+            selected: 0,
+            slots: Vec::new(),
+        }
+    }
+
+    /// Add (`sign` 1) or remove (-1) row `i`.
+    fn add(&mut self, r: &Report, i: usize, sign: i64) {
+        let Some(row) = r.timeline.rows.get(i) else {
+            return;
+        };
+        match self.metric {
+            Metric::Rate(s) | Metric::Count(s) => {
+                self.requests += sign * row.requests as i64;
+                self.selected += sign * row_count(row, s) as i64;
+            }
+            Metric::Quantile(_, f) => {
+                let h = self
+                    .hists
+                    .and_then(|t| t.buckets.get(i))
+                    .and_then(|b| match f {
+                        Field::RequestTime => b.req_time.as_deref(),
+                        Field::UpstreamTime => b.up_time.as_deref(),
+                    });
+                if let Some(h) = h {
+                    if self.slots.is_empty() {
+                        self.slots = vec![0; crate::hist::SLOTS];
+                    }
+                    for (a, &c) in self.slots.iter_mut().zip(h.slot_counts().iter()) {
+                        *a += sign * c as i64;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The metric over rows `s..=e` (already added).
+    fn value(&self, r: &Report, s: usize, e: usize, cmp: Cmp) -> Option<f64> {
+        match self.metric {
+            Metric::Rate(_) => {
+                (self.requests > 0).then(|| self.selected as f64 / self.requests as f64)
+            }
+            Metric::Count(_) => Some(self.selected as f64),
+            Metric::Quantile(q, f) => {
+                if self.hists.is_some() {
+                    let counts: Vec<u64> = self.slots.iter().map(|&c| c.max(0) as u64).collect();
+                    crate::hist::Hist::quantile_of_counts(&counts, *q as f64 / 100.0)
+                        .map(|us| (us as f64 / 1000.0).round() / 1000.0)
+                } else {
+                    // Without the buckets' histograms: the least extreme bucket, a bound
+                    // (the window's quantile passes a threshold when every bucket's does).
+                    let mut out: Option<f64> = None;
+                    for i in s..=e {
+                        let v = r.timeline.rows.get(i).and_then(|row| {
+                            quantile_of(
+                                match f {
+                                    Field::RequestTime => &row.latency,
+                                    Field::UpstreamTime => &row.upstream_latency,
+                                },
+                                *q,
+                            )
+                        });
+                        if let Some(v) = v {
+                            out = Some(out.map_or(v, |o| if cmp.holds(v, o) { o } else { v }));
+                        }
+                    }
+                    out
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+fn row_count(row: &crate::report::TimelineRow, s: &Sel) -> u64 {
+    match s {
+        Sel::Class(c) => row
+            .status_class
+            .get(&format!("{c}xx"))
+            .copied()
+            .unwrap_or(0),
+        Sel::Code(c) => row.status.get(&c.to_string()).copied().unwrap_or(0),
+    }
+}
+
+/// Live alerts: whether the rule holds over the latest window (the `for` window of buckets
+/// ending with the report's newest bucket: the alert fires while it holds and resolves when
+/// it no longer does). Like [`eval_with`], it cannot hold before the logs span a window.
+pub fn eval_latest(rule: &Rule, r: &Report, hists: Option<&crate::acc::Timeline>) -> RuleResult {
+    let Some(for_s) = rule.for_s else {
+        return eval_with(rule, r, hists);
+    };
+    if matches!(rule.metric, Metric::Cause(_)) {
+        return eval_with(rule, r, hists);
+    }
+    let what = describe(&rule.metric);
+    let cond = format!(
+        "{} {}",
+        rule.cmp.sym(),
+        fmt_value(&rule.metric, rule.threshold)
+    );
+    let width = r.timeline.bucket_seconds.max(1);
+    let k = window_buckets(for_s, width);
+    let rows = &r.timeline.rows;
+    let mut res = RuleResult {
+        rule: rule.text.clone(),
+        held: false,
+        from: None,
+        to: None,
+        value: None,
+        detail: String::new(),
+    };
+    let span = window_note(for_s, width);
+    if rows.len() < k {
+        res.detail = format!(
+            "{what}: the logs span {}, less than the {} a window needs",
+            crate::report::fmt_duration_s(rows.len() as i64 * width),
+            crate::report::fmt_duration_s(for_s)
+        );
+        return res;
+    }
+    let (s, e) = (rows.len() - k, rows.len() - 1);
+    res.from = Some(rfc3339(rows[s].start_us));
+    res.to = Some(rfc3339(rows[e].start_us + width * 1_000_000));
+    let mut win = Win::new(&rule.metric, hists);
+    for i in s..=e {
+        win.add(r, i, 1);
+    }
+    let v = win.value(r, s, e, rule.cmp);
+    res.value = v.map(round6);
+    match v {
+        Some(v) if rule.cmp.holds(v, rule.threshold) => {
+            res.held = true;
+            res.detail = format!(
+                "{what} {} {cond} over the last {span}",
+                fmt_value(&rule.metric, v)
+            );
+        }
+        Some(v) => {
+            res.detail = format!(
+                "{what} {} over the last {span} (not {cond})",
+                fmt_value(&rule.metric, v)
+            )
+        }
+        None => res.detail = format!("no {what} in the last {span}"),
+    }
+    res
+}
+
 /// Evaluate every rule; the first return is whether any held.
 pub fn eval_all(rules: &[Rule], r: &Report) -> (bool, Vec<RuleResult>) {
-    let out: Vec<RuleResult> = rules.iter().map(|x| eval(x, r)).collect();
+    eval_all_with(rules, r, None)
+}
+
+/// [`eval_all`] with the accumulator's timeline (see [`eval_with`]).
+pub fn eval_all_with(
+    rules: &[Rule],
+    r: &Report,
+    hists: Option<&crate::acc::Timeline>,
+) -> (bool, Vec<RuleResult>) {
+    let out: Vec<RuleResult> = rules.iter().map(|x| eval_with(x, r, hists)).collect();
     (out.iter().any(|x| x.held), out)
 }
 

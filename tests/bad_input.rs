@@ -451,7 +451,17 @@ fn an_unreadable_file_is_named_and_the_others_analysed() {
         };
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let bin = d.path().join("gatelog");
-        std::fs::copy(env!("CARGO_BIN_EXE_gatelog"), &bin).unwrap();
+        // Copied by a child process, not std::fs::copy: a file this (multi-threaded) test
+        // process had open for writing is inherited by the children other tests fork at
+        // that moment, and exec of it then fails with ETXTBSY ("Text file busy", setpriv
+        // exit 126) until they exec in turn. `cp` holds the only writable descriptor and
+        // has closed it when it exits.
+        let cp = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_gatelog"))
+            .arg(&bin)
+            .status()
+            .expect("run cp");
+        assert!(cp.success(), "cp of the binary failed: {cp}");
         Command::new(setpriv)
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&bin)
@@ -462,7 +472,12 @@ fn an_unreadable_file_is_named_and_the_others_analysed() {
     } else {
         gatelog(&["analyze", "--json", s(&locked), s(&g)])
     };
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let e = errors(&out);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(

@@ -1126,3 +1126,79 @@ fn cri_file_is_followed_through_a_kubelet_rotation() {
     assert_eq!(last["rejected_lines"], 0, "{last}\n{err}");
     assert!(err.contains("rotated"), "{err}");
 }
+
+/// Issue 15: a `for` alert fires while the latest sliding window holds and resolves when it
+/// no longer does, as `analyze --fail-on` reads the same lines.
+#[test]
+fn a_for_alert_fires_on_a_steady_rate_and_resolves_when_it_ends() {
+    // nginx combined lines from 2026-11-23T10:00:00Z, 2 a second; every 10th a 503 while
+    // `bad` says so
+    let chunk = |from: i64, secs: i64, bad: bool| {
+        let mut s = String::new();
+        for t in from..from + secs {
+            for k in 0..2 {
+                let j = t * 2 + k;
+                let d = chrono::DateTime::from_timestamp(1_795_428_000 + t, 0).unwrap();
+                let status = if bad && j % 10 == 0 { 503 } else { 200 };
+                s.push_str(&format!(
+                    "10.0.0.{} - - [{}] \"GET /i/{j} HTTP/1.1\" {status} 5 \"-\" \"w/1\"\n",
+                    j % 200,
+                    d.format("%d/%b/%Y:%H:%M:%S +0000")
+                ));
+            }
+        }
+        s
+    };
+    let mut child = Command::new(BIN)
+        .args([
+            "live",
+            "-",
+            "--alert",
+            "rate(503) > 5% for 5m",
+            "--alert",
+            "rate(503) > 15% for 5m",
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // 6 minutes at a steady 10%: the 5-minute window holds (at 1 s buckets no bucket does)
+    stdin.write_all(chunk(0, 360, true).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    // then 6 minutes at 0%: the latest 5 minutes no longer hold
+    stdin.write_all(chunk(360, 360, false).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(3000));
+    drop(stdin);
+    let mut text = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let _ = child.wait();
+    let alerts: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("alert").is_some())
+        .collect();
+    let seen: Vec<(&str, &str)> = alerts
+        .iter()
+        .map(|a| (a["alert"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("rate(503) > 5% for 5m", "firing"),
+            ("rate(503) > 5% for 5m", "resolved")
+        ],
+        "{text}"
+    );
+    let v = alerts[0]["value"].as_f64().unwrap();
+    assert!((v - 0.1).abs() < 0.02, "{v}");
+}

@@ -432,3 +432,172 @@ fn capacity_counts_one_layer_and_matches_the_lab_offered_rate() {
         "errors began at {began} vs offered {offered}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 15: `for` windows slide (rules.rs): the metric over a window of `for`, whatever
+// the bucket width.
+
+/// `secs` seconds of nginx lines from `t0` (seconds after 2026-11-23T00:00:00Z), `per_s`
+/// a second; request `j` (counted from the start) gets `status(j, second)`.
+fn steady(t0: i64, secs: i64, per_s: i64, status: impl Fn(i64, i64) -> u16) -> String {
+    let mut s = String::new();
+    let mut j = 0;
+    for t in 0..secs {
+        for _ in 0..per_s {
+            s.push_str(&combined(t0 + t, status(j, t)));
+            j += 1;
+        }
+    }
+    s
+}
+
+fn rule_result(file: &Path, bucket: &str, rule: &str) -> (Option<i32>, Value) {
+    let out = gatelog(&[
+        "analyze",
+        "--json",
+        "--bucket",
+        bucket,
+        file.to_str().unwrap(),
+        "--fail-on",
+        rule,
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), r["rules"][0].clone())
+}
+
+#[test]
+fn a_steady_rate_holds_for_5m_whatever_the_bucket() {
+    let d = tmp("steady");
+    // 10 minutes at 2 requests a second, every 10th a 503 (10%), starting off a 5-minute
+    // edge: a 1 s bucket holds 0% or 50%, so no bucket-by-bucket reading can see "10%"
+    let data = steady(150, 600, 2, |j, _| if j % 10 == 0 { 503 } else { 200 });
+    let n503 = data.lines().filter(|l| l.contains("\" 503 ")).count();
+    assert_eq!(n503, 120);
+    let f = write(&d, "access.log", data.as_bytes());
+    for bucket in ["1s", "10s", "1m", "5m"] {
+        let (code, r) = rule_result(&f, bucket, "rate(503) > 5% for 5m");
+        assert_eq!(code, Some(3), "bucket {bucket}: {r}");
+        assert_eq!(r["held"], true);
+        let v = r["value"].as_f64().unwrap();
+        assert!((v - 0.1).abs() < 0.02, "bucket {bucket}: peak {v}");
+        // and a threshold above the steady rate never holds
+        let (code, r) = rule_result(&f, bucket, "rate(503) > 15% for 5m");
+        assert_eq!(code, Some(0), "bucket {bucket}: {r}");
+        assert_eq!(r["held"], false);
+        let v = r["value"].as_f64().unwrap();
+        assert!((v - 0.1).abs() < 0.02, "bucket {bucket}: most extreme {v}");
+        // a count over a sliding 5 minutes: 60 503s in any 5 minutes
+        let (code, r) = rule_result(&f, bucket, "count(503) >= 55 for 5m");
+        assert_eq!(code, Some(3), "bucket {bucket}: {r}");
+    }
+    // at 1 s buckets the window slides by 1 s: it held from the first full window on, to
+    // the end of the logs
+    let (_, r) = rule_result(&f, "1s", "rate(503) > 5% for 5m");
+    assert_eq!(r["from"], "2026-11-23T00:02:30+00:00");
+    assert_eq!(r["to"], "2026-11-23T00:12:30+00:00");
+    assert_eq!(r["value"].as_f64(), Some(0.1));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_2_minute_burst_does_not_hold_for_5m() {
+    let d = tmp("burst");
+    // 10 minutes of 0% but for a 2-minute 10% burst (minutes 4 and 5)
+    let data = steady(0, 600, 2, |j, t| {
+        if (240..360).contains(&t) && j % 10 == 0 {
+            503
+        } else {
+            200
+        }
+    });
+    let f = write(&d, "access.log", data.as_bytes());
+    for bucket in ["1s", "10s", "1m", "5m"] {
+        let (code, r) = rule_result(&f, bucket, "rate(503) > 5% for 5m");
+        assert_eq!(code, Some(0), "bucket {bucket}: {r}");
+        assert_eq!(r["held"], false);
+        // the worst 5 minutes hold the whole burst: 24 of 600
+        let v = r["value"].as_f64().unwrap();
+        assert!(v <= 0.04 + 1e-9 && v > 0.0, "bucket {bucket}: {v}");
+    }
+    // the burst itself is seen by a 2-minute window, exactly where it was
+    let (code, r) = rule_result(&f, "1m", "rate(503) > 5% for 2m");
+    assert_eq!(code, Some(3), "{r}");
+    assert_eq!(r["from"], "2026-11-23T00:04:00+00:00");
+    assert_eq!(r["to"], "2026-11-23T00:06:00+00:00");
+    assert_eq!(r["value"].as_f64(), Some(0.1));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn logs_shorter_than_the_window_never_hold_it() {
+    let d = tmp("short");
+    let data = steady(0, 180, 2, |_, _| 503);
+    let f = write(&d, "access.log", data.as_bytes());
+    let (code, r) = rule_result(&f, "10s", "rate(503) > 5% for 5m");
+    assert_eq!(code, Some(0), "{r}");
+    assert!(
+        r["detail"].as_str().unwrap().contains("less than the 5m"),
+        "{r}"
+    );
+    let (code, _) = rule_result(&f, "10s", "rate(503) > 5% for 3m");
+    assert_eq!(code, Some(3));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_latency_quantile_is_the_windows_own_quantile() {
+    let d = tmp("p99");
+    // 2 requests a second for 10 minutes, 1 in 50 takes 2 s: the 5-minute p99 is 2 s, yet
+    // most 10 s buckets hold no slow request at all
+    let mut s = String::new();
+    for i in 0..1200i64 {
+        let t = chrono::DateTime::from_timestamp(1_795_392_000 + i / 2, 0).unwrap();
+        let rt = if i % 50 == 7 { "2.000" } else { "0.010" };
+        s.push_str(&format!(
+            "10.0.0.1 - - [{}] \"GET /x HTTP/1.1\" 200 5 {rt}\n",
+            t.format("%d/%b/%Y:%H:%M:%S +0000")
+        ));
+    }
+    let f = write(&d, "access.log", s.as_bytes());
+    let lf = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time";
+    let run = |bucket: &str, rule: &str| {
+        let out = gatelog(&[
+            "analyze",
+            "--json",
+            "--log-format",
+            lf,
+            "--bucket",
+            bucket,
+            f.to_str().unwrap(),
+            "--fail-on",
+            rule,
+        ]);
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), r)
+    };
+    for bucket in ["1s", "10s", "1m"] {
+        let (code, r) = run(bucket, "p99(request_time) > 1s for 5m");
+        assert_eq!(code, Some(3), "bucket {bucket}: {}", r["rules"][0]);
+        // most buckets' own p99 is fast: a bucket-by-bucket reading would not hold
+        let rows = r["timeline"]["rows"].as_array().unwrap();
+        let fast = rows
+            .iter()
+            .filter(|x| x["latency"]["p99"].as_f64().is_some_and(|v| v < 1.0))
+            .count();
+        if bucket != "1m" {
+            assert!(
+                fast * 2 > rows.len(),
+                "bucket {bucket}: {fast} of {}",
+                rows.len()
+            );
+        }
+        let (code, _) = run(bucket, "p95(request_time) > 1s for 5m");
+        assert_eq!(code, Some(0), "bucket {bucket}");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -253,13 +253,14 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         &p.analysis,
         &prior,
     );
+    // `for` windows of quantile rules merge the buckets' latency histograms
+    report.rules = crate::rules::eval_all_with(&p.rules, &report, Some(&acc.timeline)).1;
     // Freeing the accumulator (its samples and rows are many small allocations) takes
     // milliseconds of a large run: do it beside the output instead of before it.
     std::thread::spawn(move || drop(acc));
     if let Some(plan) = &state {
         report.notes.extend(plan.notes.iter().cloned());
     }
-    report.rules = crate::rules::eval_all(&p.rules, &report).1;
     for (name, lf) in &inferred {
         report.notes.push(if gatelog_parsers::fpm_access::is_access_format(lf) {
             format!("{name}: no built-in layout matches its php-fpm access lines; read with the access.format inferred from its first lines: '{lf}' (pin it with --format fpm-access --log-format)")

@@ -871,13 +871,19 @@ impl<'o> Live<'o> {
     /// Run the analysis over a window (the same `build_report` as `analyze`). `width_hint`:
     /// coarsen the timeline to about this bucket width first (alerts with `for`).
     fn analyse(&self, now_s: i64, window_s: i64, width_hint: Option<i64>) -> Report {
+        self.analyse_acc(now_s, window_s, width_hint).0
+    }
+
+    /// [`Live::analyse`], with the accumulator the report was built from (alerts' `for`
+    /// windows merge its buckets' latency histograms).
+    fn analyse_acc(&self, now_s: i64, window_s: i64, width_hint: Option<i64>) -> (Report, Acc) {
         let mut acc = self.window_acc(now_s, window_s);
         if let Some(w) = width_hint {
             let step = LADDER.iter().rposition(|&l| l <= w.max(1)).unwrap_or(0);
             acc.timeline.coarsen(step);
         }
-        analysis::build_report(
-            acc,
+        let r = analysis::report_of(
+            &mut acc,
             &self.metas(),
             Vec::new(),
             self.tz_describe(),
@@ -887,7 +893,9 @@ impl<'o> Live<'o> {
                 top_n: 5,
                 ..Default::default()
             },
-        )
+            &[],
+        );
+        (r, acc)
     }
 
     /// The newest error lines of the window (5xx requests and error events), newest first.
@@ -1440,12 +1448,12 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                 let for_s = alert_rules::for_s(&alerts[i].rule);
                 let w = for_s.map(|f| f + SLOT_S).unwrap_or(60);
                 let hint = for_s.map(|f| (f / 10).max(1));
-                let mut r = live.analyse(now_s, w, hint);
+                let (mut r, acc) = live.analyse_acc(now_s, w, hint);
                 if alert_rules::is_cause(&alerts[i].rule) {
                     let keep = active_incident(&r).map(|x| x.id);
                     r.incidents.retain(|x| Some(x.id) == keep);
                 }
-                let (held, value, detail) = alert_rules::eval(&alerts[i].rule, &r);
+                let (held, value, detail) = alert_rules::eval(&alerts[i].rule, &r, &acc.timeline);
                 if held != alerts[i].firing {
                     alerts[i].firing = held;
                     let state = if held { "firing" } else { "resolved" };
@@ -1882,9 +1890,9 @@ mod alert_rules {
         matches!(p.0.metric, rules::Metric::Cause(_))
     }
 
-    /// Whether the rule holds over the report, its value and a sentence.
-    pub fn eval(p: &Parsed, r: &Report) -> (bool, Option<f64>, String) {
-        let x = rules::eval(&p.0, r);
+    /// Whether the rule holds now (its latest `for` window), its value and a sentence.
+    pub fn eval(p: &Parsed, r: &Report, tl: &crate::acc::Timeline) -> (bool, Option<f64>, String) {
+        let x = rules::eval_latest(&p.0, r, Some(tl));
         (x.held, x.value, x.detail)
     }
 }
