@@ -381,7 +381,8 @@ pub struct TopN {
     cap: usize,
     /// hashbrown with its default foldhash (randomly seeded per process): one hash per
     /// lookup-or-insert, several times cheaper than SipHash on short keys.
-    pub map: hashbrown::HashMap<Box<[u8]>, u64>,
+    /// Keys up to 30 bytes are stored inline ([`crate::topkey::TopKey`]): no allocation.
+    pub map: hashbrown::HashMap<crate::topkey::TopKey, u64>,
     pub error: u64,
 }
 

@@ -23,5 +23,6 @@ pub mod state;
 pub mod state_lock;
 pub mod summary;
 pub mod text;
+pub mod topkey;
 pub mod tui;
 pub mod tz;

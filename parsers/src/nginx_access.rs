@@ -384,8 +384,8 @@ struct Item {
     /// The literal that follows the variable (may be empty only for the last item or after a
     /// self-delimiting timestamp).
     lit: Lit,
-    /// An `$upstream_status` / `$upstream_*_time` list followed by a space: found and checked
-    /// in one pass ([`scan_list`]).
+    /// An `$upstream_status` / `$upstream_*_time` list followed by a space, or quoted
+    /// (`uct="$upstream_connect_time"`): found and checked in one pass ([`scan_list`]).
     fused: bool,
 }
 
@@ -398,34 +398,45 @@ struct Compiled {
     /// Whether the format starts with the `combined` fields (`$remote_addr - $remote_user
     /// [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`),
     /// as most real formats do; those eight are then read by straight-line code
-    /// ([`Compiled::combined_prefix`]) instead of the item loop.
-    combined: bool,
+    /// ([`Compiled::combined_prefix`]) instead of the item loop: the number of items it reads
+    /// (8, or 7 when `$remote_user` is the literal `-`, as inferred formats write it), 0 when
+    /// the format does not start that way.
+    combined: usize,
 }
 
-/// Number of items [`Compiled::combined_prefix`] reads.
-const COMBINED_ITEMS: usize = 8;
-
 /// Whether `items` start with the `combined` layout (the literal after
-/// `$http_user_agent` may be anything that starts with `"`).
-fn starts_combined(lead: &Lit, items: &[Item]) -> bool {
-    let want: [(Var, Delim, &[u8]); COMBINED_ITEMS - 1] = [
-        (Var::RemoteAddr, Delim::Until, b" - "),
-        (Var::Other, Delim::Until, b" ["),
+/// `$http_user_agent` may be anything that starts with `"`): the number of items that
+/// [`Compiled::combined_prefix`] reads, or 0. `$remote_user` may be the literal `-` (a
+/// format inferred from lines where it always was): `$remote_addr - - [$time_local] ...`.
+fn starts_combined(lead: &Lit, items: &[Item]) -> usize {
+    const TAIL: [(Var, Delim, &[u8]); 5] = [
         (Var::TimeLocal, Delim::TimeLocal, b"] \""),
         (Var::Request, Delim::Quoted, b"\" "),
         (Var::Status, Delim::Until, b" "),
         (Var::BodyBytes, Delim::Until, b" \""),
         (Var::Referer, Delim::Quoted, b"\" \""),
     ];
-    lead.len() == 0
-        && items.len() >= COMBINED_ITEMS
-        && items
-            .iter()
-            .zip(want.iter())
-            .all(|(it, (v, d, l))| it.var == *v && it.delim == *d && &*it.lit.bytes == *l)
-        && items
-            .get(COMBINED_ITEMS - 1)
-            .is_some_and(|it| it.var == Var::UserAgent && it.delim == Delim::Quoted)
+    let user: &[(Var, Delim, &[u8])] = &[
+        (Var::RemoteAddr, Delim::Until, b" - "),
+        (Var::Other, Delim::Until, b" ["),
+    ];
+    let no_user: &[(Var, Delim, &[u8])] = &[(Var::RemoteAddr, Delim::Until, b" - - [")];
+    for head in [user, no_user] {
+        let n = head.len() + TAIL.len() + 1;
+        let ok = lead.len() == 0
+            && items.len() >= n
+            && items
+                .iter()
+                .zip(head.iter().chain(TAIL.iter()))
+                .all(|(it, (v, d, l))| it.var == *v && it.delim == *d && &*it.lit.bytes == *l)
+            && items
+                .get(n - 1)
+                .is_some_and(|it| it.var == Var::UserAgent && it.delim == Delim::Quoted);
+        if ok {
+            return n;
+        }
+    }
+    0
 }
 
 /// A parser for one compiled nginx `log_format`.
@@ -671,7 +682,7 @@ impl Compiled {
         let q = closing_quote(rest)?;
         req.user_agent = dash_empty(rest.get(..q)?);
         pos += q;
-        let ua = self.items.get(COMBINED_ITEMS - 1)?;
+        let ua = self.items.get(self.combined.checked_sub(1)?)?;
         if !ua.lit.at(line.get(pos..)?) {
             return None;
         }
@@ -697,13 +708,13 @@ impl Compiled {
         req: &mut Request<'a>,
     ) -> Result<(), ParseError> {
         let fast = match self.combined {
-            true => self.combined_prefix(line, req, cache),
-            false => None,
+            0 => None,
+            _ => self.combined_prefix(line, req, cache),
         };
         let (mut pos, items) = match fast {
-            Some(pos) => (pos, self.items.get(COMBINED_ITEMS..).unwrap_or_default()),
+            Some(pos) => (pos, self.items.get(self.combined..).unwrap_or_default()),
             None => {
-                if self.combined {
+                if self.combined != 0 {
                     // the fast path may have filled some fields before it gave up
                     *req = Request::default();
                 }
@@ -716,16 +727,21 @@ impl Compiled {
         for it in items {
             let rest = line.get(pos..).unwrap_or_default();
             if it.fused {
-                if let Some(n) = scan_list(rest, it.var != Var::UpStatus) {
-                    let v = dash_empty(rest.get(..n).unwrap_or_default());
-                    match it.var {
-                        Var::UpStatus => req.upstream_status = v,
-                        Var::UpConnect => req.upstream_connect_time = v,
-                        Var::UpHeader => req.upstream_header_time = v,
-                        _ => req.upstream_response_time = v,
+                let quoted = it.delim == Delim::Quoted;
+                let end = if quoted { b'"' } else { b' ' };
+                if let Some(n) = scan_list(rest, it.var != Var::UpStatus, end) {
+                    // a quoted list: its literal starts with the closing quote
+                    if !quoted || it.lit.at(rest.get(n..).unwrap_or_default()) {
+                        let v = dash_empty(rest.get(..n).unwrap_or_default());
+                        match it.var {
+                            Var::UpStatus => req.upstream_status = v,
+                            Var::UpConnect => req.upstream_connect_time = v,
+                            Var::UpHeader => req.upstream_header_time = v,
+                            _ => req.upstream_response_time = v,
+                        }
+                        pos += n + it.lit.len();
+                        continue;
                     }
-                    pos += n + 1;
-                    continue;
                 }
             }
             let len = match it.delim {
@@ -744,7 +760,7 @@ impl Compiled {
                     used
                 }
                 Delim::Quoted => {
-                    find_closing_quote(rest).ok_or_else(|| ParseError::truncated(it.field, pos))?
+                    closing_quote(rest).ok_or_else(|| ParseError::truncated(it.field, pos))?
                 }
                 Delim::Until => find_lit(rest, &it.lit, false)
                     .ok_or_else(|| ParseError::truncated(it.field, pos))?,
@@ -824,10 +840,10 @@ fn find_list_space(hay: &[u8]) -> Option<usize> {
     }
 }
 
-/// Whether an item is read by [`scan_list`].
+/// Whether an item is read by [`scan_list`]: a list that a space ends, or a quoted one.
 fn fusable(var: Var, delim: Delim, lit: &[u8]) -> bool {
-    delim == Delim::UntilList
-        && lit == b" "
+    ((delim == Delim::UntilList && lit == b" ")
+        || (delim == Delim::Quoted && lit.first() == Some(&b'"')))
         && matches!(
             var,
             Var::UpStatus | Var::UpConnect | Var::UpHeader | Var::UpResponse
@@ -836,18 +852,23 @@ fn fusable(var: Var, delim: Delim, lit: &[u8]) -> bool {
 
 /// Turn the fast paths of a compiled format on or off.
 fn set_fast(f: &mut Compiled, on: bool) {
-    f.combined = on && starts_combined(&f.lead, &f.items);
+    f.combined = if on {
+        starts_combined(&f.lead, &f.items)
+    } else {
+        0
+    };
     for it in &mut f.items {
         it.fused = on && fusable(it.var, it.delim, &it.lit.bytes);
     }
 }
 
-/// One pass over an `$upstream_status` (`times == false`) or `$upstream_*_time` list that a
-/// space ends: the position of that space when every byte before it is valid, as
-/// [`find_list_space`] followed by [`checked_list`] would find. `None` (a bad byte, the end
-/// of the line) leaves it to those two, which say what is wrong.
+/// One pass over an `$upstream_status` (`times == false`) or `$upstream_*_time` list that
+/// `end` ends (a space, or the closing `"` of a quoted list): the position of that byte when
+/// every byte before it is valid, as [`find_list_space`] (or [`find_closing_quote`]) followed
+/// by [`checked_list`] would find. `None` (a bad byte, the end of the line) leaves it to
+/// those two, which say what is wrong.
 #[inline(always)]
-fn scan_list(hay: &[u8], times: bool) -> Option<usize> {
+fn scan_list(hay: &[u8], times: bool, end: u8) -> Option<usize> {
     let mut j = 0;
     loop {
         // a run of value bytes, eight at a time (a time such as `0.246` is one word)
@@ -866,6 +887,12 @@ fn scan_list(hay: &[u8], times: bool) -> Option<usize> {
                 j += 3;
                 continue;
             }
+            if end == b' ' {
+                return Some(j);
+            }
+            return None;
+        }
+        if c == end {
             return Some(j);
         }
         if c.is_ascii_digit() || c == b'-' || (times && c == b'.') {
@@ -1562,6 +1589,47 @@ mod tests {
     fn defaults_compile() {
         for (n, f) in DEFAULT_FORMATS {
             Compiled::new(n, f, Escape::Default).unwrap_or_else(|e| panic!("{n}: {e}"));
+        }
+    }
+
+    /// The NGINX blog's `key=` timing layout takes the fast paths: the `combined` prefix (also
+    /// when inferred with the literal `- -` for `$remote_user`) and one-pass quoted lists.
+    #[test]
+    fn key_timing_layout_takes_the_fast_paths() {
+        let tail = r#""$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time" ua="$upstream_addr" us="$upstream_status""#;
+        let l = br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET /x HTTP/2.0" 502 157 "-" "Mozilla/5.0 (X11)" rt=0.001 uct="-, 0.000" uht="-, -" urt="0.000, 0.001" ua="10.0.1.11:9000, 10.0.1.12:9000" us="502, 502""#;
+        for (head, items) in [
+            ("$remote_addr - $remote_user [$time_local] ", 8),
+            ("$remote_addr - - [$time_local] ", 7),
+        ] {
+            let c = Compiled::new("t", &format!("{head}{tail}"), Escape::Default).unwrap();
+            assert_eq!(c.combined, items, "{head}");
+            let fused: Vec<&str> = c
+                .items
+                .iter()
+                .filter(|i| i.fused)
+                .map(|i| i.field)
+                .collect();
+            assert_eq!(
+                fused,
+                [
+                    "upstream_connect_time",
+                    "upstream_header_time",
+                    "upstream_response_time",
+                    "upstream_status"
+                ]
+            );
+            let mut p = NginxAccessMulti::from_compiled(vec![c]);
+            let r = req(&mut p, l);
+            assert_eq!(r.client, b"10.1.2.3");
+            assert_eq!(r.status, 502);
+            assert_eq!(r.request_time_us, Some(1000));
+            assert_eq!(r.upstream_connect_time, b"-, 0.000");
+            assert_eq!(r.upstream_header_time, b"-, -");
+            assert_eq!(r.upstream_response_time, b"0.000, 0.001");
+            assert_eq!(r.upstream_addr, b"10.0.1.11:9000, 10.0.1.12:9000");
+            assert_eq!(r.upstream_status, b"502, 502");
+            assert_eq!(r.user_agent, b"Mozilla/5.0 (X11)");
         }
     }
 
