@@ -787,6 +787,78 @@ pub struct ReqRow {
     pub up_none: bool,
     /// An `$upstream_connect_time` was logged: the upstream accepted the connection.
     pub up_connected: bool,
+    /// Response bytes sent (`$body_bytes_sent`), when logged.
+    pub bytes: Option<u64>,
+    /// The path is a usual health-check page (`/health`, `/healthz`, `/ping`, ...).
+    pub health_check: bool,
+}
+
+/// The row kept of one request for joins and causes.
+#[allow(clippy::too_many_arguments)]
+fn req_row(
+    utc_us: i64,
+    dur_us: Option<u64>,
+    status: u16,
+    layer: Layer,
+    file: u32,
+    line: u64,
+    r: &gatelog_parsers::Request<'_>,
+    lb: Option<LbVerdict>,
+    up_id: Option<u32>,
+    up_us: Option<u64>,
+) -> ReqRow {
+    ReqRow {
+        utc_us,
+        dur_us,
+        status,
+        layer,
+        file,
+        line,
+        client: hash(r.client),
+        request: request_hash(r),
+        upstream: up_id.unwrap_or(u32::MAX),
+        trace: if r.trace_id.is_empty() {
+            0
+        } else {
+            hash(r.trace_id)
+        },
+        lb,
+        client_host: hash(host_of(r.client)),
+        net: net_key(r.origin_client()),
+        net_ip: net_of(r.origin_client()),
+        up_us,
+        up_status: std::str::from_utf8(fields::upstream_last(r.upstream_status))
+            .ok()
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0),
+        up_none: (r.upstream_addr.is_empty() || r.upstream_addr == b"-") && dur_us.is_some(),
+        up_connected: {
+            let t = fields::upstream_last(r.upstream_connect_time);
+            !t.is_empty() && t != b"-"
+        },
+        bytes: r.bytes_sent,
+        health_check: health_path(r.path),
+    }
+}
+
+/// A usual health-check path (a load balancer's check request).
+pub fn health_path(p: &[u8]) -> bool {
+    let p = p.split(|&b| b == b'?').next().unwrap_or(p);
+    matches!(
+        p,
+        b"/health"
+            | b"/healthz"
+            | b"/health.html"
+            | b"/healthcheck"
+            | b"/health_check"
+            | b"/ping"
+            | b"/status"
+            | b"/check"
+            | b"/lb-check"
+            | b"/ready"
+            | b"/readyz"
+            | b"/livez"
+    )
 }
 
 /// An error event kept for joins and cause analysis.
@@ -892,6 +964,10 @@ pub struct Acc {
     pub top_paths: TopN,
     pub top_upstreams: TopN,
     pub req_rows: Vec<ReqRow>,
+    /// Requests that did not fail but causes look at: health checks and large (>= 64 KB)
+    /// responses of the proxy (bounded by [`MAX_ROWS`]; kept for causes only, the counts
+    /// above are exact).
+    pub side_rows: Vec<ReqRow>,
     pub event_rows: Vec<EventRow>,
     pub rows_dropped: u64,
     pub samples: BTreeMap<(i64, u16), Vec<Sample>>,
@@ -954,6 +1030,7 @@ impl Acc {
             top_paths: TopN::new(1000),
             top_upstreams: TopN::new(1000),
             req_rows: Vec::new(),
+            side_rows: Vec::new(),
             event_rows: Vec::new(),
             rows_dropped: 0,
             samples: BTreeMap::new(),
@@ -1107,6 +1184,24 @@ impl Acc {
                 }
             }
         }
+        if !(is5 || status == 499)
+            && self.side_rows.len() < MAX_ROWS
+            && (health_path(r.path)
+                || (layer == Layer::Proxy && r.bytes_sent.unwrap_or(0) >= 64 * 1024))
+        {
+            self.side_rows.push(req_row(
+                utc_us,
+                req_time_us,
+                status,
+                layer,
+                file,
+                line,
+                r,
+                lb,
+                up_id,
+                up_us,
+            ));
+        }
         if is5 || status == 499 {
             self.add_error_request(
                 utc_us,
@@ -1168,37 +1263,9 @@ impl Acc {
             self.add_sample(layer_sample_key(layer, status), utc_us, file, line, text);
         }
         if self.req_rows.len() < MAX_ROWS {
-            self.req_rows.push(ReqRow {
-                utc_us,
-                dur_us,
-                status,
-                layer,
-                file,
-                line,
-                client: hash(r.client),
-                request: request_hash(r),
-                upstream: up_id.unwrap_or(u32::MAX),
-                trace: if r.trace_id.is_empty() {
-                    0
-                } else {
-                    hash(r.trace_id)
-                },
-                lb,
-                client_host: hash(host_of(r.client)),
-                net: net_key(r.origin_client()),
-                net_ip: net_of(r.origin_client()),
-                up_us,
-                up_status: std::str::from_utf8(fields::upstream_last(r.upstream_status))
-                    .ok()
-                    .and_then(|x| x.parse().ok())
-                    .unwrap_or(0),
-                up_none: (r.upstream_addr.is_empty() || r.upstream_addr == b"-")
-                    && dur_us.is_some(),
-                up_connected: {
-                    let t = fields::upstream_last(r.upstream_connect_time);
-                    !t.is_empty() && t != b"-"
-                },
-            });
+            self.req_rows.push(req_row(
+                utc_us, dur_us, status, layer, file, line, r, lb, up_id, up_us,
+            ));
         } else {
             self.rows_dropped += 1;
         }
@@ -1288,6 +1355,12 @@ impl Acc {
                 }
             }
         }
+        for r in &mut o.side_rows {
+            fix(r.file, &mut r.line);
+        }
+        let room = MAX_ROWS.saturating_sub(self.side_rows.len());
+        o.side_rows.truncate(room);
+        self.side_rows.append(&mut o.side_rows);
         if !shift.is_empty() {
             for r in &mut o.event_rows {
                 fix(r.file, &mut r.line);

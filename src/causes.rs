@@ -21,6 +21,9 @@ const DETECTORS: &[(&str, Detector)] = &[
     ("proxy_connections_exhausted", proxy_connections_exhausted),
     ("upstream_unreachable", upstream_unreachable),
     ("maintenance", maintenance),
+    ("request_header_too_big", request_header_too_big),
+    ("lb_health_check_blocked", lb_health_check_blocked),
+    ("bandwidth_saturated", bandwidth_saturated),
     ("upstream_read_timeout (access log)", access_timeout),
     ("502 from access fields", access_502),
     ("app_error (access log)", access_500),
@@ -300,6 +303,174 @@ fn maintenance(c: &CauseCtx<'_>, _: &[Cause]) -> Option<Cause> {
     );
     x.explains = (own.len() as u64).min(s503);
     x.headline = format!("nginx answered 503 itself ({} requests)", own.len());
+    Some(x)
+}
+
+/// nginx refused requests whose headers exceed its buffers (`client sent too long header
+/// line`, `client intended to send too large header`): 400/494.
+fn request_header_too_big(c: &CauseCtx<'_>, _: &[Cause]) -> Option<Cause> {
+    let n = c.events(&[EventKind::ClientHeaderTooBig]);
+    if n == 0 {
+        return None;
+    }
+    let summary = format!(
+        "nginx refused {} because the client's request headers did not fit its buffers ('client sent too long header line' / 'too large header': 400/494 without contacting the backend). Usually a cookie or token that grew; raise large_client_header_buffers (and client_header_buffer_size), or the LB's request buffer (HAProxy tune.bufsize answers 400 <BADREQ> itself), or trim the cookie.",
+        plural(n, "a request", "requests")
+    );
+    let mut x = cause(
+        "request_header_too_big",
+        0.9,
+        summary,
+        c.ev_kinds(&[EventKind::ClientHeaderTooBig], 0),
+    );
+    x.explains = n.min(c.errors.max(if c.any_requests { 0 } else { n }));
+    x.headline = format!("request headers too big ({n} refused)");
+    Some(x)
+}
+
+/// The LB's health checks were refused by servers that are up (HAProxy `Server ... is
+/// DOWN, reason: Layer7 wrong status, code: 403`, or check requests answered 403/444 in
+/// nginx's access log), so the LB took them out while they could serve clients.
+fn lb_health_check_blocked(c: &CauseCtx<'_>, _: &[Cause]) -> Option<Cause> {
+    let look = 120_000_000;
+    let refused: Vec<i64> = c
+        .rows(&[EventKind::LbServerDown], look)
+        .filter_map(|r| r.number)
+        .filter(|n| (400..500).contains(n))
+        .collect();
+    let from = c.start_us - c.width_us - look;
+    let in_win = |r: &&ReqRow| r.utc_us >= from && r.utc_us < c.end_us + c.width_us;
+    let denied = c
+        .acc
+        .side_rows
+        .iter()
+        .filter(in_win)
+        .filter(|r| r.health_check && matches!(r.status, 401 | 403 | 444))
+        .count() as u64;
+    // requests nginx answered without failing meanwhile (checks included, taken out below)
+    let lo = c.s.saturating_sub((look / c.width_us.max(1)) as usize + 1);
+    let served = c.tl.buckets[lo..=c.e]
+        .iter()
+        .map(|b| {
+            b.requests_by_layer[Layer::Proxy as usize] - b.err5xx_by_layer[Layer::Proxy as usize]
+        })
+        .sum::<u64>()
+        .saturating_sub(denied);
+    if refused.is_empty() && (denied < 3 || served == 0) {
+        return None;
+    }
+    let mut codes = refused.clone();
+    codes.sort_unstable();
+    codes.dedup();
+    let lbf = c.lb(crate::acc::LbVerdict::NoBackend);
+    let summary = format!(
+        "the load balancer's health checks were refused by servers that were up{}{}: it marked them down and answered {} requests itself (no backend), while the backends served real clients. Security software, a firewall rule or an ACL is answering the checks (no User-Agent, or from the LB's source: Alibaba SLB checks come from 100.64.0.0/10); allow the LB's check requests.",
+        if codes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (HAProxy: Layer7 wrong status, code {})",
+                codes
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            )
+        },
+        if denied > 0 {
+            format!(
+                "; nginx answered {denied} check requests 403/444 and {served} other requests"
+            )
+        } else {
+            String::new()
+        },
+        lbf
+    );
+    let mut x = cause(
+        "lb_health_check_blocked",
+        if refused.is_empty() { 0.6 } else { 0.85 } + if denied > 0 { 0.1 } else { 0.0 },
+        summary,
+        c.ev_kinds(&[EventKind::LbServerDown], look),
+    );
+    x.explains = lbf.max(1).min(c.errors.max(1));
+    x.headline = "LB health checks refused (servers marked down)".into();
+    Some(x)
+}
+
+/// Large responses slowed down many times per byte while the bytes sent per second stayed
+/// at a ceiling: the link (a bandwidth cap) is full.
+fn bandwidth_saturated(c: &CauseCtx<'_>, _: &[Cause]) -> Option<Cause> {
+    const BIG: u64 = 64 * 1024;
+    let before_from = c.start_us - 300_000_000;
+    let big = |r: &&ReqRow| {
+        r.layer == Layer::Proxy
+            && (200..300).contains(&r.status)
+            && r.bytes.unwrap_or(0) >= BIG
+            && r.dur_us.unwrap_or(0) > 0
+    };
+    let rate = |r: &ReqRow| r.bytes.unwrap_or(0) as f64 / (r.dur_us.unwrap_or(1) as f64 / 1e6);
+    let mut before: Vec<f64> = c
+        .acc
+        .side_rows
+        .iter()
+        .filter(|r| r.utc_us >= before_from && r.utc_us < c.start_us)
+        .filter(big)
+        .map(rate)
+        .collect();
+    let inside_rows: Vec<&ReqRow> = c
+        .acc
+        .side_rows
+        .iter()
+        .filter(|r| r.utc_us >= c.start_us && r.utc_us < c.end_us + c.width_us)
+        .filter(big)
+        .collect();
+    let mut inside: Vec<f64> = inside_rows.iter().map(|r| rate(r)).collect();
+    if before.len() < 3 || inside.len() < 5 {
+        return None;
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        v[v.len() / 2]
+    };
+    let (rb, ri) = (med(&mut before), med(&mut inside));
+    if ri * 4.0 > rb {
+        return None;
+    }
+    // the bytes per second the large responses moved together, spread over their durations
+    let secs = ((c.end_us - c.start_us) / 1_000_000).max(1) as usize;
+    let mut per_s = vec![0f64; secs];
+    for r in &inside_rows {
+        let (end, dur) = (r.utc_us, r.dur_us.unwrap_or(1) as i64);
+        let begin = end - dur;
+        let bps = r.bytes.unwrap_or(0) as f64 / (dur as f64 / 1e6);
+        for (i, slot) in per_s.iter_mut().enumerate() {
+            let t0 = c.start_us + i as i64 * 1_000_000;
+            let ov = (end.min(t0 + 1_000_000) - begin.max(t0)).max(0);
+            *slot += bps * ov as f64 / 1e6;
+        }
+    }
+    let mut busy: Vec<f64> = per_s.into_iter().filter(|&x| x > 0.0).collect();
+    if busy.len() < 3 {
+        return None;
+    }
+    let ceiling = med(&mut busy) * 8.0 / 1e6;
+    let failed = c.status(503) + c.status(504);
+    let summary = format!(
+        "large responses (>= 64 KB) moved at {:.2} Mbit/s each during the incident against {:.1} Mbit/s before ({:.0}x slower), while together they sent a steady ~{:.1} Mbit/s: the link is at a bandwidth ceiling, so requests queue behind the transfers and time out ({} 503/504). Raise the bandwidth cap (instance, SLB/EIP or tc limit) or move large downloads to a CDN / object storage.",
+        ri * 8.0 / 1e6,
+        rb * 8.0 / 1e6,
+        rb / ri.max(1.0),
+        ceiling,
+        failed
+    );
+    let mut x = cause(
+        "bandwidth_saturated",
+        0.75,
+        summary,
+        c.ev_status(&[503, 504], 3),
+    );
+    x.explains = failed.min(c.errors);
+    x.headline = format!("bandwidth ceiling (~{ceiling:.1} Mbit/s)");
     Some(x)
 }
 
@@ -598,7 +769,13 @@ fn explain(c: &CauseCtx<'_>, causes: &mut [Cause], sat: Option<&Saturation>) {
                 x.headline = format!("PHP fatal errors ({n})");
             }
             "lb_backend_down" => {
-                x.explains = c.lb(crate::acc::LbVerdict::NoBackend).max(1);
+                // a consequence when something above says why the LB had no backend
+                x.explains = if present("lb_health_check_blocked") || present("bandwidth_saturated")
+                {
+                    0
+                } else {
+                    c.lb(crate::acc::LbVerdict::NoBackend).max(1)
+                };
                 x.headline = "load balancer had no backend up".into();
             }
             "lb_target_timeout" => {
@@ -652,6 +829,9 @@ fn link(c: &CauseCtx<'_>, causes: &mut [Cause]) {
     if present("fpm_listen_backlog") && c.events(&[EventKind::ConnectAgain]) > 0 {
         pairs.push(("upstream_connect_timeout", "fpm_listen_backlog"));
         pairs.retain(|p| *p != ("upstream_connect_timeout", "fpm_max_children"));
+    }
+    for root in ["lb_health_check_blocked", "bandwidth_saturated"] {
+        pairs.push(("lb_backend_down", root));
     }
     if present("retry_storm") {
         pairs.push(("rate_limited", "retry_storm"));

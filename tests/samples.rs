@@ -55,16 +55,7 @@ fn ts(s: &str) -> i64 {
 /// Lab scenarios recorded (branch lab1) before their detector landed: their logs must still
 /// parse without a rejected line, but their cause is not asserted until the `causes` work
 /// removes them from this list.
-const CAUSE_PENDING: &[&str] = &[
-    "request_header_too_big",
-    "maintenance",
-    "lb_health_check_blocked",
-    "upstream_reset",
-    "proxy_connections_exhausted",
-    "fpm_oom_kill",
-    "upstream_unreachable",
-    "bandwidth_saturated",
-];
+const CAUSE_PENDING: &[&str] = &[];
 
 #[test]
 fn every_scenario_is_attributed_to_its_ground_truth_cause() {

@@ -246,6 +246,12 @@ impl HaproxyParser {
                 e.pool = bs
                     .get(..memchr(b'/', bs).unwrap_or(bs.len()))
                     .unwrap_or(&[]);
+                // the check's HTTP status (`reason: Layer7 wrong status, code: 403`)
+                e.number = memmem::find(rest, b"code: ").and_then(|i| {
+                    let d = &rest[i + 6..];
+                    let n = d.iter().take_while(|b| b.is_ascii_digit()).count();
+                    std::str::from_utf8(&d[..n]).ok()?.parse().ok()
+                });
             }
         } else if (first == b"backend" || first == b"proxy")
             && memmem::find(msg, b"has no server available").is_some()
@@ -635,8 +641,10 @@ mod tests {
             e.ts.wall_us,
             (days_from_civil(2009, 2, 6) * 86400 + 12 * 3600 + 20 * 60) * 1_000_000
         );
+        assert_eq!(e.number, None);
         let e = ev(&mut p, b"Feb  6 12:21:00 lb1 haproxy[1]: Server be_app/srv1 is UP, reason: Layer7 check passed, code: 200, check duration: 1ms. 1 active and 0 backup servers online.");
         assert_eq!(e.kind, EventKind::LbServerUp);
+        assert_eq!(e.number, Some(200));
         let e = ev(
             &mut p,
             b"Feb  6 12:20:00 lb1 haproxy[1]: backend be_app has no server available!",
