@@ -985,6 +985,54 @@ pub(crate) fn rank(c: &CauseCtx<'_>, causes: &mut Vec<Cause>, sat: Option<&Satur
     for (x, ch) in causes.iter_mut().zip(chains) {
         x.chain = ch;
     }
+    health_check_green(c, causes);
+}
+
+/// When the LB's health checks stayed green while dynamic requests failed, the top cause
+/// says so: the check tests a static page, not PHP (SPEC, issue 15).
+fn health_check_green(c: &CauseCtx<'_>, causes: &mut [Cause]) {
+    let Some(top) = causes.first_mut() else {
+        return;
+    };
+    if top.cause.starts_with("lb_")
+        || matches!(
+            top.cause.as_str(),
+            "rate_limited"
+                | "request_header_too_big"
+                | "client_subset"
+                | "maintenance"
+                | "unknown"
+                | "bandwidth_saturated"
+        )
+        || c.errors == 0
+    {
+        return;
+    }
+    let (from, to) = (c.start_us - c.width_us, c.end_us + c.width_us);
+    let checks: Vec<&ReqRow> = c
+        .acc
+        .side_rows
+        .iter()
+        .chain(c.acc.req_rows.iter())
+        .filter(|r| r.health_check && r.utc_us >= from && r.utc_us < to)
+        .collect();
+    let ok = checks
+        .iter()
+        .filter(|r| (200..300).contains(&r.status))
+        .count();
+    let down = c.events(&[EventKind::LbServerDown, EventKind::LbNoServer]);
+    let lb_logged = c.layer == Some(Layer::Lb as usize);
+    if down > 0 || ok < checks.len() || (ok == 0 && !lb_logged) {
+        return;
+    }
+    let what = if ok > 0 {
+        format!(
+            "the load balancer's health check (GET /health) stayed green: it tests a static page, not PHP ({ok} checks answered 2xx while requests failed); check a PHP page that touches the backend instead"
+        )
+    } else {
+        "the load balancer's health checks stayed green (no server marked DOWN): they test a static page, not PHP; check a PHP page that touches the backend instead".to_string()
+    };
+    top.summary = format!("{} Note: {what}.", top.summary.trim_end());
 }
 
 #[cfg(test)]

@@ -299,3 +299,107 @@ fn causes_read_as_a_chain() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("chain: 504: upstream read timeout"), "{text}");
 }
+
+/// Partial logs of every lab scenario (SPEC "Which cause comes first": a cause is named from
+/// whatever logs were given): what `causes[0]` of the incident with most failures is with
+/// nginx's access + error logs, and with the access log alone. `None`: no incident, with the
+/// reason the logs cannot show one. Each row says why that is what an SRE would name.
+#[test]
+fn partial_logs_name_what_those_logs_can_tell() {
+    type Row = (
+        &'static str,            // scenario
+        &'static [&'static str], // files given
+        Option<&'static str>,    // top cause expected
+        &'static str,            // why
+    );
+    const NGX: &[&str] = &["access.log", "error.log"];
+    const ACC: &[&str] = &["access.log"];
+    let table: &[Row] = &[
+        ("backlog", NGX, Some("fpm_listen_backlog"), "(11: Resource temporarily unavailable) lines"),
+        ("backlog", ACC, Some("upstream_read_timeout"), "504s clustered at the timeout; only the error log tells a full backlog"),
+        ("bandwidth_saturated", NGX, None, "nginx served every request; the 503s (sQ) are in the LB log only"),
+        ("bandwidth_saturated", ACC, None, "as above"),
+        ("baseline", NGX, None, "healthy"),
+        ("baseline", ACC, None, "healthy"),
+        ("client_subset", NGX, Some("rate_limited"), "nginx sees only the LB as client: 503s answered by nginx itself while others are served read as a limit (confidence < 0.5); the LB log names the client networks"),
+        ("client_subset", ACC, Some("rate_limited"), "as above"),
+        ("fpm_down", NGX, Some("upstream_refused"), "(111) / (2) connect errors"),
+        ("fpm_down", ACC, Some("upstream_refused"), "502s with an upstream at ~0 s"),
+        ("fpm_oom_kill", NGX, None, "known gap: 15 502s over 20 s among health-check 200s stay under the incident threshold without the LB log"),
+        ("fpm_oom_kill", ACC, None, "as above"),
+        ("fpm_saturation", NGX, Some("upstream_read_timeout"), "the saturation itself is in the php-fpm log"),
+        ("fpm_saturation", ACC, Some("upstream_read_timeout"), "504s clustered at 3 s"),
+        ("fpm_terminate", NGX, Some("upstream_reset"), "resets without the php-fpm log that says why"),
+        ("fpm_terminate", ACC, Some("upstream_reset"), "502s after one fixed upstream time"),
+        ("header_too_big", NGX, Some("upstream_header_too_big"), "'upstream sent too big header'"),
+        ("header_too_big", ACC, Some("upstream_header_too_big"), "connected, failed at ~0 s"),
+        ("incident", &["access.log.gz", "error.log"], Some("upstream_read_timeout"), "the saturated pool is named from the php-fpm log"),
+        ("incident", &["access.log.gz"], Some("upstream_read_timeout"), "504s clustered at the read timeout"),
+        ("lb_backend_down", NGX, None, "the LB answered the 503s; nginx saw none"),
+        ("lb_backend_down", ACC, None, "as above"),
+        ("lb_health_check_blocked", NGX, None, "the LB answered the 503s; nginx only shows checks answered 403"),
+        ("lb_health_check_blocked", ACC, None, "as above"),
+        ("maintenance", NGX, Some("maintenance"), "503s answered by nginx itself across paths"),
+        ("maintenance", ACC, Some("maintenance"), "as above"),
+        ("proxy_connections_exhausted", NGX, Some("proxy_connections_exhausted"), "'worker_connections are not enough'"),
+        ("proxy_connections_exhausted", ACC, Some("overload"), "dropped connections are never logged: only the error log tells; the access log shows more load than usual"),
+        ("rate_limit", NGX, Some("rate_limited"), "'limiting requests'"),
+        ("rate_limit", ACC, Some("rate_limited"), "503s by nginx itself while others are served"),
+        ("request_header_too_big", NGX, Some("request_header_too_big"), "'client sent too long header line'"),
+        ("request_header_too_big", ACC, None, "400s alone are client errors; the error log tells a header over the buffers"),
+        ("upstream_reset", NGX, Some("upstream_reset"), "(104) resets"),
+        ("upstream_reset", ACC, Some("single_backend"), "known gap: the resets came at no fixed time, so the access log shows only where (one upstream), not why"),
+        ("upstream_unreachable", NGX, Some("upstream_unreachable"), "(113: No route to host)"),
+        ("upstream_unreachable", ACC, Some("upstream_refused"), "502s at ~0 s; the summary says the error log tells (111) from (113)"),
+    ];
+    let mut bad = Vec::new();
+    for (scenario, files, want, why) in table {
+        let r = analyze_subset(scenario, files);
+        let got = r["incidents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by_key(|i| {
+                i["status"]
+                    .as_object()
+                    .map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
+                    .unwrap_or(0)
+            })
+            .map(|i| i["causes"][0]["cause"].as_str().unwrap().to_string());
+        if got.as_deref() != *want {
+            bad.push(format!(
+                "{scenario} {files:?}: want {want:?} ({why}), got {got:?}"
+            ));
+        }
+    }
+    // every lab scenario is in the table
+    for dir in samples() {
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(
+            table.iter().any(|r| r.0 == name),
+            "{name} is missing from the partial-logs table"
+        );
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// The LB's checks (`GET /health`, a static page) stayed green while PHP requests failed:
+/// the top cause says so; not when the checks themselves were refused.
+#[test]
+fn green_health_check_is_named() {
+    for s in ["fpm_saturation", "fpm_down"] {
+        let r = analyze(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples")
+                .join(s),
+        );
+        let sum = r["incidents"][0]["causes"][0]["summary"].as_str().unwrap();
+        assert!(
+            sum.contains("the load balancer's health check (GET /health) stayed green: it tests a static page, not PHP"),
+            "{s}: {sum}"
+        );
+    }
+    let r = analyze(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lb_health_check_blocked"));
+    let sum = r["incidents"][0]["causes"][0]["summary"].as_str().unwrap();
+    assert!(!sum.contains("stayed green"), "{sum}");
+}
