@@ -50,10 +50,26 @@ pub fn setting_of(cause: &str) -> Option<&'static str> {
         "rate_limited" => "limit_req rate and burst (nginx)",
         "lb_backend_down" => "the load balancer's health check and the backend it marked down",
         "lb_target_timeout" => "the load balancer's target / server timeout",
-        "request_header_too_big" => "large_client_header_buffers (nginx)",
-        "proxy_connections_exhausted" => "worker_connections / worker_rlimit_nofile (nginx)",
-        "fpm_oom_kill" => "memory per php-fpm child × pm.max_children (or the memory limit)",
-        "lb_health_check_blocked" => "what answers the load balancer's health checks (403/444)",
+        "request_header_too_big" => {
+            "large_client_header_buffers (nginx; HAProxy tune.bufsize)"
+        }
+        "proxy_connections_exhausted" => {
+            "worker_connections / worker_rlimit_nofile (nginx), net.ipv4.ip_local_port_range + upstream keepalive"
+        }
+        "fpm_oom_kill" => {
+            "memory_limit / pm.max_children × worker RSS against the host's RAM (php-fpm pool)"
+        }
+        "lb_health_check_blocked" => {
+            "allow the load balancer's check source (100.64.0.0/10 for SLB) in what answered 403/444"
+        }
+        "upstream_reset" => {
+            "read the php-fpm master log and the kernel log to tell request_terminate_timeout, a crash or an OOM kill apart"
+        }
+        "upstream_unreachable" => "the firewall / security group / route between proxy and backend",
+        "maintenance" => "the maintenance switch (the `return 503` / maintenance page)",
+        "bandwidth_saturated" => "the bandwidth cap (instance, SLB/EIP), or serve large files from a CDN",
+        "fpm_worker_crash" => "the crashing extension or code (php-fpm core dumps)",
+        "app_error" => "the application code (PHP error log)",
         "upstream_refused" => "the backend's listener (is it running, on that socket?)",
         _ => return None,
     })
@@ -157,10 +173,22 @@ pub fn of(r: &Report) -> Summary {
         .max_by_key(|(_, v)| **v)
         .map(|(k, _)| k.clone());
     if let Some(c) = inc.causes.first() {
+        // the chain behind the first cause, as `causes[].behind` links it
         s.chain.push(c.cause.clone());
-        if let Some(sat) = &inc.saturation {
-            if let Some((frame, _)) = sat.top_frames.first() {
-                s.chain.push(format!("slowlog: {frame}"));
+        let mut cur = c;
+        while let Some(next) = cur.behind.iter().find_map(|id| {
+            inc.causes
+                .iter()
+                .find(|x| x.cause == *id && !s.chain.contains(&x.cause))
+        }) {
+            s.chain.push(next.cause.clone());
+            cur = next;
+        }
+        if s.chain.iter().any(|x| x == "fpm_max_children") {
+            if let Some(sat) = &inc.saturation {
+                if let Some((frame, _)) = sat.top_frames.first() {
+                    s.chain.push(format!("slowlog: {frame}"));
+                }
             }
         }
         s.setting = setting_of(&c.cause).map(str::to_string);
@@ -227,5 +255,22 @@ mod tests {
             Some("Raise pm.max_children (if memory allows) or make the slow scripts faster.")
         );
         assert_eq!(advice_of("nothing to do here", None), None);
+    }
+
+    #[test]
+    fn every_new_cause_has_a_setting() {
+        for (id, word) in [
+            ("fpm_oom_kill", "memory_limit"),
+            ("proxy_connections_exhausted", "ip_local_port_range"),
+            ("upstream_unreachable", "security group"),
+            ("request_header_too_big", "large_client_header_buffers"),
+            ("lb_health_check_blocked", "100.64.0.0/10"),
+            ("bandwidth_saturated", "CDN"),
+            ("maintenance", "maintenance switch"),
+            ("upstream_reset", "kernel log"),
+        ] {
+            let s = setting_of(id).unwrap_or_else(|| panic!("{id}"));
+            assert!(s.contains(word), "{id}: {s}");
+        }
     }
 }
