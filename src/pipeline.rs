@@ -223,6 +223,23 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 *stdin_rest_slot() = Some(r);
             }
         }
+        // a container wrapper is not a format: the forced one is the inner lines'
+        let head = match &d.head {
+            Some(h) => Some((h.clone(), false)),
+            None => input::open(inp)
+                .ok()
+                .and_then(|mut r| read_head(&mut r).ok()),
+        };
+        if let Some((h, complete)) = head {
+            if let Some(w) = parsers::wrap::sniff(&sample_lines(&h, complete)) {
+                d.reason = format!("{}: {f} forced with --format", w.id());
+                d.demux = Some(std::sync::Arc::new(crate::demux::Plan {
+                    wrapper: Some(w),
+                    streams: [vec![f], vec![f]],
+                    klog: [false; 2],
+                }));
+            }
+        }
         return d;
     }
     let mut r = match input::open(inp) {
@@ -480,16 +497,14 @@ fn run_job<'o>(
             return acc;
         }
     };
-    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs)
-    let built = if time.year_hint.is_some() {
-        let popts = ParserOptions {
-            year_hint: time.year_hint,
-            ..opts.parser_opts.clone()
-        };
-        parsers::build(job.format, &popts)
-    } else {
-        parsers::build(job.format, &opts.parser_opts)
-    };
+    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs);
+    // a wrapped or mixed input's parsers all get it (HAProxy's syslog lines inside a
+    // container's stream)
+    let popts = time.year_hint.map(|y| ParserOptions {
+        year_hint: Some(y),
+        ..opts.parser_opts.clone()
+    });
+    let built = parsers::build(job.format, popts.as_ref().unwrap_or(&opts.parser_opts));
     let parser = match built {
         Ok(p) => p,
         Err(e) => {
@@ -507,7 +522,8 @@ fn run_job<'o>(
     let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
     if let Some(plan) = &job.input.demux {
         // a container wrapper or mixed formats: its own loop, so the plain one stays as is
-        let mut d = crate::demux::Demux::new(w, plan);
+        let mut d =
+            crate::demux::Demux::with_opts(w, plan, popts.as_ref().unwrap_or(&opts.parser_opts));
         let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
             d.item(&item, sink.as_mut())
         });

@@ -120,7 +120,9 @@ fn input_time(
     stdin_head: Option<&[u8]>,
 ) -> InputTime {
     let is_stdin = matches!(inp.source, Source::Stdin);
-    let year_hint = needs_year(format).then(|| {
+    // a wrapped or mixed input's parsers all get it (HAProxy's syslog lines inside a
+    // container's stream)
+    let year_hint = (needs_year(format) || inp.demux.is_some()).then(|| {
         if is_stdin {
             stdin_year_hint(stdin_head.unwrap_or(&[]))
         } else {
