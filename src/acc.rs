@@ -919,6 +919,8 @@ pub struct FileStats {
     pub outside_last_us: Option<i64>,
     /// Time zone offset seen in this file's timestamps, if any.
     pub offset_seen: Option<i32>,
+    /// Lines skipped as the same requests as another input's (`crate::dedup`).
+    pub duplicates: u64,
 }
 
 impl FileStats {
@@ -928,6 +930,7 @@ impl FileStats {
         self.parsed += st.parsed;
         self.rejected += st.rejected;
         self.skipped += st.skipped;
+        self.duplicates += st.duplicates;
         self.bytes += st.bytes;
         self.requests += st.requests;
         self.events += st.events;

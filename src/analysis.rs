@@ -133,6 +133,7 @@ pub fn report_of(
                 })
                 .collect(),
             errors: st.errors.clone(),
+            duplicate_of: None,
         });
     }
     for (code, &n) in acc.status_counts.iter().enumerate() {

@@ -6,6 +6,7 @@ pub mod analysis;
 pub(crate) mod causes;
 pub mod cli;
 pub mod cmd;
+pub mod dedup;
 pub mod demux;
 pub mod exit;
 pub mod export;

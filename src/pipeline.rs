@@ -384,17 +384,41 @@ pub fn run_jobs(
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
 ) -> Acc {
+    run_jobs_dedup(jobs, opts, tz, stdin_head, None)
+}
+
+/// [`run_jobs`], counting the same requests in two inputs once (`crate::dedup`): the kept
+/// inputs' jobs run first, then the others, merged in input order all the same.
+pub fn run_jobs_dedup(
+    jobs: &[Job],
+    opts: &RunOptions,
+    tz: &TzChoice,
+    stdin_head: Option<Vec<u8>>,
+    dedup: Option<&crate::dedup::Run>,
+) -> Acc {
     let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
+    let mut pre = match dedup {
+        Some(d) => crate::dedup::first_pass(jobs, d, |j| run_job(j, opts, tz, &stdin, Some(d))),
+        None => Vec::new(),
+    };
+    pre.resize_with(jobs.len(), || crate::dedup::Pre::Run);
+    let mut pre = pre.into_iter();
     // Jobs run in groups of twice the thread count, each group merged into the running total
     // in input order: at most a group's accumulators are alive at once, so memory does not
     // grow with the number of chunks (the input size).
     let group = (rayon::current_num_threads() * 2).max(2);
     let mut total: Option<Acc> = None;
     for g in jobs.chunks(group) {
+        let slots: Vec<crate::dedup::Pre> = pre.by_ref().take(g.len()).collect();
         let part = g
             .par_iter()
-            .map(|job| run_job(job, opts, tz, &stdin))
+            .zip(slots)
+            .filter_map(|(job, slot)| match slot {
+                crate::dedup::Pre::Run => Some(run_job(job, opts, tz, &stdin, dedup)),
+                crate::dedup::Pre::Done(a) => Some(*a),
+                crate::dedup::Pre::Merged => None,
+            })
             .reduce_with(|mut a, b| {
                 a.merge(b);
                 a
@@ -412,7 +436,13 @@ pub fn run_jobs(
 
 type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>>)>;
 
-fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> Acc {
+fn run_job<'o>(
+    job: &Job,
+    opts: &'o RunOptions,
+    tz: &TzChoice,
+    stdin: &StdinParts,
+    dedup: Option<&'o crate::dedup::Run>,
+) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
     let file = job.input.id as u32;
@@ -464,6 +494,7 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
         }
     };
     let mut w = Worker::new(acc, parser, job.format, file, opts, tz);
+    w.dedup = dedup.and_then(|d| d.hook(file));
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
     let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
@@ -478,9 +509,6 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
         return finish_job(job, w, bytes, err);
     }
     let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
-        if let Some(s) = sink.as_mut() {
-            s.item(&item);
-        }
         match item {
             LineItem::Line {
                 bytes,
@@ -504,6 +532,14 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
                 w.reject_too_long(line_no, offset, len);
             }
         }
+        if let Some(s) = sink.as_mut() {
+            // a duplicate line (crate::dedup) is counted there, and has no row
+            if w.dedup.as_mut().is_some_and(|h| h.take_last()) {
+                s.duplicate(&item);
+            } else {
+                s.item(&item);
+            }
+        }
     });
     drop(sink); // closes this job's part files
     if multiline {
@@ -513,6 +549,9 @@ fn run_job(job: &Job, opts: &RunOptions, tz: &TzChoice, stdin: &StdinParts) -> A
 }
 
 fn finish_job(job: &Job, mut w: Worker<'_>, bytes: u64, err: Option<io::Error>) -> Acc {
+    if let Some(h) = w.dedup.take() {
+        h.finish();
+    }
     let file = w.file;
     let name = job.input.name.clone();
     let fs = std::mem::take(&mut w.st);
@@ -554,6 +593,8 @@ pub(crate) struct Worker<'o> {
     /// The zone offset of a zone-less timestamp when something better than `tz` knows it
     /// (a container runtime's UTC time of the same line: `crate::demux`).
     pub(crate) offset_hint: Option<i32>,
+    /// This input's part in counting the same requests of two inputs once (`crate::dedup`).
+    pub(crate) dedup: Option<crate::dedup::Hook<'o>>,
 }
 
 impl<'o> Worker<'o> {
@@ -579,6 +620,7 @@ impl<'o> Worker<'o> {
             pending_offset: 0,
             pending_lines: 0,
             offset_hint: None,
+            dedup: None,
         }
     }
 
@@ -678,12 +720,14 @@ impl<'o> Worker<'o> {
             layer,
             format,
             offset_hint,
+            dedup,
             ..
         } = self;
         let hint = *offset_hint;
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
+        let mut dup = 0u32;
         parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
                 let off = match r.ts.offset {
@@ -700,6 +744,13 @@ impl<'o> Worker<'o> {
                     st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
                     st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
                     return;
+                }
+                if let Some(h) = dedup.as_mut() {
+                    if h.duplicate(utc, r) {
+                        skipped += 1;
+                        dup += 1;
+                        return;
+                    }
                 }
                 ok += 1;
                 st.requests += 1;
@@ -765,6 +816,9 @@ impl<'o> Worker<'o> {
             st.parsed += n_lines;
         } else if skipped > 0 {
             st.skipped += n_lines;
+            if dup > 0 {
+                st.duplicates += n_lines;
+            }
         } else {
             st.rejected += n_lines;
             let e = failed.unwrap_or_else(|| gatelog_parsers::ParseError::not_this_format(0));

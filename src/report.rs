@@ -46,6 +46,19 @@ pub struct InputReport {
     pub rejected_reasons: BTreeMap<String, u64>,
     pub rejected_samples: Vec<Evidence>,
     pub errors: Vec<String>,
+    /// The same requests as another input's (`crate::dedup`): counted from there, and this
+    /// input's copies skipped.
+    pub duplicate_of: Option<DuplicateOf>,
+}
+
+/// The input(s) kept instead of this one's duplicate lines (`crate::dedup`).
+#[derive(Clone, Debug, Serialize)]
+pub struct DuplicateOf {
+    /// The kept input (the first, if several: rotated files).
+    pub path: String,
+    pub paths: Vec<String>,
+    /// Lines of this input skipped as duplicates (included in its `skipped`).
+    pub lines: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -110,6 +110,9 @@ pub fn render(r: &Report, color: bool) -> String {
             i.path, i.format, i.lines, i.parsed, rej, i.skipped
         );
     }
+    for line in r.inputs.iter().filter_map(crate::dedup::describe) {
+        let _ = writeln!(o, "  {line}");
+    }
     for s in &r.skipped_inputs {
         let _ = writeln!(
             o,

@@ -228,9 +228,12 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(p.threads)
         .build();
+    // the same requests in two inputs are counted once (crate::dedup)
+    let dedup = crate::dedup::plan(&chosen, &p.opts, &tz);
+    let run = || pipeline::run_jobs_dedup(&jobs, &p.opts, &tz, stdin_head, dedup.as_ref());
     let acc = match pool {
-        Ok(pool) => pool.install(|| pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head)),
-        Err(_) => pipeline::run_jobs(&jobs, &p.opts, &tz, stdin_head),
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
     };
     drop(bar);
     let mut outside: (Option<i64>, Option<i64>) = (None, None);
@@ -253,6 +256,9 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         &p.analysis,
         &prior,
     );
+    if let Some(d) = &dedup {
+        d.annotate(&mut report, &acc);
+    }
     // `for` windows of quantile rules merge the buckets' latency histograms
     report.rules = crate::rules::eval_all_with(&p.rules, &report, Some(&acc.timeline)).1;
     // Freeing the accumulator (its samples and rows are many small allocations) takes

@@ -778,6 +778,9 @@ pub fn render(r: &Report) -> String {
         n(r.totals.skipped),
         n(r.totals.requests)
     );
+    for line in r.inputs.iter().filter_map(crate::dedup::describe) {
+        let _ = write!(o, r###"<p class="dup">{}</p>"###, esc(&line));
+    }
     for i in r.inputs.iter().filter(|i| i.rejected > 0) {
         let _ = write!(
             o,

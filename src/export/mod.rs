@@ -22,6 +22,10 @@ pub trait RowSinkFactory: Send + Sync + std::fmt::Debug {
 /// Receives every physical line of one job, in order. Dropping it ends the job.
 pub trait RowSink: Send {
     fn item(&mut self, item: &LineItem<'_>);
+    /// A line skipped as a duplicate of another input's (`crate::dedup`): counted, no row.
+    fn duplicate(&mut self, item: &LineItem<'_>) {
+        self.item(item);
+    }
 }
 
 /// Prepare `--parquet DIR` before the analysis (its rows are written during it).

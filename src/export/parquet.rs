@@ -805,6 +805,13 @@ struct JobSink {
 }
 
 impl RowSink for JobSink {
+    fn duplicate(&mut self, item: &LineItem<'_>) {
+        // only line-framed inputs are deduplicated: one physical line, no pending record
+        if let LineItem::Line { .. } = item {
+            self.lines += 1;
+        }
+    }
+
     fn item(&mut self, item: &LineItem<'_>) {
         match *item {
             LineItem::Line {
