@@ -141,16 +141,16 @@ fn parse_lines(
             if let Ok(Record::Request(r)) = res {
                 let off = r.ts.offset.unwrap_or_else(|| tz.offset(r.ts.wall_us));
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
-                let rid = usable_rid(&r).then(|| key(Mode::Rid, utc, &r));
+                let rid = usable_rid(r).then(|| key(Mode::Rid, utc, r));
                 seg.reqs.push((
                     utc.div_euclid(1_000_000),
-                    key(Mode::Tuple, utc, &r),
+                    key(Mode::Tuple, utc, r),
                     rid,
                     crate::acc::hash(line),
                 ));
                 s.total += 1;
                 s.with_rid += usize::from(rid.is_some());
-                s.fields += u64::from(richness(&r));
+                s.fields += u64::from(richness(r));
             }
         });
     }
