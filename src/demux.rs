@@ -298,6 +298,13 @@ pub(crate) struct Demux<'o> {
 impl<'o> Demux<'o> {
     /// `w` holds the parser of `plan.primary()`.
     pub(crate) fn new(w: Worker<'o>, plan: &Plan) -> Self {
+        let popts = w.opts.parser_opts.clone();
+        Self::with_opts(w, plan, &popts)
+    }
+
+    /// [`Demux::new`], the other formats' parsers built with `popts` (the run's options with
+    /// this input's year hint).
+    pub(crate) fn with_opts(w: Worker<'o>, plan: &Plan, popts: &ParserOptions) -> Self {
         let opts = w.opts;
         let mut lanes = Vec::new();
         let mut order: [Vec<usize>; 2] = Default::default();
@@ -315,7 +322,7 @@ impl<'o> Demux<'o> {
                     active = Some(lanes.len());
                     w.parser.clone_box() // a stand-in: the real one is in the worker
                 } else {
-                    match parsers::build(f, &opts.parser_opts) {
+                    match parsers::build(f, popts) {
                         Ok(p) => p,
                         Err(_) => continue,
                     }

@@ -223,6 +223,23 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 *stdin_rest_slot() = Some(r);
             }
         }
+        // a container wrapper is not a format: the forced one is the inner lines'
+        let head = match &d.head {
+            Some(h) => Some((h.clone(), false)),
+            None => input::open(inp)
+                .ok()
+                .and_then(|mut r| read_head(&mut r).ok()),
+        };
+        if let Some((h, complete)) = head {
+            if let Some(w) = parsers::wrap::sniff(&sample_lines(&h, complete)) {
+                d.reason = format!("{}: {f} forced with --format", w.id());
+                d.demux = Some(std::sync::Arc::new(crate::demux::Plan {
+                    wrapper: Some(w),
+                    streams: [vec![f], vec![f]],
+                    klog: [false; 2],
+                }));
+            }
+        }
         return d;
     }
     let mut r = match input::open(inp) {
@@ -396,10 +413,15 @@ pub fn run_jobs_dedup(
     stdin_head: Option<Vec<u8>>,
     dedup: Option<&crate::dedup::Run>,
 ) -> Acc {
+    // each input's year hint and time span, once per input (span.rs)
+    let times = crate::span::prepare(jobs, opts, tz, stdin_head.as_deref());
+    let time_of = |j: &Job| times.get(&j.input.id).copied().unwrap_or_default();
     let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     let mut pre = match dedup {
-        Some(d) => crate::dedup::first_pass(jobs, d, |j| run_job(j, opts, tz, &stdin, Some(d))),
+        Some(d) => crate::dedup::first_pass(jobs, d, |j| {
+            run_job(j, opts, tz, &stdin, Some(d), &time_of(j))
+        }),
         None => Vec::new(),
     };
     pre.resize_with(jobs.len(), || crate::dedup::Pre::Run);
@@ -415,7 +437,9 @@ pub fn run_jobs_dedup(
             .par_iter()
             .zip(slots)
             .filter_map(|(job, slot)| match slot {
-                crate::dedup::Pre::Run => Some(run_job(job, opts, tz, &stdin, dedup)),
+                crate::dedup::Pre::Run => {
+                    Some(run_job(job, opts, tz, &stdin, dedup, &time_of(job)))
+                }
                 crate::dedup::Pre::Done(a) => Some(*a),
                 crate::dedup::Pre::Merged => None,
             })
@@ -442,6 +466,7 @@ fn run_job<'o>(
     tz: &TzChoice,
     stdin: &StdinParts,
     dedup: Option<&'o crate::dedup::Run>,
+    time: &crate::span::InputTime,
 ) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
@@ -451,7 +476,6 @@ fn run_job<'o>(
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
-    let mut year_hint = None;
     let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
@@ -459,7 +483,6 @@ fn run_job<'o>(
                 Err(p) => p.into_inner(),
             };
             let head = g.0.take().unwrap_or_default();
-            year_hint = Some(crate::span::stdin_year_hint(&head));
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
@@ -474,16 +497,14 @@ fn run_job<'o>(
             return acc;
         }
     };
-    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs)
-    let built = if crate::span::needs_year(job.format) {
-        let popts = ParserOptions {
-            year_hint: year_hint.or_else(|| Some(crate::span::year_hint(&job.input))),
-            ..opts.parser_opts.clone()
-        };
-        parsers::build(job.format, &popts)
-    } else {
-        parsers::build(job.format, &opts.parser_opts)
-    };
+    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs);
+    // a wrapped or mixed input's parsers all get it (HAProxy's syslog lines inside a
+    // container's stream)
+    let popts = time.year_hint.map(|y| ParserOptions {
+        year_hint: Some(y),
+        ..opts.parser_opts.clone()
+    });
+    let built = parsers::build(job.format, popts.as_ref().unwrap_or(&opts.parser_opts));
     let parser = match built {
         Ok(p) => p,
         Err(e) => {
@@ -494,6 +515,7 @@ fn run_job<'o>(
         }
     };
     let mut w = Worker::new(acc, parser, job.format, file, opts, tz);
+    w.span = time.span;
     w.dedup = dedup.and_then(|d| d.hook(file));
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
@@ -501,7 +523,8 @@ fn run_job<'o>(
     w.rows = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
     if let Some(plan) = &job.input.demux {
         // a container wrapper or mixed formats: its own loop, so the plain one stays as is
-        let mut d = crate::demux::Demux::new(w, plan);
+        let mut d =
+            crate::demux::Demux::with_opts(w, plan, popts.as_ref().unwrap_or(&opts.parser_opts));
         let (lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| d.item(&item));
         let mut w = d.finish();
         end_rows(&mut w, lines);
@@ -589,6 +612,9 @@ pub(crate) struct Worker<'o> {
     /// The zone offset of a zone-less timestamp when something better than `tz` knows it
     /// (a container runtime's UTC time of the same line: `crate::demux`).
     pub(crate) offset_hint: Option<i32>,
+    /// The instants (UTC µs, inclusive) this input's lines may have (`crate::span`): a line
+    /// outside is rejected as [`crate::span::OUTSIDE_REASON`].
+    pub(crate) span: (i64, i64),
     /// This input's part in counting the same requests of two inputs once (`crate::dedup`).
     pub(crate) dedup: Option<crate::dedup::Hook<'o>>,
     /// `--parquet`: where each record read and each line rejected also goes
@@ -619,6 +645,7 @@ impl<'o> Worker<'o> {
             pending_offset: 0,
             pending_lines: 0,
             offset_hint: None,
+            span: crate::span::FULL_SPAN,
             dedup: None,
             rows: None,
         }
@@ -738,14 +765,17 @@ impl<'o> Worker<'o> {
             layer,
             format,
             offset_hint,
+            span,
             dedup,
             rows,
             ..
         } = self;
         let hint = *offset_hint;
+        let (span_lo, span_hi) = *span;
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
+        let mut outside = 0u32;
         let mut dup = 0u32;
         parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
@@ -757,6 +787,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -818,6 +852,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -854,6 +892,30 @@ impl<'o> Worker<'o> {
             if dup > 0 {
                 st.duplicates += n_lines;
             }
+        } else if outside > 0 {
+            st.rejected += n_lines;
+            if let Some(s) = rows.as_mut() {
+                let at = crate::export::RowAt {
+                    format,
+                    line: line_no,
+                    offset,
+                };
+                let reason = crate::span::OUTSIDE_REASON;
+                s.reject(at, n_lines, reason, rec.len() as u64, Some(rec));
+            }
+            if st.rejected_samples.len() < REJECTED_SAMPLES {
+                st.rejected_samples.push(Sample {
+                    utc_us: 0,
+                    file,
+                    line: line_no,
+                    text: crate::acc::clip(rec),
+                });
+                st.rejected_reason_of_samples
+                    .push(crate::span::OUTSIDE_REASON.to_string());
+            }
+            *st.rejected_reasons
+                .entry(crate::span::OUTSIDE_REASON.to_string())
+                .or_insert(0) += n_lines;
         } else {
             st.rejected += n_lines;
             let e = failed.unwrap_or_else(|| gatelog_parsers::ParseError::not_this_format(0));
