@@ -139,29 +139,21 @@ pub fn report_of(
         });
     }
     crate::totals::count_once(&mut totals, acc);
-    let mut all_req = Hist::default();
-    let mut all_up = Hist::default();
-    for b in &tl.buckets {
-        for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
-            if b.requests_by_layer[i] > 0 {
-                let e = totals.by_layer.entry(l.id().to_string()).or_default();
-                e.requests += b.requests_by_layer[i];
-                e.err5xx += b.err5xx_by_layer[i];
-            }
-        }
-        for k in EventKind::ALL {
-            let n = b.events[k.index()];
-            if n > 0 {
-                *totals.events.entry(k.id().to_string()).or_insert(0) += n as u64;
-            }
-        }
-        if let Some(h) = &b.req_time {
-            all_req.merge(h);
-        }
-        if let Some(h) = &b.up_time {
-            all_up.merge(h);
+    let sums = fold_buckets(&tl.buckets);
+    for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
+        if sums.requests_by_layer[i] > 0 {
+            let e = totals.by_layer.entry(l.id().to_string()).or_default();
+            e.requests += sums.requests_by_layer[i];
+            e.err5xx += sums.err5xx_by_layer[i];
         }
     }
+    for k in EventKind::ALL {
+        let n = sums.events[k.index()];
+        if n > 0 {
+            *totals.events.entry(k.id().to_string()).or_insert(0) += n;
+        }
+    }
+    let (all_req, all_up) = (sums.req_time, sums.up_time);
 
     // incidents
     let any_requests = totals.requests > 0;
@@ -2035,6 +2027,76 @@ fn capacity(tl: &Timeline, spans: &[(usize, usize)], up_name: &dyn Fn(u32) -> St
     cap
 }
 
+/// The sums of a run of timeline buckets (the one bucket fold, used by the report's totals,
+/// `live`'s window figures and `--metrics`): requests and 5xx by layer, error-log events by
+/// kind, the latency histograms merged, and requests and 5xx by upstream id (ids of the
+/// accumulator the buckets belong to).
+#[derive(Clone, Debug)]
+pub struct BucketSums {
+    pub requests_by_layer: [u64; 3],
+    pub err5xx_by_layer: [u64; 3],
+    pub events: [u64; EventKind::COUNT],
+    pub req_time: Hist,
+    pub up_time: Hist,
+    /// Upstream id -> (requests, 5xx).
+    pub upstreams: HashMap<u32, (u64, u64)>,
+}
+
+impl Default for BucketSums {
+    fn default() -> Self {
+        BucketSums {
+            requests_by_layer: [0; 3],
+            err5xx_by_layer: [0; 3],
+            events: [0; EventKind::COUNT],
+            req_time: Hist::default(),
+            up_time: Hist::default(),
+            upstreams: HashMap::new(),
+        }
+    }
+}
+
+impl BucketSums {
+    /// Add one bucket.
+    pub fn add(&mut self, b: &Bucket) {
+        for i in 0..3 {
+            self.requests_by_layer[i] += b.requests_by_layer[i];
+            self.err5xx_by_layer[i] += b.err5xx_by_layer[i];
+        }
+        for (x, &n) in self.events.iter_mut().zip(b.events.iter()) {
+            *x += n as u64;
+        }
+        if let Some(h) = &b.req_time {
+            self.req_time.merge(h);
+        }
+        if let Some(h) = &b.up_time {
+            self.up_time.merge(h);
+        }
+        for &(id, r, e) in &b.upstreams {
+            let x = self.upstreams.entry(id).or_insert((0, 0));
+            x.0 += r as u64;
+            x.1 += e as u64;
+        }
+    }
+}
+
+/// Fold buckets into their [`BucketSums`].
+pub fn fold_buckets<'a>(bs: impl IntoIterator<Item = &'a Bucket>) -> BucketSums {
+    let mut s = BucketSums::default();
+    for b in bs {
+        s.add(b);
+    }
+    s
+}
+
+/// The coarsest step of the timeline ladder ([`crate::acc::LADDER`]) whose width is at most
+/// `width_s` base widths (step 0 for anything finer).
+pub fn ladder_step_at_most(width_s: i64) -> usize {
+    crate::acc::LADDER
+        .iter()
+        .rposition(|&l| l <= width_s.max(1))
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2158,5 +2220,44 @@ mod tests {
         assert!(php_builtin(b"curl_exec()"));
         assert!(!php_builtin(b"db_query()"));
         assert!(!php_builtin(b"App\\Repo->find()"));
+    }
+
+    #[test]
+    fn bucket_fold_sums_layers_events_latency_and_upstreams() {
+        let mut a = Bucket::default();
+        a.requests_by_layer = [3, 5, 0];
+        a.err5xx_by_layer = [1, 2, 0];
+        a.events[EventKind::ConnectRefused.index()] = 4;
+        let mut h = Hist::default();
+        h.add(10_000);
+        a.req_time = Some(Box::new(h.clone()));
+        a.upstreams = vec![(0, 5, 2), (1, 1, 0)];
+        let mut b = Bucket::default();
+        b.requests_by_layer = [0, 7, 2];
+        b.err5xx_by_layer = [0, 1, 1];
+        b.events[EventKind::ConnectRefused.index()] = 1;
+        b.req_time = Some(Box::new(h.clone()));
+        b.up_time = Some(Box::new(h));
+        b.upstreams = vec![(1, 6, 1)];
+        let s = fold_buckets([&a, &b]);
+        assert_eq!(s.requests_by_layer, [3, 12, 2]);
+        assert_eq!(s.err5xx_by_layer, [1, 3, 1]);
+        assert_eq!(s.events[EventKind::ConnectRefused.index()], 5);
+        assert_eq!(s.events.iter().sum::<u64>(), 5);
+        assert_eq!((s.req_time.total(), s.up_time.total()), (2, 1));
+        assert_eq!(s.upstreams.len(), 2);
+        assert_eq!((s.upstreams[&0], s.upstreams[&1]), ((5, 2), (7, 1)));
+    }
+
+    #[test]
+    fn ladder_step_at_most_a_width() {
+        assert_eq!(ladder_step_at_most(0), 0);
+        assert_eq!(ladder_step_at_most(1), 0);
+        assert_eq!(ladder_step_at_most(4), 0);
+        assert_eq!(ladder_step_at_most(5), 1);
+        assert_eq!(ladder_step_at_most(59), 3);
+        assert_eq!(ladder_step_at_most(60), 4);
+        assert_eq!(ladder_step_at_most(604_800), 11);
+        assert_eq!(ladder_step_at_most(i64::MAX), crate::acc::LADDER.len() - 1);
     }
 }

@@ -1,18 +1,18 @@
 //! `gatelog live --metrics ADDR`: the live figures in Prometheus text exposition format
-//! (version 0.0.4), served by a tiny HTTP server on std::net (loopback unless an address is
-//! given). Counters are cumulative since start; label values from logs are escaped and
+//! (version 0.0.4), served over HTTP by `tiny_http` (loopback unless an address is given). Counters are cumulative since start; label values from logs are escaped and
 //! bounded in number.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use gatelog_parsers::{EventKind, Layer};
 
 use crate::acc::Acc;
+use crate::analysis;
 use crate::hist::Hist;
 use crate::report::{display_bytes, Incident};
 
@@ -102,35 +102,30 @@ impl Metrics {
         if let Some(c) = &acc.combos {
             self.add_combos(acc, c);
         }
-        for b in &acc.timeline.buckets {
-            for i in 0..3 {
-                self.layer_req[i] += b.requests_by_layer[i];
-                self.layer_5xx[i] += b.err5xx_by_layer[i];
+        let sums = analysis::fold_buckets(&acc.timeline.buckets);
+        for i in 0..3 {
+            self.layer_req[i] += sums.requests_by_layer[i];
+            self.layer_5xx[i] += sums.err5xx_by_layer[i];
+        }
+        self.req_time.merge(&sums.req_time);
+        self.up_time.merge(&sums.up_time);
+        for (x, n) in self.events.iter_mut().zip(sums.events) {
+            *x += n;
+        }
+        // by name (first seen first labelled: ids in the order the interval met them)
+        let mut ups: Vec<(u32, (u64, u64))> = sums.upstreams.into_iter().collect();
+        ups.sort_unstable_by_key(|u| u.0);
+        for (id, (r, e)) in ups {
+            let Some(name) = acc.upstream_names.get(id as usize) else {
+                continue;
+            };
+            let mut key = display_bytes(name);
+            if !self.upstreams.contains_key(&key) && self.upstreams.len() >= MAX_UPSTREAM_LABELS {
+                key = OTHER.into();
             }
-            if let Some(h) = &b.req_time {
-                self.req_time.merge(h);
-            }
-            if let Some(h) = &b.up_time {
-                self.up_time.merge(h);
-            }
-            for (k, n) in b.events.iter().enumerate() {
-                if let Some(x) = self.events.get_mut(k) {
-                    *x += *n as u64;
-                }
-            }
-            for &(id, r, e) in &b.upstreams {
-                let Some(name) = acc.upstream_names.get(id as usize) else {
-                    continue;
-                };
-                let mut key = display_bytes(name);
-                if !self.upstreams.contains_key(&key) && self.upstreams.len() >= MAX_UPSTREAM_LABELS
-                {
-                    key = "(other)".into();
-                }
-                let x = self.upstreams.entry(key).or_insert((0, 0));
-                x.0 += r as u64;
-                x.1 += e as u64;
-            }
+            let x = self.upstreams.entry(key).or_insert((0, 0));
+            x.0 += r;
+            x.1 += e;
         }
     }
 
@@ -430,61 +425,128 @@ fn histogram(o: &mut String, name: &str, help: &str, h: &Hist) {
     let _ = writeln!(o, "{name}_count {}", h.total());
 }
 
-/// Listen on `addr` and serve `GET /metrics` with the latest text. Returns the address
-/// actually bound (port 0 picks a free one).
-pub fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<SocketAddr, String> {
-    let l = TcpListener::bind(addr)
-        .map_err(|e| format!("cannot listen: {e}; choose another address or port"))?;
-    let local = l.local_addr().map_err(|e| e.to_string())?;
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let _ = handle(s, &text);
-        }
-    });
-    Ok(local)
+/// Worker threads answering scrapes (each takes the next request from the HTTP server's
+/// queue: a slow client holds up one worker, not the others).
+const WORKERS: usize = 4;
+/// How long [`Server::shutdown`] waits for the scrapes being answered.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// Content type of the exposition text (Prometheus text format 0.0.4).
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `--metrics` HTTP endpoint ([`tiny_http`]): `GET`/`HEAD /metrics` (a query string is
+/// ignored) answer the latest exposition text; another path is 404, another method 405; a
+/// malformed request gets tiny_http's 400. Listening stops when it is shut down or dropped.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    /// One message per worker that has ended.
+    ended: mpsc::Receiver<()>,
+    workers: usize,
 }
 
-fn handle(mut s: TcpStream, text: &Mutex<String>) -> std::io::Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    s.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut req = Vec::new();
-    let mut buf = [0u8; 1024];
-    while req.len() < 8192 && !req.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
+/// Listen on `addr` and serve `GET /metrics` with the latest text. [`Server::addr`] is the
+/// address actually bound (port 0 picks a free one).
+pub fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<Server, String> {
+    let http = tiny_http::Server::http(addr)
+        .map_err(|e| format!("cannot listen: {e}; choose another address or port"))?;
+    let local = http
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| "cannot listen: not an IP address".to_string())?;
+    let http = Arc::new(http);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, ended) = mpsc::channel();
+    let mut workers = 0;
+    for i in 0..WORKERS {
+        let (http, text, stop, tx) = (http.clone(), text.clone(), stop.clone(), tx.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("metrics-{i}"))
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    // an error is the queue unblocked by `shutdown` (or the listener
+                    // failing): the loop condition decides
+                    if let Ok(rq) = http.recv() {
+                        let _ = answer(rq, &text);
+                    }
+                }
+                let _ = tx.send(());
+            });
+        match spawned {
+            Ok(_) => workers += 1,
+            Err(e) if workers == 0 => return Err(format!("cannot start the metrics server: {e}")),
+            Err(_) => break,
         }
-        req.extend_from_slice(&buf[..n]);
     }
-    let first = req.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let mut parts = first.split(|&b| b == b' ');
-    let method = parts.next().unwrap_or(&[]);
-    let path = parts.next().unwrap_or(&[]);
-    let (status, ctype, body) = if method != b"GET" && method != b"HEAD" {
-        (
-            "405 Method Not Allowed",
-            "text/plain",
-            "use GET /metrics\n".to_string(),
-        )
-    } else if path == b"/metrics" || path.starts_with(b"/metrics?") {
+    Ok(Server {
+        http,
+        addr: local,
+        stop,
+        ended,
+        workers,
+    })
+}
+
+impl Server {
+    /// The address bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop: the workers finish the scrapes they are answering (waiting at most
+    /// [`SHUTDOWN_GRACE`] for them), then the listening socket is closed.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for _ in 0..self.workers {
+            self.http.unblock();
+        }
+        let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
+        for _ in 0..self.workers {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if self.ended.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+        // the last reference (when every worker ended) closes the listener
+    }
+}
+
+/// Answer one request.
+fn answer(rq: tiny_http::Request, text: &Mutex<String>) -> std::io::Result<()> {
+    use tiny_http::Method;
+    let path = rq.url();
+    let (status, ctype, body) = if !matches!(rq.method(), Method::Get | Method::Head) {
+        (405, "text/plain", "use GET /metrics\n".to_string())
+    } else if path == "/metrics" || path.starts_with("/metrics?") {
         let body = text.lock().map(|g| g.clone()).unwrap_or_default();
-        ("200 OK", "text/plain; version=0.0.4; charset=utf-8", body)
+        (200, CONTENT_TYPE, body)
     } else {
         (
-            "404 Not Found",
+            404,
             "text/plain",
             "gatelog live: metrics are at /metrics\n".to_string(),
         )
     };
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    if method != b"HEAD" {
-        out.push_str(&body);
+    let mut resp = tiny_http::Response::from_string(body)
+        .with_status_code(status)
+        // Content-Length always (not chunked above 32 KiB), as scrapers expect
+        .with_chunked_threshold(usize::MAX);
+    if let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], ctype.as_bytes()) {
+        resp.add_header(h);
     }
-    s.write_all(out.as_bytes())?;
-    s.flush()
+    if status == 405 {
+        if let Ok(h) = tiny_http::Header::from_bytes(&b"Allow"[..], &b"GET, HEAD"[..]) {
+            resp.add_header(h);
+        }
+    }
+    // (HEAD: tiny_http sends the headers, Content-Length included, without the body)
+    rq.respond(resp)
 }
 
 #[cfg(test)]

@@ -702,7 +702,8 @@ fn metrics_endpoint_passes_promtool() {
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
     let get = || {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        // (read to the end: ask for the connection to be closed after the answer)
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut r = String::new();
         s.read_to_string(&mut r).unwrap();

@@ -788,22 +788,17 @@ impl<'o> Live<'o> {
             for (a, b) in codes.iter_mut().zip(slot.acc.status_counts.iter()) {
                 *a += b;
             }
-            for b in &slot.acc.timeline.buckets {
-                if let Some(h) = &b.req_time {
-                    hist.merge(h);
+            let sums = analysis::fold_buckets(&slot.acc.timeline.buckets);
+            hist.merge(&sums.req_time);
+            for (id, (r, e)) in sums.upstreams {
+                if let Some(n) = slot.acc.upstream_names.get(id as usize) {
+                    let x = ups.entry(n.to_vec()).or_insert((0, 0));
+                    x.0 += r;
+                    x.1 += e;
                 }
-                for &(id, r, e) in &b.upstreams {
-                    if let Some(n) = slot.acc.upstream_names.get(id as usize) {
-                        let x = ups.entry(n.to_vec()).or_insert((0, 0));
-                        x.0 += r as u64;
-                        x.1 += e as u64;
-                    }
-                }
-                for (k, n) in b.events.iter().enumerate() {
-                    if let Some(x) = events.get_mut(k) {
-                        *x += *n as u64;
-                    }
-                }
+            }
+            for (x, n) in events.iter_mut().zip(sums.events) {
+                *x += n;
             }
         }
         for (code, &n) in codes.iter().enumerate() {
@@ -879,8 +874,7 @@ impl<'o> Live<'o> {
     fn analyse_acc(&self, now_s: i64, window_s: i64, width_hint: Option<i64>) -> (Report, Acc) {
         let mut acc = self.window_acc(now_s, window_s);
         if let Some(w) = width_hint {
-            let step = LADDER.iter().rposition(|&l| l <= w.max(1)).unwrap_or(0);
-            acc.timeline.coarsen(step);
+            acc.timeline.coarsen(analysis::ladder_step_at_most(w));
         }
         let r = analysis::report_of(
             &mut acc,
@@ -933,8 +927,6 @@ impl<'o> Live<'o> {
             .collect()
     }
 }
-
-const LADDER: [i64; 12] = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400, 604800];
 
 fn secs(us: u64) -> f64 {
     (us as f64 / 1000.0).round() / 1000.0
@@ -1255,12 +1247,14 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
         });
     }
     let metrics_text = Arc::new(std::sync::Mutex::new(String::new()));
+    let mut metrics_server = None;
     if let Some(addr) = &metrics_at {
-        let bound = metrics::serve(addr, metrics_text.clone())
+        let server = metrics::serve(addr, metrics_text.clone())
             .map_err(|e| UserError(format!("--metrics {addr}: {e}")))?;
         if !a.quiet || !tui_mode {
-            eprintln!("gatelog: metrics at http://{bound}/metrics");
+            eprintln!("gatelog: metrics at http://{}/metrics", server.addr());
         }
+        metrics_server = Some(server);
     }
     let mut screen = if tui_mode {
         let s = tui::Screen::start().map_err(|e| {
@@ -1538,6 +1532,7 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
                     Err(e) => return Err(UserError(format!("cannot encode a JSON line: {e}"))),
                 }
                 if emit_closed(&out)? {
+                    drop(metrics_server.take());
                     if let Some(sig) = stop {
                         stop_signals::die(sig);
                     }
@@ -1573,6 +1568,8 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
         let _ = stdin_open;
     }
     drop(screen);
+    // (before `die`, which runs no destructor)
+    drop(metrics_server.take());
     if let Some(sig) = stop {
         stop_signals::die(sig);
     }
