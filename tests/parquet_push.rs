@@ -208,11 +208,11 @@ fn reference_record(
     p.parse_each(rec, &mut |res| match res {
         Ok(Record::Request(r)) => {
             ok += 1;
-            x.req.push(req_row(f, line, off, &r));
+            x.req.push(req_row(f, line, off, r));
         }
         Ok(Record::Event(e)) => {
             ok += 1;
-            x.ev.push(ev_row(f, line, off, &e));
+            x.ev.push(ev_row(f, line, off, e));
         }
         Ok(Record::Ignored) => ok += 1,
         Err(e) => {
