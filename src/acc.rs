@@ -961,6 +961,9 @@ pub const REJECTED_SAMPLES: usize = 5;
 #[derive(Clone, Debug)]
 pub struct Acc {
     pub timeline: Timeline,
+    /// Requests and failures in 10 s cells whatever the timeline's width: incidents are
+    /// found on it (`crate::fine`).
+    pub fine: crate::fine::Fine,
     pub upstream_names: Vec<Box<[u8]>>,
     upstream_ids: HashMap<Box<[u8]>, u32>,
     /// Clients, paths and upstreams of 5xx requests, per layer (index `Layer as usize`).
@@ -1031,6 +1034,7 @@ impl Acc {
     pub fn new(base_width_s: i64) -> Self {
         Acc {
             timeline: Timeline::new(base_width_s),
+            fine: Default::default(),
             upstream_names: Vec::new(),
             upstream_ids: HashMap::new(),
             top_clients: std::array::from_fn(|_| TopN::new(1000)),
@@ -1185,6 +1189,10 @@ impl Acc {
         if let Some(id) = up_id {
             b.add_upstream(id, 1, is5 as u32);
         }
+        let f = self.fine.cell(utc_us);
+        f.requests[li] += 1;
+        f.err5xx[li] += is5 as u32;
+        f.s429[li] += (status == 429) as u32;
         if layer == Layer::Lb {
             if !self.lb_clients_full {
                 self.note_lb_client(r.client);
@@ -1295,6 +1303,18 @@ impl Acc {
         let b = self.timeline.bucket_mut(utc_us);
         let k = e.kind.index();
         b.events[k] = b.events[k].saturating_add(1);
+        if e.kind.is_error() || e.kind == EventKind::ClientHeaderTooBig {
+            let f = self.fine.cell(utc_us);
+            if e.kind == EventKind::ClientHeaderTooBig {
+                f.header_too_big += 1;
+            }
+            if e.kind.is_error()
+                && e.kind != EventKind::FpmSlowTrace
+                && e.kind != EventKind::FpmExecutingTooSlow
+            {
+                f.errors += 1;
+            }
+        }
         if e.kind == EventKind::Other || e.kind == EventKind::FpmChildStarted {
             return;
         }
@@ -1359,6 +1379,7 @@ impl Acc {
             .map(|n| self.upstream_id(n))
             .collect();
         self.timeline.merge(o.timeline, &remap);
+        self.fine.merge(std::mem::take(&mut o.fine));
         // request rows: line fix-up and upstream ids in one pass
         if !shift.is_empty() || remap.iter().enumerate().any(|(i, &n)| n != i as u32) {
             for r in &mut o.req_rows {

@@ -197,6 +197,10 @@ pub fn report_of(
         }
     });
     let baseline_rate = baseline(&base_sig, any_requests).0;
+    // When the display is coarser than the fine series (days of logs, inputs that do not
+    // overlap in time), incidents are found on the fine series (`crate::fine`): their times
+    // are exact, the display buckets they fall in give the rest.
+    let exact = fine_spans(acc, &mut spans, any_requests, opts, prior);
 
     // timeline rows
     let mut rows = Vec::with_capacity(tl.buckets.len());
@@ -233,13 +237,20 @@ pub fn report_of(
     // incidents with causes
     let mut incidents = Vec::new();
     for (n, &(s, e)) in spans.iter().enumerate() {
-        let start_us = tl.bucket_start_us(s);
-        let end_us = tl.bucket_start_us(e) + width * 1_000_000;
+        let (start_us, end_us) = exact.get(n).copied().unwrap_or((
+            tl.bucket_start_us(s),
+            tl.bucket_start_us(e) + width * 1_000_000,
+        ));
         let bs = &tl.buckets[s..=e];
         // Headline figures count each request once: at the outermost layer that logged
         // requests in the window (a request logged by the LB and by nginx is one request).
         let outer = outer_layer(bs);
+        let fine = exact
+            .get(n)
+            .and_then(|_| acc.fine.figures(start_us, end_us))
+            .filter(|_| outer.is_some());
         let (errors, requests) = match outer {
+            Some(_) if fine.is_some() => fine.unwrap_or_default(),
             Some(l) => (
                 bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
                 bs.iter().map(|b| b.requests_by_layer[l]).sum(),
@@ -413,6 +424,47 @@ fn choose_width(tl: &mut Timeline, want: Option<i64>) {
         }
     };
     tl.coarsen(step);
+}
+
+/// Incidents found on the fine series when it is finer than the display (`crate::fine`):
+/// replaces `spans` by the display buckets they fall in (merged where they share one) and
+/// returns their exact [start, end) µs; else leaves `spans` and returns nothing. Runs with
+/// earlier runs' buckets (`prior`, `--state`) keep the display's incidents.
+fn fine_spans(
+    acc: &Acc,
+    spans: &mut Vec<(usize, usize)>,
+    rates: bool,
+    opts: &AnalysisOptions,
+    prior: &[(u64, u64)],
+) -> Vec<(i64, i64)> {
+    let tl = &acc.timeline;
+    let mut exact: Vec<(i64, i64)> = Vec::new();
+    if !prior.is_empty() || tl.buckets.is_empty() {
+        return exact;
+    }
+    let Some(times) =
+        crate::fine::incidents(&acc.fine, tl.width_s(), rates, opts.min_incident_errors)
+    else {
+        return exact;
+    };
+    spans.clear();
+    let w = tl.width_s() * 1_000_000;
+    let last = tl.buckets.len() as i64 - 1;
+    for (a, b) in times {
+        let s = (a.div_euclid(w) - tl.first).clamp(0, last) as usize;
+        let e = ((b - 1).div_euclid(w) - tl.first).clamp(0, last) as usize;
+        match (spans.last_mut(), exact.last_mut()) {
+            (Some(sp), Some(x)) if s <= sp.1 => {
+                sp.1 = sp.1.max(e);
+                x.1 = x.1.max(b);
+            }
+            _ => {
+                spans.push((s, e));
+                exact.push((a, b));
+            }
+        }
+    }
+    exact
 }
 
 fn ladder(step: usize) -> i64 {

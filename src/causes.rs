@@ -617,7 +617,20 @@ fn access_502(c: &CauseCtx<'_>, out: &[Cause]) -> Option<Cause> {
     let mut times: Vec<u64> = rows.iter().filter_map(|r| r.up_us).collect();
     let (m, k) = cluster(&mut times)?;
     if m < 1_000_000 {
-        return None;
+        // dropped at once after it connected, at no timeout value: a reset, not a limit
+        let summary = format!(
+            "{k} of {n} 502s ended after ~{} of upstream time with no response (access log, no error log): the backend closed or reset the connection mid-request (a crash, a kill, or the application dropping it). The nginx error log would show the resets ('recv() failed (104)'), the php-fpm master log and the kernel log would tell a terminate, a crash or an OOM kill apart.",
+            fmt_us(Some(m))
+        );
+        let mut x = cause(
+            "upstream_reset",
+            0.4 + 0.2 * share(k as u64, n),
+            summary,
+            c.ev_status(&[502], 3),
+        );
+        x.explains = (k as u64).min(c.status(502));
+        x.headline = format!("upstream dropped connections after ~{}", fmt_us(Some(m)));
+        return Some(x);
     }
     let summary = format!(
         "{k} of {n} 502s came after {} of upstream time each (access log, no error log): the backend dropped the connection at one fixed time, most likely php-fpm's request_terminate_timeout = {}. The nginx error log would show the resets, the php-fpm log whether the worker was terminated, crashed or killed.",

@@ -298,6 +298,13 @@ pub(crate) struct Demux<'o> {
 impl<'o> Demux<'o> {
     /// `w` holds the parser of `plan.primary()`.
     pub(crate) fn new(w: Worker<'o>, plan: &Plan) -> Self {
+        let popts = w.opts.parser_opts.clone();
+        Self::with_opts(w, plan, &popts)
+    }
+
+    /// [`Demux::new`], the other formats' parsers built with `popts` (the run's options with
+    /// this input's year hint).
+    pub(crate) fn with_opts(w: Worker<'o>, plan: &Plan, popts: &ParserOptions) -> Self {
         let opts = w.opts;
         let mut lanes = Vec::new();
         let mut order: [Vec<usize>; 2] = Default::default();
@@ -315,7 +322,7 @@ impl<'o> Demux<'o> {
                     active = Some(lanes.len());
                     w.parser.clone_box() // a stand-in: the real one is in the worker
                 } else {
-                    match parsers::build(f, &opts.parser_opts) {
+                    match parsers::build(f, popts) {
                         Ok(p) => p,
                         Err(_) => continue,
                     }
@@ -520,11 +527,7 @@ impl<'o> Demux<'o> {
     }
 
     /// One physical line of the input (as the line reader hands it out).
-    pub(crate) fn item(
-        &mut self,
-        item: &LineItem<'_>,
-        mut sink: Option<&mut Box<dyn crate::export::RowSink>>,
-    ) {
+    pub(crate) fn item(&mut self, item: &LineItem<'_>) {
         match *item {
             LineItem::Line {
                 bytes,
@@ -532,9 +535,6 @@ impl<'o> Demux<'o> {
                 offset,
             } => {
                 let Some(w) = self.wrapper else {
-                    if let Some(s) = sink {
-                        s.item(item);
-                    }
                     self.line(bytes, Stream::Stdout, None, line_no, offset, 1);
                     return;
                 };
@@ -542,13 +542,14 @@ impl<'o> Demux<'o> {
                 let mut joiner = std::mem::replace(&mut self.joiner, Joiner::new(0));
                 match wrap::unwrap(w, bytes, &mut scratch) {
                     Ok(p) => joiner.push(&p, line_no, offset, &mut |j| {
-                        self.joined(&j, sink.as_deref_mut());
+                        self.joined(&j);
                     }),
                     Err(_) if blank(bytes) => self.w.ignored(1),
                     Err(e) => self.w.reject_as(
                         bytes,
                         1,
                         line_no,
+                        offset,
                         format!("not a {} line: {}", w.id(), e.reason()),
                         format!("not a {} line: {e}", w.id()),
                     ),
@@ -564,13 +565,14 @@ impl<'o> Demux<'o> {
         }
     }
 
-    fn joined(&mut self, j: &wrap::Joined<'_>, sink: Option<&mut Box<dyn crate::export::RowSink>>) {
+    fn joined(&mut self, j: &wrap::Joined<'_>) {
         if j.too_long {
             let max = self.w.opts.max_line;
             self.w.reject_as(
                 b"",
                 j.pieces,
                 j.line_no,
+                j.offset,
                 format!("line longer than --max-line ({max} bytes)"),
                 format!(
                     "line longer than --max-line ({max} bytes): {} pieces from offset {}",
@@ -578,13 +580,6 @@ impl<'o> Demux<'o> {
                 ),
             );
             return;
-        }
-        if let Some(s) = sink {
-            s.item(&LineItem::Line {
-                bytes: j.body,
-                line_no: j.line_no,
-                offset: j.offset,
-            });
         }
         self.line(
             j.body,
@@ -604,7 +599,7 @@ impl<'o> Demux<'o> {
     /// End what is in progress: lines waiting for their last piece, multi-line records.
     pub(crate) fn flush(&mut self) {
         let mut joiner = std::mem::replace(&mut self.joiner, Joiner::new(0));
-        joiner.finish(&mut |j| self.joined(&j, None));
+        joiner.finish(&mut |j| self.joined(&j));
         self.joiner = joiner;
         for si in 0..2 {
             if let Some(m) = self.multi[si].take() {

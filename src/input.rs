@@ -225,8 +225,10 @@ fn read_ignore(dir: &Path) -> Vec<glob::Pattern> {
         .collect()
 }
 
-/// Split `access.log.2.gz` into (`access.log`, 2); `access.log` → (`access.log`, 0).
-pub fn rotation_key(p: &Path) -> (PathBuf, u32) {
+/// Split `access.log.2.gz` into (`access.log`, 2); `access.log` → (`access.log`, 0). The
+/// number grows with age: kubelet's `0.log.20261205-151500[.gz]` (the time it was rotated)
+/// gets one above every `.N` that shrinks as the time grows.
+pub fn rotation_key(p: &Path) -> (PathBuf, u64) {
     let s = p.to_string_lossy();
     let mut base: &str = &s;
     for suf in [".gz", ".zst", ".zstd"] {
@@ -238,9 +240,23 @@ pub fn rotation_key(p: &Path) -> (PathBuf, u32) {
     if let Some(dot) = base.rfind('.') {
         let tail = &base[dot + 1..];
         if !tail.is_empty() && tail.len() <= 4 && tail.bytes().all(|c| c.is_ascii_digit()) {
-            if let Ok(n) = tail.parse::<u32>() {
+            if let Ok(n) = tail.parse::<u64>() {
                 return (PathBuf::from(&base[..dot]), n);
             }
+        }
+        // kubelet: YYYYMMDD-HHMMSS
+        let t = tail.as_bytes();
+        if t.len() == 15
+            && t[8] == b'-'
+            && t.iter()
+                .enumerate()
+                .all(|(k, c)| k == 8 || c.is_ascii_digit())
+        {
+            let n: u64 = t
+                .iter()
+                .filter(|c| c.is_ascii_digit())
+                .fold(0, |n, c| n * 10 + u64::from(c - b'0'));
+            return (PathBuf::from(&base[..dot]), 2 * 10u64.pow(14) - n);
         }
     }
     (PathBuf::from(base), 0)
@@ -578,6 +594,27 @@ mod tests {
                 "a/access.log.1",
                 "a/access.log",
                 "a/error.log"
+            ]
+        );
+        // kubelet's rotated container logs: the time of rotation in the name
+        let mut v: Vec<PathBuf> = [
+            "pods/p/c/0.log",
+            "pods/p/c/0.log.20261205-151500",
+            "pods/p/c/0.log.20261204-235959.gz",
+            "pods/p/c/0.log.20261205-090000.gz",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        sort_rotated(&mut v);
+        let s: Vec<String> = v.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            s,
+            vec![
+                "pods/p/c/0.log.20261204-235959.gz",
+                "pods/p/c/0.log.20261205-090000.gz",
+                "pods/p/c/0.log.20261205-151500",
+                "pods/p/c/0.log",
             ]
         );
     }

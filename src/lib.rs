@@ -10,6 +10,7 @@ pub mod dedup;
 pub mod demux;
 pub mod exit;
 pub mod export;
+pub mod fine;
 pub mod follow;
 pub mod hist;
 pub mod input;

@@ -223,6 +223,23 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 *stdin_rest_slot() = Some(r);
             }
         }
+        // a container wrapper is not a format: the forced one is the inner lines'
+        let head = match &d.head {
+            Some(h) => Some((h.clone(), false)),
+            None => input::open(inp)
+                .ok()
+                .and_then(|mut r| read_head(&mut r).ok()),
+        };
+        if let Some((h, complete)) = head {
+            if let Some(w) = parsers::wrap::sniff(&sample_lines(&h, complete)) {
+                d.reason = format!("{}: {f} forced with --format", w.id());
+                d.demux = Some(std::sync::Arc::new(crate::demux::Plan {
+                    wrapper: Some(w),
+                    streams: [vec![f], vec![f]],
+                    klog: [false; 2],
+                }));
+            }
+        }
         return d;
     }
     let mut r = match input::open(inp) {
@@ -396,10 +413,15 @@ pub fn run_jobs_dedup(
     stdin_head: Option<Vec<u8>>,
     dedup: Option<&crate::dedup::Run>,
 ) -> Acc {
+    // each input's year hint and time span, once per input (span.rs)
+    let times = crate::span::prepare(jobs, opts, tz, stdin_head.as_deref());
+    let time_of = |j: &Job| times.get(&j.input.id).copied().unwrap_or_default();
     let stdin_rest = stdin_rest_slot().take();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     let mut pre = match dedup {
-        Some(d) => crate::dedup::first_pass(jobs, d, |j| run_job(j, opts, tz, &stdin, Some(d))),
+        Some(d) => crate::dedup::first_pass(jobs, d, |j| {
+            run_job(j, opts, tz, &stdin, Some(d), &time_of(j))
+        }),
         None => Vec::new(),
     };
     pre.resize_with(jobs.len(), || crate::dedup::Pre::Run);
@@ -415,7 +437,9 @@ pub fn run_jobs_dedup(
             .par_iter()
             .zip(slots)
             .filter_map(|(job, slot)| match slot {
-                crate::dedup::Pre::Run => Some(run_job(job, opts, tz, &stdin, dedup)),
+                crate::dedup::Pre::Run => {
+                    Some(run_job(job, opts, tz, &stdin, dedup, &time_of(job)))
+                }
                 crate::dedup::Pre::Done(a) => Some(*a),
                 crate::dedup::Pre::Merged => None,
             })
@@ -442,6 +466,7 @@ fn run_job<'o>(
     tz: &TzChoice,
     stdin: &StdinParts,
     dedup: Option<&'o crate::dedup::Run>,
+    time: &crate::span::InputTime,
 ) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
@@ -451,7 +476,6 @@ fn run_job<'o>(
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
-    let mut year_hint = None;
     let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
@@ -459,7 +483,6 @@ fn run_job<'o>(
                 Err(p) => p.into_inner(),
             };
             let head = g.0.take().unwrap_or_default();
-            year_hint = Some(crate::span::stdin_year_hint(&head));
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
@@ -474,16 +497,14 @@ fn run_job<'o>(
             return acc;
         }
     };
-    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs)
-    let built = if crate::span::needs_year(job.format) {
-        let popts = ParserOptions {
-            year_hint: year_hint.or_else(|| Some(crate::span::year_hint(&job.input))),
-            ..opts.parser_opts.clone()
-        };
-        parsers::build(job.format, &popts)
-    } else {
-        parsers::build(job.format, &opts.parser_opts)
-    };
+    // year-less syslog timestamps: the year from this input's dated lines or mtime (span.rs);
+    // a wrapped or mixed input's parsers all get it (HAProxy's syslog lines inside a
+    // container's stream)
+    let popts = time.year_hint.map(|y| ParserOptions {
+        year_hint: Some(y),
+        ..opts.parser_opts.clone()
+    });
+    let built = parsers::build(job.format, popts.as_ref().unwrap_or(&opts.parser_opts));
     let parser = match built {
         Ok(p) => p,
         Err(e) => {
@@ -494,58 +515,56 @@ fn run_job<'o>(
         }
     };
     let mut w = Worker::new(acc, parser, job.format, file, opts, tz);
+    w.span = time.span;
     w.dedup = dedup.and_then(|d| d.hook(file));
     let mut lr = LineReader::new(opts.block_bytes, opts.max_line);
     let multiline = w.parser.framing() == Framing::MultiLine;
-    let mut sink = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
+    // --parquet: the worker pushes each record it reads to this job's row sink
+    w.rows = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
     if let Some(plan) = &job.input.demux {
         // a container wrapper or mixed formats: its own loop, so the plain one stays as is
-        let mut d = crate::demux::Demux::new(w, plan);
-        let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
-            d.item(&item, sink.as_mut())
-        });
-        drop(sink);
-        let w = d.finish();
+        let mut d =
+            crate::demux::Demux::with_opts(w, plan, popts.as_ref().unwrap_or(&opts.parser_opts));
+        let (lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| d.item(&item));
+        let mut w = d.finish();
+        end_rows(&mut w, lines);
         return finish_job(job, w, bytes, err);
     }
-    let (_lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| {
-        match item {
-            LineItem::Line {
-                bytes,
-                line_no,
-                offset,
-            } => {
-                if multiline {
-                    w.frame(bytes, line_no, offset);
-                } else {
-                    w.record(bytes, 1, line_no, offset);
-                }
-            }
-            LineItem::TooLong {
-                line_no,
-                offset,
-                len,
-            } => {
-                if multiline {
-                    w.flush();
-                }
-                w.reject_too_long(line_no, offset, len);
+    let (lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| match item {
+        LineItem::Line {
+            bytes,
+            line_no,
+            offset,
+        } => {
+            if multiline {
+                w.frame(bytes, line_no, offset);
+            } else {
+                w.record(bytes, 1, line_no, offset);
             }
         }
-        if let Some(s) = sink.as_mut() {
-            // a duplicate line (crate::dedup) is counted there, and has no row
-            if w.dedup.as_mut().is_some_and(|h| h.take_last()) {
-                s.duplicate(&item);
-            } else {
-                s.item(&item);
+        LineItem::TooLong {
+            line_no,
+            offset,
+            len,
+        } => {
+            if multiline {
+                w.flush();
             }
+            w.reject_too_long(line_no, offset, len);
         }
     });
-    drop(sink); // closes this job's part files
     if multiline {
         w.flush();
     }
+    end_rows(&mut w, lines);
     finish_job(job, w, bytes, err)
+}
+
+/// End the job's row sink (`--parquet`): it learns how many lines the job read, and closes.
+fn end_rows(w: &mut Worker<'_>, lines: u64) {
+    if let Some(mut s) = w.rows.take() {
+        s.end(lines);
+    }
 }
 
 fn finish_job(job: &Job, mut w: Worker<'_>, bytes: u64, err: Option<io::Error>) -> Acc {
@@ -593,8 +612,14 @@ pub(crate) struct Worker<'o> {
     /// The zone offset of a zone-less timestamp when something better than `tz` knows it
     /// (a container runtime's UTC time of the same line: `crate::demux`).
     pub(crate) offset_hint: Option<i32>,
+    /// The instants (UTC µs, inclusive) this input's lines may have (`crate::span`): a line
+    /// outside is rejected as [`crate::span::OUTSIDE_REASON`].
+    pub(crate) span: (i64, i64),
     /// This input's part in counting the same requests of two inputs once (`crate::dedup`).
     pub(crate) dedup: Option<crate::dedup::Hook<'o>>,
+    /// `--parquet`: where each record read and each line rejected also goes
+    /// (`crate::export::sink`); `None` otherwise.
+    pub(crate) rows: Option<Box<dyn crate::export::RowSink>>,
 }
 
 impl<'o> Worker<'o> {
@@ -620,7 +645,9 @@ impl<'o> Worker<'o> {
             pending_offset: 0,
             pending_lines: 0,
             offset_hint: None,
+            span: crate::span::FULL_SPAN,
             dedup: None,
+            rows: None,
         }
     }
 
@@ -636,9 +663,19 @@ impl<'o> Worker<'o> {
         rec: &[u8],
         n_lines: u64,
         line_no: u64,
+        offset: u64,
         reason: String,
         detail: String,
     ) {
+        if let Some(s) = self.rows.as_mut() {
+            let at = crate::export::RowAt {
+                format: self.format,
+                line: line_no,
+                offset,
+            };
+            let text = (!rec.is_empty()).then_some(rec);
+            s.reject(at, n_lines, &reason, rec.len() as u64, text);
+        }
         let st = &mut self.st;
         st.lines += n_lines;
         st.rejected += n_lines;
@@ -690,6 +727,14 @@ impl<'o> Worker<'o> {
         st.lines += 1;
         st.rejected += 1;
         let reason = format!("line longer than --max-line ({max} bytes)");
+        if let Some(s) = self.rows.as_mut() {
+            let at = crate::export::RowAt {
+                format: self.format,
+                line: line_no,
+                offset,
+            };
+            s.reject(at, 1, &reason, len, None);
+        }
         *st.rejected_reasons.entry(reason.clone()).or_insert(0) += 1;
         if st.rejected_samples.len() < REJECTED_SAMPLES {
             st.rejected_samples.push(Sample {
@@ -709,7 +754,7 @@ impl<'o> Worker<'o> {
     /// Log Service array line holds many), skipped when all fell outside `--since/--until`,
     /// else rejected.
     #[inline]
-    pub(crate) fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, _offset: u64) {
+    pub(crate) fn record(&mut self, rec: &[u8], n_lines: u64, line_no: u64, offset: u64) {
         let Worker {
             acc,
             st,
@@ -720,13 +765,17 @@ impl<'o> Worker<'o> {
             layer,
             format,
             offset_hint,
+            span,
             dedup,
+            rows,
             ..
         } = self;
         let hint = *offset_hint;
+        let (span_lo, span_hi) = *span;
         let (file, layer, format) = (*file, *layer, *format);
         let (mut ok, mut skipped, mut failed): (u32, u32, Option<gatelog_parsers::ParseError>) =
             (0, 0, None);
+        let mut outside = 0u32;
         let mut dup = 0u32;
         parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
@@ -738,6 +787,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = r.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -781,6 +834,14 @@ impl<'o> Worker<'o> {
                     line_no,
                     rec,
                 );
+                if let Some(s) = rows.as_mut() {
+                    let at = crate::export::RowAt {
+                        format,
+                        line: line_no,
+                        offset,
+                    };
+                    s.request(at, utc, r, up_us);
+                }
             }
             Ok(Record::Event(e)) => {
                 let off = match e.ts.offset {
@@ -791,6 +852,10 @@ impl<'o> Worker<'o> {
                     },
                 };
                 let utc = e.ts.wall_us - off as i64 * 1_000_000;
+                if utc < span_lo || utc > span_hi {
+                    outside += 1;
+                    return;
+                }
                 if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
                 {
                     skipped += 1;
@@ -803,6 +868,14 @@ impl<'o> Worker<'o> {
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
                 acc.add_event(utc, e, file, line_no, rec);
+                if let Some(s) = rows.as_mut() {
+                    let at = crate::export::RowAt {
+                        format,
+                        line: line_no,
+                        offset,
+                    };
+                    s.event(at, utc, e);
+                }
             }
             Ok(Record::Ignored) => ok += 1,
             Err(e) => {
@@ -819,6 +892,30 @@ impl<'o> Worker<'o> {
             if dup > 0 {
                 st.duplicates += n_lines;
             }
+        } else if outside > 0 {
+            st.rejected += n_lines;
+            if let Some(s) = rows.as_mut() {
+                let at = crate::export::RowAt {
+                    format,
+                    line: line_no,
+                    offset,
+                };
+                let reason = crate::span::OUTSIDE_REASON;
+                s.reject(at, n_lines, reason, rec.len() as u64, Some(rec));
+            }
+            if st.rejected_samples.len() < REJECTED_SAMPLES {
+                st.rejected_samples.push(Sample {
+                    utc_us: 0,
+                    file,
+                    line: line_no,
+                    text: crate::acc::clip(rec),
+                });
+                st.rejected_reason_of_samples
+                    .push(crate::span::OUTSIDE_REASON.to_string());
+            }
+            *st.rejected_reasons
+                .entry(crate::span::OUTSIDE_REASON.to_string())
+                .or_insert(0) += n_lines;
         } else {
             st.rejected += n_lines;
             let e = failed.unwrap_or_else(|| gatelog_parsers::ParseError::not_this_format(0));
@@ -832,6 +929,14 @@ impl<'o> Worker<'o> {
                 st.rejected_reason_of_samples.push(format!("{e}"));
             }
             let reason = e.reason();
+            if let Some(s) = rows.as_mut() {
+                let at = crate::export::RowAt {
+                    format,
+                    line: line_no,
+                    offset,
+                };
+                s.reject(at, n_lines, &reason, rec.len() as u64, Some(rec));
+            }
             match st.rejected_reasons.get_mut(&reason) {
                 Some(n) => *n += n_lines,
                 None => {
@@ -955,7 +1060,7 @@ impl<'o> LineFeed<'o> {
                 line_no,
                 offset,
             };
-            d.item(&item, None);
+            d.item(&item);
             return;
         }
         if self.w.parser.framing() == Framing::MultiLine {
@@ -968,14 +1073,11 @@ impl<'o> LineFeed<'o> {
     /// A line longer than `--max-line`.
     pub fn too_long(&mut self, line_no: u64, offset: u64, len: u64) {
         if let Some(d) = self.d.as_mut() {
-            d.item(
-                &LineItem::TooLong {
-                    line_no,
-                    offset,
-                    len,
-                },
-                None,
-            );
+            d.item(&LineItem::TooLong {
+                line_no,
+                offset,
+                len,
+            });
             return;
         }
         self.w.flush();

@@ -48,3 +48,280 @@ pub fn year_hint(inp: &Input) -> YearHint {
 pub fn stdin_year_hint(head: &[u8]) -> YearHint {
     dated_in(head).map_or_else(YearHint::now, YearHint::Near)
 }
+
+/// What one input's jobs need to know about its time, computed once per input before its
+/// jobs run (so the chunks of a file split across threads agree).
+#[derive(Clone, Copy, Debug)]
+pub struct InputTime {
+    /// The year of its year-less timestamps (formats that have them).
+    pub year_hint: Option<YearHint>,
+    /// The UTC instants (µs, inclusive) its lines may have; a line outside is counted as
+    /// rejected ([`OUTSIDE_REASON`]) and not analysed.
+    pub span: (i64, i64),
+}
+
+impl Default for InputTime {
+    fn default() -> Self {
+        InputTime {
+            year_hint: None,
+            span: FULL_SPAN,
+        }
+    }
+}
+
+/// The rejected-line reason of a line outside its input's span.
+pub const OUTSIDE_REASON: &str = "time outside the input's span";
+
+/// No limit.
+pub const FULL_SPAN: (i64, i64) = (i64::MIN, i64::MAX);
+
+/// Files are sampled by [`BLOCKS`] evenly spaced blocks of [`BLOCK_BYTES`] (whole when they
+/// are no larger than that).
+const BLOCKS: u64 = 64;
+const BLOCK_BYTES: u64 = 64 << 10;
+/// How much of a compressed input is decompressed for its sample.
+const COMPRESSED_SAMPLE: u64 = 8 << 20;
+/// The smallest gap that separates a line from its input's span: a day (error logs are
+/// bursty: a real one has a pair of lines two hours before its 3-minute incident).
+const MIN_GAP_US: i64 = 86_400 * 1_000_000;
+/// With fewer sampled instants than this, the core says little: only a gap of
+/// [`FEW_GAP_US`] (a stray 1970 or 2099, a clock years off) separates a line.
+const FEW: usize = 10;
+const FEW_GAP_US: i64 = 30 * 86_400 * 1_000_000;
+
+/// [`InputTime`] of every input of `jobs`, by input id (computed in parallel, once per
+/// input). `stdin_head`: the bytes of stdin read for detection.
+pub fn prepare(
+    jobs: &[crate::pipeline::Job],
+    opts: &crate::pipeline::RunOptions,
+    tz: &crate::tz::TzChoice,
+    stdin_head: Option<&[u8]>,
+) -> std::collections::HashMap<usize, InputTime> {
+    use rayon::prelude::*;
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<&crate::pipeline::Job> =
+        jobs.iter().filter(|j| seen.insert(j.input.id)).collect();
+    firsts
+        .par_iter()
+        .map(|j| {
+            (
+                j.input.id,
+                input_time(&j.input, j.format, opts, tz, stdin_head),
+            )
+        })
+        .collect()
+}
+
+fn input_time(
+    inp: &Input,
+    format: Format,
+    opts: &crate::pipeline::RunOptions,
+    tz: &crate::tz::TzChoice,
+    stdin_head: Option<&[u8]>,
+) -> InputTime {
+    let is_stdin = matches!(inp.source, Source::Stdin);
+    // a wrapped or mixed input's parsers all get it (HAProxy's syslog lines inside a
+    // container's stream)
+    let year_hint = (needs_year(format) || inp.demux.is_some()).then(|| {
+        if is_stdin {
+            stdin_year_hint(stdin_head.unwrap_or(&[]))
+        } else {
+            year_hint(inp)
+        }
+    });
+    // a container file or a file of mixed formats: its lines are not all of `format`, and
+    // its jobs read them through `crate::demux` (not bounded: see README)
+    if inp.demux.is_some() {
+        return InputTime {
+            year_hint,
+            span: FULL_SPAN,
+        };
+    }
+    let popts = gatelog_parsers::ParserOptions {
+        year_hint,
+        ..opts.parser_opts.clone()
+    };
+    let span = match gatelog_parsers::build(format, &popts) {
+        Ok(p) => {
+            let (blocks, two_sided) = if is_stdin {
+                (vec![stdin_head.unwrap_or(&[]).to_vec()], false)
+            } else {
+                sample(inp).unwrap_or_default()
+            };
+            let mut ts = instants(p, &blocks, tz);
+            core_span(&mut ts, two_sided, now_us())
+        }
+        Err(_) => FULL_SPAN,
+    };
+    InputTime { year_hint, span }
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Complete lines sampled from an input, and whether they cover it from end to end (else
+/// they are its head).
+fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
+    use std::io::{Seek, SeekFrom};
+    let Source::File(p) = &inp.source else {
+        return Ok((Vec::new(), false));
+    };
+    if inp.compression != crate::input::Compression::None || inp.size <= BLOCKS * BLOCK_BYTES {
+        let mut r = input::open(inp)?;
+        let mut b = Vec::new();
+        (&mut r).take(COMPRESSED_SAMPLE).read_to_end(&mut b)?;
+        let complete = (b.len() as u64) < COMPRESSED_SAMPLE || {
+            let mut one = [0u8; 1];
+            r.read(&mut one)? == 0
+        };
+        if !complete {
+            let end = memchr::memrchr(b'\n', &b).map_or(0, |i| i + 1);
+            b.truncate(end);
+        }
+        return Ok((vec![b], complete));
+    }
+    let mut f = std::fs::File::open(p)?;
+    let mut out = Vec::new();
+    for k in 0..BLOCKS {
+        let off = (inp.size - BLOCK_BYTES) * k / (BLOCKS - 1);
+        f.seek(SeekFrom::Start(off))?;
+        let mut b = Vec::with_capacity(BLOCK_BYTES as usize);
+        (&mut f).take(BLOCK_BYTES).read_to_end(&mut b)?;
+        let start = if off == 0 {
+            0
+        } else {
+            memchr::memchr(b'\n', &b).map_or(b.len(), |i| i + 1)
+        };
+        let end = if off + BLOCK_BYTES >= inp.size {
+            b.len()
+        } else {
+            memchr::memrchr(b'\n', &b).map_or(0, |i| i + 1)
+        };
+        if start < end {
+            out.push(b[start..end].to_vec());
+        }
+    }
+    Ok((out, true))
+}
+
+/// The UTC instants (µs) of the records in `blocks`, as the analysis reads them.
+fn instants(
+    mut p: Box<dyn gatelog_parsers::LineParser>,
+    blocks: &[Vec<u8>],
+    tz: &crate::tz::TzChoice,
+) -> Vec<i64> {
+    use gatelog_parsers::Record;
+    let mut tz = tz.resolver();
+    let mut ts = Vec::new();
+    for b in blocks {
+        for line in b.split(|&c| c == b'\n') {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            p.parse_each(line, &mut |r| {
+                let t = match r {
+                    Ok(Record::Request(r)) => r.ts,
+                    Ok(Record::Event(e)) => e.ts,
+                    _ => return,
+                };
+                let off = t.offset.unwrap_or_else(|| tz.offset(t.wall_us));
+                ts.push(t.wall_us - off as i64 * 1_000_000);
+            });
+        }
+    }
+    ts
+}
+
+/// The span (UTC µs, inclusive) of an input whose sampled instants are `ts`: from its dense
+/// core (the middle half) outwards, across gaps of at most `G` = max(1 day, 4 × the core's
+/// width) (30 days when fewer than [`FEW`] instants were sampled); a gap wider than `G` ends
+/// the span when at most max(2, 0.5 %) of the sample lies beyond it. The span reaches `G`
+/// past its outermost sampled instants (unsampled lines near them). A head-only sample
+/// (`two_sided` false) bounds the future only at two days past now (and past its last
+/// instant).
+pub fn core_span(ts: &mut [i64], two_sided: bool, now_us: i64) -> (i64, i64) {
+    let n = ts.len();
+    if n < 3 {
+        return FULL_SPAN;
+    }
+    ts.sort_unstable();
+    let (q1, q3) = ((n + 2) / 4, (3 * (n - 1)) / 4);
+    let min_gap = if n < FEW { FEW_GAP_US } else { MIN_GAP_US };
+    let gap = min_gap.max(4i64.saturating_mul(ts[q3].saturating_sub(ts[q1])));
+    let small = 2.max(n / 200);
+    let mut hi = ts[n - 1];
+    for i in q3 + 1..n {
+        if ts[i].saturating_sub(ts[i - 1]) > gap && n - i <= small {
+            hi = ts[i - 1];
+            break;
+        }
+    }
+    let mut lo = ts[0];
+    for i in (0..q1).rev() {
+        if ts[i + 1].saturating_sub(ts[i]) > gap && i < small {
+            lo = ts[i + 1];
+            break;
+        }
+    }
+    let lo = lo.saturating_sub(gap);
+    let hi = if two_sided {
+        hi.saturating_add(gap)
+    } else {
+        hi.saturating_add(gap)
+            .max(now_us.saturating_add(2 * 86_400_000_000))
+    };
+    (lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000;
+    const DAY: i64 = 86_400_000_000;
+
+    #[test]
+    fn strays_far_from_the_core_are_outside() {
+        let t0 = 1_795_000_000_000_000; // 2026
+        let mut ts: Vec<i64> = (0..1000).map(|i| t0 + i * 600_000).collect(); // 10 min
+        ts.push(5_000_000); // 1970
+        ts.push(4_070_908_800_000_000); // 2099
+        ts.push(t0 - 3 * DAY);
+        let (lo, hi) = core_span(&mut ts, true, t0);
+        assert_eq!(lo, t0 - DAY, "a day before the first line of the core");
+        assert_eq!(hi, t0 + 999 * 600_000 + DAY);
+    }
+
+    #[test]
+    fn a_large_share_far_away_is_part_of_the_span() {
+        let t0 = 1_795_000_000_000_000;
+        // 90 % today, 10 % three days earlier: both belong
+        let mut ts: Vec<i64> = (0..900).map(|i| t0 + i * 1_000_000).collect();
+        ts.extend((0..100).map(|i| t0 - 3 * DAY + i * 1_000_000));
+        let (lo, hi) = core_span(&mut ts, true, t0);
+        assert!(lo <= t0 - 3 * DAY && hi >= t0 + 899_000_000, "{lo} {hi}");
+    }
+
+    #[test]
+    fn few_instants_keep_days_apart_but_not_decades() {
+        let t0 = 1_795_000_000_000_000;
+        let mut ts = vec![t0, t0 + DAY, t0 + 2 * DAY, t0 + 3 * DAY];
+        let (lo, hi) = core_span(&mut ts, true, t0);
+        assert!(lo < t0 && hi > t0 + 3 * DAY);
+        let mut ts = vec![5_000_000, t0, t0 + MIN, t0 + 2 * MIN];
+        let (lo, _) = core_span(&mut ts, true, t0);
+        assert!(lo > 5_000_000 && lo < t0);
+        assert_eq!(core_span(&mut [t0, 5], true, t0), FULL_SPAN);
+    }
+
+    #[test]
+    fn a_head_bounds_the_past_and_the_far_future() {
+        let t0 = 1_795_000_000_000_000;
+        let mut ts: Vec<i64> = (0..100).map(|i| t0 + i * 1_000_000).collect();
+        let (lo, hi) = core_span(&mut ts, false, t0 + DAY);
+        assert_eq!(lo, t0 - DAY);
+        assert_eq!(hi, t0 + 3 * DAY);
+    }
+}

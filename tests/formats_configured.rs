@@ -166,3 +166,84 @@ fn a_custom_fpm_access_log_alone_is_fpm_access_never_nginx() {
     assert!(!p99.is_empty());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+const LAB2_TIMING: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time" ua="$upstream_addr" us="$upstream_status" rid=$request_id"#;
+
+fn report_args(args: &[&str]) -> Value {
+    let mut a = vec!["analyze", "--json"];
+    a.extend_from_slice(args);
+    let out = gatelog(&a);
+    assert!(
+        out.status.success(),
+        "{a:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn forced_format_and_log_format_apply_to_the_wrapped_lines() {
+    for sc in ["app_error", "fpm_down"] {
+        let root = lab2().join(sc).join("var/log/pods");
+        let web = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .find(|d| d.file_name().to_string_lossy().contains("_web-0_"))
+            .unwrap()
+            .path()
+            .join("nginx/0.log");
+        let text = std::fs::read_to_string(&web).unwrap();
+        let access = text
+            .lines()
+            .filter(|l| l.contains(" stdout F ") && l.contains(" rid="))
+            .count() as u64;
+        assert!(access > 10, "{sc}");
+        let p = web.to_str().unwrap();
+        let forced = report_args(&["--format", "nginx-access", "--log-format", LAB2_TIMING, p]);
+        let inp = &forced["inputs"][0];
+        assert!(
+            inp["detected"]
+                .as_str()
+                .unwrap()
+                .starts_with("cri: nginx-access forced"),
+            "{sc}: {}",
+            inp["detected"]
+        );
+        assert_eq!(inp["rejected"], 0, "{sc}: {}", inp["rejected_samples"]);
+        assert_eq!(inp["requests"].as_u64(), Some(access), "{sc}");
+        // the same as detected, and the error lines on stderr still read as nginx-error
+        let detected = report_args(&[p]);
+        assert_eq!(detected["inputs"][0]["requests"], inp["requests"], "{sc}");
+        assert_eq!(detected["inputs"][0]["events"], inp["events"], "{sc}");
+        assert_eq!(
+            detected["totals"]["status"], forced["totals"]["status"],
+            "{sc}"
+        );
+    }
+}
+
+#[test]
+fn year_less_lines_inside_a_container_file_take_its_year() {
+    // invented: HAProxy's syslog lines (no year) on the stderr of a container whose stdout is
+    // nginx's: the HAProxy parser is not the file's first, and still gets the runtime's year
+    let dir = std::env::temp_dir().join(format!("gatelog-fmtcfg-yr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("0.log");
+    std::fs::write(
+        &f,
+        concat!(
+            "2025-06-10T12:00:00.100000000Z stdout F 10.0.0.1 - - [10/Jun/2025:12:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n",
+            "2025-06-10T12:00:00.200000000Z stderr F Jun 10 12:00:00 vm haproxy[9115]: Server be_web/web0 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: 0ms. 0 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.\n",
+            "2025-06-10T12:00:01.100000000Z stdout F 10.0.0.1 - - [10/Jun/2025:12:00:01 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n",
+            "2025-06-10T12:00:01.200000000Z stdout F 10.0.0.1 - - [10/Jun/2025:12:00:01 +0000] \"GET /x HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n",
+        ),
+    )
+    .unwrap();
+    let r = report_args(&[f.to_str().unwrap()]);
+    assert_eq!(r["inputs"][0]["requests"], 3);
+    assert_eq!(r["inputs"][0]["events"], 1);
+    assert_eq!(r["inputs"][0]["rejected"], 0);
+    assert_eq!(r["window"]["from"], "2025-06-10T12:00:00+00:00");
+    assert_eq!(r["window"]["to"], "2025-06-10T12:00:01+00:00");
+    std::fs::remove_dir_all(&dir).ok();
+}

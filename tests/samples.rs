@@ -380,7 +380,7 @@ fn partial_logs_name_what_those_logs_can_tell() {
         ("request_header_too_big", NGX, Some("request_header_too_big"), "'client sent too long header line'"),
         ("request_header_too_big", ACC, None, "400s alone are client errors; the error log tells a header over the buffers"),
         ("upstream_reset", NGX, Some("upstream_reset"), "(104) resets"),
-        ("upstream_reset", ACC, Some("single_backend"), "known gap: the resets came at no fixed time, so the access log shows only where (one upstream), not why"),
+        ("upstream_reset", ACC, Some("upstream_reset"), "502s after ~50 ms of upstream time with no response: dropped mid-request"),
         ("upstream_unreachable", NGX, Some("upstream_unreachable"), "(113: No route to host)"),
         ("upstream_unreachable", ACC, Some("upstream_refused"), "502s at ~0 s; the summary says the error log tells (111) from (113)"),
     ];

@@ -2,31 +2,17 @@
 //!
 //! Every sink renders the same [`crate::report::Report`], so they cannot disagree. The
 //! Parquet `requests`, `events` and `rejected` tables need every row, which the report does
-//! not hold: for those the pipeline hands each line of each job to a [`RowSink`] (only when
-//! `--parquet` is given; the hot path is untouched otherwise), which parses it again with its
-//! own parser and streams record batches into part files merged in input order at the end.
+//! not hold: for those the pipeline pushes each record it parses to a [`RowSink`] (only when
+//! `--parquet` is given; see [`sink`]), which streams record batches into part files joined
+//! in input order at the end.
 
 pub mod csv;
 pub mod html;
 pub mod parquet;
 
-use crate::input::LineItem;
-use crate::pipeline::{Job, RunOptions};
-use crate::tz::TzChoice;
+pub mod sink;
 
-/// Opens one [`RowSink`] per pipeline job (a whole input, or a byte range of one).
-pub trait RowSinkFactory: Send + Sync + std::fmt::Debug {
-    fn open(&self, job: &Job, opts: &RunOptions, tz: &TzChoice) -> Box<dyn RowSink>;
-}
-
-/// Receives every physical line of one job, in order. Dropping it ends the job.
-pub trait RowSink: Send {
-    fn item(&mut self, item: &LineItem<'_>);
-    /// A line skipped as a duplicate of another input's (`crate::dedup`): counted, no row.
-    fn duplicate(&mut self, item: &LineItem<'_>) {
-        self.item(item);
-    }
-}
+pub use sink::{RowAt, RowSink, RowSinkFactory};
 
 /// Prepare `--parquet DIR` before the analysis (its rows are written during it).
 pub fn start_parquet(
