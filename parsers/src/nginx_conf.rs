@@ -210,17 +210,17 @@ impl<'a> Lexer<'a> {
             ))
             .parse(i)
         };
-        match many0(tok).parse(self.text) {
-            Ok((rest, toks)) if rest.is_empty() => Ok(toks
-                .into_iter()
-                .filter(|t| !matches!(t, Tok::Skip))
-                .collect()),
-            Ok((rest, _)) => Err(("unexpected input".into(), self.off(rest))),
-            Err(e) => {
-                let f = into_fail(e, self.text);
-                Err((f.why, self.off(f.rest)))
-            }
+        let (rest, toks) = many0(tok).parse(self.text).map_err(|e| {
+            let f = into_fail(e, self.text);
+            (f.why, self.off(f.rest))
+        })?;
+        if !rest.is_empty() {
+            return Err(("unexpected input".into(), self.off(rest)));
         }
+        Ok(toks
+            .into_iter()
+            .filter(|t| !matches!(t, Tok::Skip))
+            .collect())
     }
 }
 
