@@ -722,8 +722,21 @@ impl<'a> Win<'a> {
         };
         match self.metric {
             Metric::Rate(s) | Metric::Count(s) => {
-                self.requests += sign * row.requests as i64;
-                self.selected += sign * row_count(row, s) as i64;
+                // one layer when the selection is kept per layer (5xx and the tracked
+                // codes), like TOTALS; other classes count every layer's lines
+                let (n, k) = match (&row.once, s) {
+                    (Some(o), Sel::Class(5)) => (o.requests, o.err5xx),
+                    (Some(o), Sel::Code(c)) if PER_BUCKET_CODES.contains(c) => (
+                        o.requests,
+                        PER_BUCKET_CODES
+                            .iter()
+                            .position(|x| x == c)
+                            .map_or(0, |p| o.status[p]),
+                    ),
+                    _ => (row.requests, row_count(row, s)),
+                };
+                self.requests += sign * n as i64;
+                self.selected += sign * k as i64;
             }
             Metric::Quantile(_, f) => {
                 let h = self
