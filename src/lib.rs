@@ -1,31 +1,23 @@
 //! gatelog: input, analysis, reports and exports. The binary (`src/main.rs`) is a thin
 //! shell over [`cmd`].
+//!
+//! Layers (imports run one way, lower to higher): [`read`] < [`ingest`] < [`agg`] <
+//! [`analysis`] < [`sink`] < [`cmd`] < [`cli`]. [`exit`] (exit statuses and the user error) is
+//! shared by all.
 
-pub mod acc;
+pub mod agg;
 pub mod analysis;
-pub(crate) mod causes;
 pub mod cli;
 pub mod cmd;
-pub mod dedup;
-pub mod demux;
 pub mod exit;
-pub mod export;
-pub mod fine;
-pub mod follow;
-pub mod hist;
-pub mod input;
-pub mod metrics;
-pub mod pipeline;
-pub mod progress;
-pub mod report;
-pub mod rules;
-pub mod seek;
-pub mod span;
-pub mod state;
-pub mod state_lock;
-pub mod summary;
-pub mod text;
-pub mod topkey;
-pub mod totals;
-pub mod tui;
-pub mod tz;
+pub mod ingest;
+pub mod read;
+pub mod sink;
+
+// Transition (issue 13, step 1): the old flat paths, until every `use` names the layer.
+pub use agg::{acc, fine, hist, topkey, totals};
+pub(crate) use analysis::causes;
+pub use analysis::{report, rules, summary};
+pub use ingest::{dedup, demux, pipeline, span, tz};
+pub use read::{follow, input, progress, seek, state, state_lock};
+pub use sink::{export, metrics, text, tui};
