@@ -476,7 +476,70 @@ impl NginxAccessParser {
 /// escaping; default `escape=default`.
 pub fn compile(log_format: &str) -> Result<NginxAccessParser, String> {
     let (escape, fmt) = split_escape(log_format)?;
-    compile_with(fmt, escape)
+    // positions are those in `log_format`, the `escape=` prefix included
+    let skip = log_format.offset(fmt);
+    compile_checked(fmt, escape).map_err(|e| e.shifted(log_format, skip).to_string())
+}
+
+/// Why a `log_format` does not compile, and where (the byte offset of the offending element
+/// in the format, when there is one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError {
+    pub why: String,
+    pub byte: Option<usize>,
+    /// The column (in characters, from 1) of `byte`.
+    pub col: usize,
+}
+
+impl FormatError {
+    fn new(why: impl Into<String>) -> FormatError {
+        FormatError {
+            why: why.into(),
+            byte: None,
+            col: 0,
+        }
+    }
+    /// At the position where `rest` (a suffix of `fmt`) starts.
+    fn at(why: impl Into<String>, fmt: &str, rest_len: usize) -> FormatError {
+        let p = Pos::of(fmt.as_bytes(), rest_len);
+        FormatError {
+            why: why.into(),
+            byte: Some(p.byte),
+            col: p.col,
+        }
+    }
+    /// The same error placed in `full`, of which the compiled format was the part from
+    /// `skip` on.
+    fn shifted(self, full: &str, skip: usize) -> FormatError {
+        match self.byte {
+            Some(b) => FormatError::at(self.why, full, full.len().saturating_sub(skip + b)),
+            None => self,
+        }
+    }
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.byte {
+            Some(b) => write!(f, "{} at byte {b} (column {})", self.why, self.col),
+            None => f.write_str(&self.why),
+        }
+    }
+}
+
+impl From<FormatError> for String {
+    fn from(e: FormatError) -> String {
+        e.to_string()
+    }
+}
+
+/// Compile a `log_format` string written with the given `escape=` mode, with the error's
+/// position kept apart (the nginx configuration reader places it in its file).
+pub fn compile_checked(log_format: &str, escape: Escape) -> Result<NginxAccessParser, FormatError> {
+    Ok(NginxAccessParser {
+        fmt: Compiled::new("custom", log_format, escape)?,
+        cache: SecondCache::new(),
+    })
 }
 
 /// Compile a `log_format` string written with the given `escape=` mode.
@@ -495,9 +558,11 @@ fn split_escape(s: &str) -> Result<(Escape, &str), String> {
             .unwrap_or(rest.len());
         let word = &rest[..end];
         let esc = Escape::from_bytes(word.as_bytes()).ok_or_else(|| {
+            let at = FormatError::at("", s, rest.len());
             format!(
-                "log_format: unknown escape=\"{word}\" {} (expected default, json or none)",
-                Pos::of(s.as_bytes(), rest.len()).at()
+                "log_format: unknown escape=\"{word}\" at byte {} (column {}) (expected default, json or none)",
+                at.byte.unwrap_or(0),
+                at.col
             )
         })?;
         Ok((esc, rest[end..].trim_start()))
@@ -546,25 +611,21 @@ fn var_piece(i: &str) -> PResult<&str, Piece<'_>> {
 }
 
 /// A `log_format` string as literal and variable pieces; all of it is consumed.
-fn pieces(fmt: &str) -> Result<Vec<Piece<'_>>, String> {
+fn pieces(fmt: &str) -> Result<Vec<Piece<'_>>, FormatError> {
     all_consuming(many0(alt((lit_piece, var_piece))))
         .parse(fmt)
         .map(|(_, v)| v)
         .map_err(|e| {
             let f = into_fail(e, fmt);
-            format!(
-                "log_format: {} {}",
-                f.why,
-                Pos::of(fmt.as_bytes(), f.rest.len()).at()
-            )
+            FormatError::at(format!("log_format: {}", f.why), fmt, f.rest.len())
         })
 }
 
 impl Compiled {
-    fn new(name: &str, fmt: &str, escape: Escape) -> Result<Compiled, String> {
+    fn new(name: &str, fmt: &str, escape: Escape) -> Result<Compiled, FormatError> {
         let b = fmt.as_bytes();
         if b.iter().all(|c| c.is_ascii_whitespace()) {
-            return Err("log_format is empty".into());
+            return Err(FormatError::new("log_format is empty"));
         }
         // Split into literal, (var, literal)*.
         let mut lits: Vec<Vec<u8>> = vec![Vec::new()];
@@ -591,18 +652,19 @@ impl Compiled {
             }
         }
         if vars.is_empty() {
-            return Err("log_format has no variables".into());
+            return Err(FormatError::new("log_format has no variables"));
         }
         let quotes: usize = lits
             .iter()
             .map(|l| l.iter().filter(|&&c| c == b'"').count())
             .sum();
         if !quotes.is_multiple_of(2) {
-            let at = last_quote.map_or(String::new(), |q| {
-                format!(", the last {}", Pos::of(b, q).at())
-            });
-            return Err(format!(
-                "log_format has unbalanced double quotes ({quotes} '\"' in its literals{at}): {fmt}"
+            return Err(FormatError::at(
+                format!(
+                    "log_format has unbalanced double quotes ({quotes} '\"' in its literals), the last"
+                ),
+                fmt,
+                last_quote.unwrap_or(0),
             ));
         }
         let mut items = Vec::with_capacity(vars.len());
@@ -617,10 +679,13 @@ impl Compiled {
                 _ if lit.is_empty() => {
                     if !last {
                         let other = vars.get(k + 1).map(String::as_str).unwrap_or("");
-                        let at = Pos::of(b, var_at.get(k + 1).copied().unwrap_or(0)).at();
-                        return Err(format!(
-                            "log_format: ${vname} and ${other} are not separated by a literal, so \
-                             they cannot be told apart ({other} {at})"
+                        return Err(FormatError::at(
+                            format!(
+                                "log_format: ${vname} and ${other} are not separated by a \
+                                 literal, so they cannot be told apart; ${other}"
+                            ),
+                            fmt,
+                            var_at.get(k + 1).copied().unwrap_or(0),
                         ));
                     }
                     Delim::ToEnd
@@ -1957,11 +2022,11 @@ mod tests {
             ),
             (
                 "$status$body_bytes_sent",
-                "they cannot be told apart (body_bytes_sent at byte 7 (column 8))",
+                "they cannot be told apart; $body_bytes_sent at byte 7 (column 8)",
             ),
             (
                 r#"$status "$request"" $x"#,
-                "(3 '\"' in its literals, the last at byte 18 (column 19))",
+                "(3 '\"' in its literals), the last at byte 18 (column 19)",
             ),
             (
                 "escape=xml $status",
