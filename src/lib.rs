@@ -13,6 +13,7 @@ pub mod exit;
 pub mod ingest;
 pub mod read;
 pub mod sink;
+pub mod units;
 
 // Transition (issue 13, step 1): the old flat paths, until every `use` names the layer.
 pub use agg::{acc, fine, hist, topkey, totals};
