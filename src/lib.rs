@@ -1,9 +1,9 @@
 //! gatelog: input, analysis, reports and exports. The binary (`src/main.rs`) is a thin
 //! shell over [`cmd`].
 //!
-//! Layers (imports run one way, lower to higher): [`read`] < [`ingest`] < [`agg`] <
-//! [`analysis`] < [`sink`] < [`cmd`] < [`cli`]. [`exit`] (exit statuses and the user error) is
-//! shared by all.
+//! Layers (imports run one way, lower to higher; `tests/architecture.rs`): [`read`] <
+//! [`ingest`] < [`agg`] < [`analysis`] < [`sink`] < [`cli`] < [`cmd`]. [`exit`] (exit statuses
+//! and the user error) and [`units`] are shared by all.
 
 pub mod agg;
 pub mod analysis;
@@ -19,6 +19,6 @@ pub mod units;
 pub use agg::{acc, fine, hist, topkey, totals};
 pub(crate) use analysis::causes;
 pub use analysis::{report, rules, summary};
-pub use ingest::{dedup, demux, pipeline, span, tz};
+pub use ingest::{dedup, demux, pipeline, span, split, tz};
 pub use read::{follow, input, progress, seek, state, state_lock};
 pub use sink::{export, metrics, text, tui};

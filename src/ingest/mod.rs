@@ -5,4 +5,5 @@ pub mod dedup;
 pub mod demux;
 pub mod pipeline;
 pub mod span;
+pub mod split;
 pub mod tz;

@@ -1,12 +1,14 @@
 //! `--parquet DIR`: `requests`, `events`, `rejected`, `timeline` and `incidents` tables.
 //!
-//! Row tables come from a [`RowSink`] per pipeline job: it frames and parses the job's lines
-//! again with its own parser (the same code path as the analysis, see `pipeline::Worker`) and
-//! streams record batches of [`BATCH_ROWS`] rows through an `ArrowWriter` into a part file
-//! per (table, partition, job). [`ParquetExport::finish`] then concatenates the parts of each
-//! (table, partition) in input order into the final file, shifting the line numbers of later
-//! chunks of a split file, so the tables hold the same rows in the same order whatever the
-//! thread count. Memory stays flat: at most one batch and one row group per open writer.
+//! Row tables come from a [`RowSink`] per pipeline job, fed by push from the pipeline's one
+//! parse (`pipeline::Worker` hands each record it keeps, see `export::sink`): nothing is framed
+//! or parsed twice. Each sink streams record batches of [`BATCH_ROWS`] rows through an
+//! `ArrowWriter` into a part file per (table, partition, job). [`ParquetExport::finish`] then
+//! joins the parts of each (table, partition) in input order by splicing their encoded row
+//! groups (re-encoding only the shifted `line` column of later chunks of a split file, and
+//! small row groups gathered together), so the tables hold the same rows in the same order
+//! whatever the thread count. Memory stays flat: at most one batch and one row group per open
+//! writer.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
