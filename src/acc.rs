@@ -345,20 +345,26 @@ impl Timeline {
             *self = o;
             return;
         }
-        if o.step > self.step {
-            self.coarsen(o.step);
-        } else if self.step > o.step {
-            o.coarsen(self.step);
-        }
-        let o_last = o.first + o.buckets.len() as i64 - 1;
-        if self.buckets.is_empty() {
-            self.first = o.first;
-        }
-        self.grow_to(o.first);
-        self.grow_to(o_last);
-        // growing may have coarsened self further
-        if self.step > o.step {
-            o.coarsen(self.step);
+        // Growing may coarsen self (auto width, or too many buckets): then `o`'s bucket
+        // indexes are in the wrong unit, so coarsen `o` too and grow again.
+        loop {
+            if o.step > self.step {
+                self.coarsen(o.step);
+            } else if self.step > o.step {
+                o.coarsen(self.step);
+            }
+            let o_last = o.first + o.buckets.len() as i64 - 1;
+            if self.buckets.is_empty() {
+                self.first = o.first;
+            }
+            let step = self.step;
+            self.grow_to(o.first);
+            if self.step == step {
+                self.grow_to(o_last);
+            }
+            if self.step == step {
+                break;
+            }
         }
         for (i, b) in o.buckets.into_iter().enumerate() {
             let idx = o.first + i as i64;
@@ -1641,6 +1647,39 @@ mod tests {
             let av: Vec<u64> = a.buckets.iter().map(|b| b.requests).collect();
             let wv: Vec<u64> = whole.buckets.iter().map(|b| b.requests).collect();
             assert_eq!(av, wv, "split {split}");
+        }
+    }
+
+    /// Two chunks far apart (an error log quiet for hours): growing to the second's first
+    /// bucket coarsens the auto-width timeline, and its last bucket must then be read in the
+    /// new unit (it was read in the old one: a 1970-2090 timeline of 10-year rows).
+    #[test]
+    fn auto_timelines_far_apart_merge_like_one_pass() {
+        let t0 = 1_741_110_284_000_000i64;
+        let gaps = [5_731_000_000i64, 3 * 86_400_000_000, 40 * 86_400_000_000];
+        for gap in gaps {
+            for n_b in [1i64, 2, 500] {
+                let times_b: Vec<i64> = (0..n_b).map(|i| t0 + gap + i * 61_000_000).collect();
+                let auto = || {
+                    let mut t = Timeline::new(1);
+                    t.auto = true;
+                    t
+                };
+                let mut whole = auto();
+                let (mut a, mut b) = (auto(), auto());
+                whole.bucket_mut(t0).requests += 1;
+                a.bucket_mut(t0).requests += 1;
+                for &t in &times_b {
+                    whole.bucket_mut(t).requests += 1;
+                    b.bucket_mut(t).requests += 1;
+                }
+                a.merge(b, &[1]);
+                assert_eq!(a.width_s(), whole.width_s(), "gap {gap} n {n_b}");
+                assert_eq!(a.first, whole.first, "gap {gap} n {n_b}");
+                let rows = |t: &Timeline| t.buckets.iter().map(|b| b.requests).collect::<Vec<_>>();
+                assert_eq!(rows(&a), rows(&whole), "gap {gap} n {n_b}");
+                assert_eq!(rows(&a).iter().sum::<u64>(), 1 + n_b as u64);
+            }
         }
     }
 

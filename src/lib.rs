@@ -21,6 +21,7 @@ pub mod report;
 pub mod rules;
 pub mod seek;
 pub mod span;
+pub mod split;
 pub mod state;
 pub mod state_lock;
 pub mod summary;

@@ -359,13 +359,23 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
             && inp.demux.is_none()
             && inp.compression == Compression::None
             && parsers::build(*f, &opts.parser_opts)
-                .map(|p| p.framing() == Framing::Line)
+                .map(|p| p.framing() == Framing::Line || crate::split::splits_multiline(*f))
                 .unwrap_or(false)
             && chunk_count(inp.size, opts, threads) > 1;
         if splittable {
             let n = chunk_count(inp.size, opts, threads);
             if let Source::File(p) = &inp.source {
-                if let Ok(ranges) = input::plan_chunks(p, inp.size, n) {
+                // a multi-line format's chunks begin at records (split.rs)
+                let planned =
+                    input::plan_chunks(p, inp.size, n).and_then(|r| {
+                        match parsers::build(*f, &opts.parser_opts) {
+                            Ok(ps) if ps.framing() == Framing::MultiLine => {
+                                crate::split::record_aligned(p, &r, &*ps, opts.max_line)
+                            }
+                            _ => Ok(r),
+                        }
+                    });
+                if let Ok(ranges) = planned {
                     for r in ranges {
                         jobs.push(Job {
                             input: inp.clone(),
@@ -433,20 +443,9 @@ pub fn run_jobs_dedup(
     let mut total: Option<Acc> = None;
     for g in jobs.chunks(group) {
         let slots: Vec<crate::dedup::Pre> = pre.by_ref().take(g.len()).collect();
-        let part = g
-            .par_iter()
-            .zip(slots)
-            .filter_map(|(job, slot)| match slot {
-                crate::dedup::Pre::Run => {
-                    Some(run_job(job, opts, tz, &stdin, dedup, &time_of(job)))
-                }
-                crate::dedup::Pre::Done(a) => Some(*a),
-                crate::dedup::Pre::Merged => None,
-            })
-            .reduce_with(|mut a, b| {
-                a.merge(b);
-                a
-            });
+        let part = run_group(g, slots, |job| {
+            run_job(job, opts, tz, &stdin, dedup, &time_of(job))
+        });
         total = match (total, part) {
             (Some(mut t), Some(p)) => {
                 t.merge(p);
@@ -456,6 +455,54 @@ pub fn run_jobs_dedup(
         };
     }
     total.unwrap_or_else(|| Acc::new(opts.base_bucket_s))
+}
+
+/// Run a group's jobs, largest first, each thread taking the next one when it is done (so a
+/// large chunk does not start last while the other thread idles), and merge their
+/// accumulators in input order.
+fn run_group(
+    g: &[Job],
+    slots: Vec<crate::dedup::Pre>,
+    run: impl Fn(&Job) -> Acc + Sync,
+) -> Option<Acc> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut todo = Vec::new();
+    let out: Vec<std::sync::Mutex<Option<Acc>>> = slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, slot)| {
+            std::sync::Mutex::new(match slot {
+                crate::dedup::Pre::Run => {
+                    todo.push(i);
+                    None
+                }
+                crate::dedup::Pre::Done(a) => Some(*a),
+                crate::dedup::Pre::Merged => None,
+            })
+        })
+        .collect();
+    todo.sort_by_key(|&i| std::cmp::Reverse(crate::seek::job_bytes(&g[i])));
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().min(todo.len());
+    rayon::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|_| loop {
+                let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let a = run(&g[i]);
+                *out[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+            });
+        }
+    });
+    out.into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+        .collect::<Vec<Acc>>()
+        .into_par_iter()
+        .reduce_with(|mut a, b| {
+            a.merge(b);
+            a
+        })
 }
 
 type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>>)>;

@@ -18,6 +18,15 @@ use crate::time::{
     days_from_civil, digits, month_from_abbr, parse_secs_us, parse_zone, SecondCache,
 };
 use crate::{ErrorKind, Format, LineParser, ParseError, Record, Request, Ts};
+use nom::branch::alt;
+use nom::bytes::complete::{take_while, take_while1};
+use nom::character::complete::{anychar, char as ch};
+use nom::combinator::all_consuming;
+use nom::multi::many0;
+use nom::sequence::terminated;
+use nom::Parser;
+
+use crate::grammar::{fail, into_fail, PResult, Pos};
 
 /// php-fpm's default `access.format`.
 pub const FPM_DEFAULT: &str = r#"%R - %u %t "%m %r" %s"#;
@@ -330,6 +339,61 @@ fn unquote(f: &str) -> String {
     }
 }
 
+/// One piece of an `access.format` string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FPiece<'a> {
+    /// Literal text (up to the next `%`).
+    Lit(&'a str),
+    /// `%X` or `%{arg}X`: the argument, the conversion and the input from the `%` on (its
+    /// position).
+    Field {
+        arg: Option<&'a str>,
+        conv: char,
+        at: &'a str,
+    },
+}
+
+fn fpm_lit(i: &str) -> PResult<&str, FPiece<'_>> {
+    take_while1(|c: char| c != '%').map(FPiece::Lit).parse(i)
+}
+
+/// `%X` or `%{arg}X` (php-fpm's `fpm_log_write` syntax; `%%` is a literal `%`).
+fn fpm_field(i: &str) -> PResult<&str, FPiece<'_>> {
+    let (after, _) = ch('%').parse(i)?;
+    let braced: PResult<&str, char> = ch('{').parse(after);
+    let (after, arg) = match braced {
+        Ok((inner, _)) => {
+            let closed: PResult<&str, &str> =
+                terminated(take_while(|c: char| c != '}'), ch('}')).parse(inner);
+            match closed {
+                Ok((rest, a)) => (rest, Some(a)),
+                Err(_) => return fail(i, "missing closing '}' after '%{'"),
+            }
+        }
+        Err(_) => (after, None),
+    };
+    let conv: PResult<&str, char> = anychar(after);
+    match conv {
+        Ok((rest, conv)) => Ok((rest, FPiece::Field { arg, conv, at: i })),
+        Err(_) => fail(i, "ends with an incomplete '%'"),
+    }
+}
+
+/// An `access.format` string as literal and field pieces; all of it is consumed.
+fn fpm_pieces(fmt: &str) -> Result<Vec<FPiece<'_>>, String> {
+    all_consuming(many0(alt((fpm_lit, fpm_field))))
+        .parse(fmt)
+        .map(|(_, v)| v)
+        .map_err(|e| {
+            let f = into_fail(e, fmt);
+            format!(
+                "access.format: {} {}",
+                f.why,
+                Pos::of(fmt.as_bytes(), f.rest.len()).at()
+            )
+        })
+}
+
 impl Compiled {
     fn new(name: &str, format: &str) -> Result<Compiled, String> {
         let format = unquote(format);
@@ -339,48 +403,35 @@ impl Compiled {
         }
         let mut lits: Vec<Vec<u8>> = vec![Vec::new()];
         let mut vars: Vec<FVar> = Vec::new();
-        let mut i = 0;
-        while let Some(&c) = b.get(i) {
-            if c != b'%' {
-                if let Some(l) = lits.last_mut() {
-                    l.push(c);
+        let fmt = format.as_str();
+        let mut var_at: Vec<usize> = Vec::new();
+        for piece in fpm_pieces(fmt)? {
+            let (arg, conv, at) = match piece {
+                FPiece::Lit(l) => {
+                    if let Some(last) = lits.last_mut() {
+                        last.extend_from_slice(l.as_bytes());
+                    }
+                    continue;
                 }
-                i += 1;
-                continue;
-            }
-            let at = i;
-            i += 1;
-            let mut arg: Option<&str> = None;
-            if b.get(i) == Some(&b'{') {
-                let close = b[i + 1..].iter().position(|&c| c == b'}').ok_or_else(|| {
-                    format!("access.format: missing closing '}}' after '%{{' at byte {at}")
-                })?;
-                arg = Some(&format[i + 1..i + 1 + close]);
-                i += close + 2;
-            }
-            let conv = *b
-                .get(i)
-                .ok_or_else(|| format!("access.format ends with an incomplete '%' at byte {at}"))?;
-            i += 1;
+                FPiece::Field { arg, conv, at } => (arg, conv, at),
+            };
+            let here = Pos::of(b, at.len()).at();
             let a = arg.unwrap_or("");
             let bad_arg = |what: &str| -> String {
-                format!(
-                    "access.format: only {what} are allowed as a modifier for %{} ('{a}')",
-                    conv as char
-                )
+                format!("access.format: only {what} are allowed as a modifier for %{conv} ('{a}') {here}")
             };
             let var = match conv {
-                b'%' => {
+                '%' => {
                     if let Some(l) = lits.last_mut() {
                         l.push(b'%');
                     }
                     continue;
                 }
-                b'C' => match a.to_ascii_lowercase().as_str() {
+                'C' => match a.to_ascii_lowercase().as_str() {
                     "" | "total" | "user" | "system" => FVar::Cpu,
                     _ => return Err(bad_arg("'total', 'user' or 'system'")),
                 },
-                b'd' => FVar::Duration(match a.to_ascii_lowercase().as_str() {
+                'd' => FVar::Duration(match a.to_ascii_lowercase().as_str() {
                     "" | "seconds" => DurUnit::Secs,
                     "mili" | "miliseconds" | "milli" | "milliseconds" => DurUnit::Millis,
                     "micro" | "microseconds" => DurUnit::Micros,
@@ -390,19 +441,19 @@ impl Compiled {
                         ))
                     }
                 }),
-                b'e' => {
+                'e' => {
                     if a.is_empty() {
-                        return Err("access.format: %e needs the variable name in braces, e.g. %{HTTP_HOST}e".into());
+                        return Err(format!("access.format: %e needs the variable name in braces, e.g. %{{HTTP_HOST}}e {here}"));
                     }
                     FVar::Env(env_kind(a))
                 }
-                b'o' => {
+                'o' => {
                     if a.is_empty() {
-                        return Err("access.format: %o needs the header name in braces, e.g. %{Content-Type}o".into());
+                        return Err(format!("access.format: %o needs the header name in braces, e.g. %{{Content-Type}}o {here}"));
                     }
                     FVar::Header
                 }
-                b'M' => match a.to_ascii_lowercase().as_str() {
+                'M' => match a.to_ascii_lowercase().as_str() {
                     "" | "bytes" | "kilo" | "kilobytes" | "mega" | "megabytes" => FVar::Memory,
                     _ => {
                         return Err(bad_arg(
@@ -410,37 +461,31 @@ impl Compiled {
                         ))
                     }
                 },
-                b't' | b'T' => FVar::Time(if a.is_empty() {
+                't' | 'T' => FVar::Time(if a.is_empty() {
                     TimeFmt::Clf
                 } else {
-                    compile_strftime(a)?
+                    compile_strftime(a).map_err(|e| format!("{e} {here}"))?
                 }),
                 other => {
                     if arg.is_some() {
                         return Err(format!(
-                            "access.format: embrace is not allowed for modifier %{}",
-                            other as char
+                            "access.format: embrace is not allowed for modifier %{other} {here}"
                         ));
                     }
                     match other {
-                        b'f' => FVar::Script,
-                        b'l' => FVar::ContentLength,
-                        b'm' => FVar::Method,
-                        b'n' => FVar::Pool,
-                        b'p' => FVar::Pid,
-                        b'P' => FVar::Ppid,
-                        b'q' => FVar::Query,
-                        b'Q' => FVar::QMark,
-                        b'r' => FVar::Uri,
-                        b'R' => FVar::Client,
-                        b's' => FVar::Status,
-                        b'u' => FVar::User,
-                        _ => {
-                            return Err(format!(
-                                "access.format: invalid token %{} at byte {at}",
-                                other as char
-                            ))
-                        }
+                        'f' => FVar::Script,
+                        'l' => FVar::ContentLength,
+                        'm' => FVar::Method,
+                        'n' => FVar::Pool,
+                        'p' => FVar::Pid,
+                        'P' => FVar::Ppid,
+                        'q' => FVar::Query,
+                        'Q' => FVar::QMark,
+                        'r' => FVar::Uri,
+                        'R' => FVar::Client,
+                        's' => FVar::Status,
+                        'u' => FVar::User,
+                        _ => return Err(format!("access.format: invalid token %{other} {here}")),
                     }
                 }
             };
@@ -453,6 +498,7 @@ impl Compiled {
                 continue;
             }
             vars.push(var);
+            var_at.push(at.len());
             lits.push(Vec::new());
         }
         if vars.is_empty() {
@@ -463,9 +509,10 @@ impl Compiled {
         for (k, var) in vars.into_iter().enumerate() {
             let lit = lits.get(k + 1).cloned().unwrap_or_default();
             if lit.is_empty() && k + 1 != n && !matches!(var, FVar::Time(_)) {
+                let at = Pos::of(format.as_bytes(), var_at.get(k + 1).copied().unwrap_or(0)).at();
                 return Err(format!(
-                    "access.format: %-field {} number {} is followed directly by another field, \
-                     so they cannot be told apart",
+                    "access.format: %-field {} number {} is followed directly by another field \
+                     {at}, so they cannot be told apart",
                     var.field(),
                     k + 1
                 ));
@@ -866,5 +913,85 @@ mod tests {
         }
         assert!(p.parse(&l[..l.len() - 6]).is_ok());
         assert!(p.parse(l).is_err());
+    }
+
+    /// Every compile error names the byte offset and the column (in the unquoted format) of
+    /// the `%` field that failed.
+    #[test]
+    fn access_format_errors_name_the_position() {
+        let cases = [
+            (
+                "%s %{mili",
+                "access.format: missing closing '}' after '%{' at byte 3 (column 4)",
+            ),
+            (
+                "%s %",
+                "access.format: ends with an incomplete '%' at byte 3 (column 4)",
+            ),
+            (
+                "%s %x",
+                "access.format: invalid token %x at byte 3 (column 4)",
+            ),
+            (
+                "\"%s %x\"",
+                "access.format: invalid token %x at byte 3 (column 4)",
+            ),
+            (
+                "%s é %ü",
+                "access.format: invalid token %ü at byte 6 (column 6)",
+            ),
+            ("%s %{foo}d", "('foo') at byte 3 (column 4)"),
+            (
+                "%s %{x}s",
+                "embrace is not allowed for modifier %s at byte 3 (column 4)",
+            ),
+            ("%R %e", "e.g. %{HTTP_HOST}e at byte 3 (column 4)"),
+            (
+                "%s%m %t",
+                "followed directly by another field at byte 2 (column 3)",
+            ),
+            ("%s %{%Y %Q}t", "is not supported at byte 3 (column 4)"),
+            ("%s %{%H:%M}t", "has no full date"),
+        ];
+        for (f, want) in cases {
+            let e = FpmAccessParser::compile(f).unwrap_err();
+            assert!(e.contains(want), "{f}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+    }
+
+    #[test]
+    fn access_format_pieces() {
+        let got: Vec<String> = fpm_pieces(r#"%R - %u %{%d/%b/%Y}t "%m %r%Q%q" %s %{mili}d %C%%"#)
+            .unwrap()
+            .into_iter()
+            .map(|p| match p {
+                FPiece::Lit(l) => format!("L{l}"),
+                FPiece::Field { arg, conv, .. } => format!("F{}{conv}", arg.unwrap_or("")),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "FR",
+                "L - ",
+                "Fu",
+                "L ",
+                "F%d/%b/%Yt",
+                "L \"",
+                "Fm",
+                "L ",
+                "Fr",
+                "FQ",
+                "Fq",
+                "L\" ",
+                "Fs",
+                "L ",
+                "Fmilid",
+                "L ",
+                "FC",
+                "F%"
+            ]
+        );
     }
 }

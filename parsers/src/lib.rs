@@ -18,6 +18,7 @@ pub mod fpm;
 pub mod fpm_access;
 pub mod fpm_infer;
 pub mod fpm_slow;
+pub mod grammar;
 pub mod infer;
 pub mod kernel;
 pub mod lb;

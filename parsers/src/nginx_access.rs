@@ -23,6 +23,15 @@ use memchr::memrchr;
 use crate::fields::{find_closing_quote, parse_status, parse_u64};
 use crate::time::{parse_epoch, parse_secs_us, SecondCache};
 use crate::{ErrorKind, Format, LineParser, ParseError, Record, Request, Ts};
+use nom::branch::alt;
+use nom::bytes::complete::{take_while, take_while1};
+use nom::character::complete::char as ch;
+use nom::combinator::all_consuming;
+use nom::multi::many0;
+use nom::sequence::terminated;
+use nom::{Offset, Parser};
+
+use crate::grammar::{fail, into_fail, PResult, Pos};
 
 /// The `escape=` parameter of a `log_format` directive.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -467,7 +476,70 @@ impl NginxAccessParser {
 /// escaping; default `escape=default`.
 pub fn compile(log_format: &str) -> Result<NginxAccessParser, String> {
     let (escape, fmt) = split_escape(log_format)?;
-    compile_with(fmt, escape)
+    // positions are those in `log_format`, the `escape=` prefix included
+    let skip = log_format.offset(fmt);
+    compile_checked(fmt, escape).map_err(|e| e.shifted(log_format, skip).to_string())
+}
+
+/// Why a `log_format` does not compile, and where (the byte offset of the offending element
+/// in the format, when there is one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatError {
+    pub why: String,
+    pub byte: Option<usize>,
+    /// The column (in characters, from 1) of `byte`.
+    pub col: usize,
+}
+
+impl FormatError {
+    fn new(why: impl Into<String>) -> FormatError {
+        FormatError {
+            why: why.into(),
+            byte: None,
+            col: 0,
+        }
+    }
+    /// At the position where `rest` (a suffix of `fmt`) starts.
+    fn at(why: impl Into<String>, fmt: &str, rest_len: usize) -> FormatError {
+        let p = Pos::of(fmt.as_bytes(), rest_len);
+        FormatError {
+            why: why.into(),
+            byte: Some(p.byte),
+            col: p.col,
+        }
+    }
+    /// The same error placed in `full`, of which the compiled format was the part from
+    /// `skip` on.
+    fn shifted(self, full: &str, skip: usize) -> FormatError {
+        match self.byte {
+            Some(b) => FormatError::at(self.why, full, full.len().saturating_sub(skip + b)),
+            None => self,
+        }
+    }
+}
+
+impl std::fmt::Display for FormatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.byte {
+            Some(b) => write!(f, "{} at byte {b} (column {})", self.why, self.col),
+            None => f.write_str(&self.why),
+        }
+    }
+}
+
+impl From<FormatError> for String {
+    fn from(e: FormatError) -> String {
+        e.to_string()
+    }
+}
+
+/// Compile a `log_format` string written with the given `escape=` mode, with the error's
+/// position kept apart (the nginx configuration reader places it in its file).
+pub fn compile_checked(log_format: &str, escape: Escape) -> Result<NginxAccessParser, FormatError> {
+    Ok(NginxAccessParser {
+        fmt: Compiled::new("custom", log_format, escape)?,
+        cache: SecondCache::new(),
+    })
 }
 
 /// Compile a `log_format` string written with the given `escape=` mode.
@@ -486,7 +558,12 @@ fn split_escape(s: &str) -> Result<(Escape, &str), String> {
             .unwrap_or(rest.len());
         let word = &rest[..end];
         let esc = Escape::from_bytes(word.as_bytes()).ok_or_else(|| {
-            format!("log_format: unknown escape=\"{word}\" (expected default, json or none)")
+            let at = FormatError::at("", s, rest.len());
+            format!(
+                "log_format: unknown escape=\"{word}\" at byte {} (column {}) (expected default, json or none)",
+                at.byte.unwrap_or(0),
+                at.col
+            )
         })?;
         Ok((esc, rest[end..].trim_start()))
     } else {
@@ -498,58 +575,96 @@ fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
+/// One piece of a `log_format` string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Piece<'a> {
+    /// Literal text (up to the next `$`).
+    Lit(&'a str),
+    /// `$name` or `${name}`: the name, and the input from its `$` on (its position).
+    Var(&'a str, &'a str),
+}
+
+/// A literal run: everything up to the next `$`.
+fn lit_piece(i: &str) -> PResult<&str, Piece<'_>> {
+    take_while1(|c: char| c != '$').map(Piece::Lit).parse(i)
+}
+
+/// `$name` or `${name}` (nginx's variable syntax: letters, digits and `_`).
+fn var_piece(i: &str) -> PResult<&str, Piece<'_>> {
+    let (after, _) = ch('$').parse(i)?;
+    let braced: PResult<&str, char> = ch('{').parse(after);
+    let (rest, name) = match braced {
+        Ok((inner, _)) => {
+            let closed: PResult<&str, &str> =
+                terminated(take_while(|c: char| c != '}'), ch('}')).parse(inner);
+            match closed {
+                Ok(r) => r,
+                Err(_) => return fail(i, "missing '}' after '${'"),
+            }
+        }
+        Err(_) => take_while(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(after)?,
+    };
+    if name.is_empty() || !name.bytes().all(is_name_byte) {
+        return fail(i, "invalid variable name after '$'");
+    }
+    Ok((rest, Piece::Var(name, i)))
+}
+
+/// A `log_format` string as literal and variable pieces; all of it is consumed.
+fn pieces(fmt: &str) -> Result<Vec<Piece<'_>>, FormatError> {
+    all_consuming(many0(alt((lit_piece, var_piece))))
+        .parse(fmt)
+        .map(|(_, v)| v)
+        .map_err(|e| {
+            let f = into_fail(e, fmt);
+            FormatError::at(format!("log_format: {}", f.why), fmt, f.rest.len())
+        })
+}
+
 impl Compiled {
-    fn new(name: &str, fmt: &str, escape: Escape) -> Result<Compiled, String> {
+    fn new(name: &str, fmt: &str, escape: Escape) -> Result<Compiled, FormatError> {
         let b = fmt.as_bytes();
         if b.iter().all(|c| c.is_ascii_whitespace()) {
-            return Err("log_format is empty".into());
+            return Err(FormatError::new("log_format is empty"));
         }
         // Split into literal, (var, literal)*.
         let mut lits: Vec<Vec<u8>> = vec![Vec::new()];
         let mut vars: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            if c != b'$' {
-                if let Some(l) = lits.last_mut() {
-                    l.push(c);
+        // where each variable's `$` is (bytes left from there)
+        let mut var_at: Vec<usize> = Vec::new();
+        // where the last double quote of the literals is
+        let mut last_quote: Option<usize> = None;
+        for piece in pieces(fmt)? {
+            match piece {
+                Piece::Lit(l) => {
+                    if let Some(q) = l.rfind('"') {
+                        last_quote = Some(fmt.len() - fmt.offset(l) - q);
+                    }
+                    if let Some(last) = lits.last_mut() {
+                        last.extend_from_slice(l.as_bytes());
+                    }
                 }
-                i += 1;
-                continue;
-            }
-            // variable
-            let (vname, next) = if b.get(i + 1) == Some(&b'{') {
-                let close = b[i + 2..]
-                    .iter()
-                    .position(|&c| c == b'}')
-                    .ok_or_else(|| format!("log_format: missing '}}' after '${{' at byte {i}"))?;
-                (&fmt[i + 2..i + 2 + close], i + 3 + close)
-            } else {
-                let mut j = i + 1;
-                while j < b.len() && is_name_byte(b[j]) {
-                    j += 1;
+                Piece::Var(v, at) => {
+                    vars.push(v.to_string());
+                    var_at.push(at.len());
+                    lits.push(Vec::new());
                 }
-                (&fmt[i + 1..j], j)
-            };
-            if vname.is_empty() || !vname.bytes().all(is_name_byte) {
-                return Err(format!(
-                    "log_format: invalid variable name after '$' at byte {i}"
-                ));
             }
-            vars.push(vname.to_string());
-            lits.push(Vec::new());
-            i = next;
         }
         if vars.is_empty() {
-            return Err("log_format has no variables".into());
+            return Err(FormatError::new("log_format has no variables"));
         }
         let quotes: usize = lits
             .iter()
             .map(|l| l.iter().filter(|&&c| c == b'"').count())
             .sum();
         if !quotes.is_multiple_of(2) {
-            return Err(format!(
-                "log_format has unbalanced double quotes ({quotes} '\"' in its literals): {fmt}"
+            return Err(FormatError::at(
+                format!(
+                    "log_format has unbalanced double quotes ({quotes} '\"' in its literals), the last"
+                ),
+                fmt,
+                last_quote.unwrap_or(0),
             ));
         }
         let mut items = Vec::with_capacity(vars.len());
@@ -564,9 +679,13 @@ impl Compiled {
                 _ if lit.is_empty() => {
                     if !last {
                         let other = vars.get(k + 1).map(String::as_str).unwrap_or("");
-                        return Err(format!(
-                            "log_format: ${vname} and ${other} are not separated by a literal, so \
-                             they cannot be told apart"
+                        return Err(FormatError::at(
+                            format!(
+                                "log_format: ${vname} and ${other} are not separated by a \
+                                 literal, so they cannot be told apart; ${other}"
+                            ),
+                            fmt,
+                            var_at.get(k + 1).copied().unwrap_or(0),
                         ));
                     }
                     Delim::ToEnd
@@ -1850,6 +1969,76 @@ mod tests {
         let l = br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 502 157 "-" "curl" 1.002 0.000, 0.001 - - 10.0.0.1:9000 502"#;
         for n in 0..l.len() {
             let _ = p.parse(&l[..n]);
+        }
+    }
+
+    #[test]
+    fn log_format_pieces() {
+        let names = |f: &str| -> Vec<String> {
+            pieces(f)
+                .unwrap()
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Lit(l) => format!("L{l}"),
+                    Piece::Var(v, at) => format!("V{v}@{}", f.len() - at.len()),
+                })
+                .collect()
+        };
+        assert_eq!(
+            names(r#"[$time_local] ${status}x$a_b1 "$request"é$x"#),
+            [
+                "L[",
+                "Vtime_local@1",
+                "L] ",
+                "Vstatus@14",
+                "Lx",
+                "Va_b1@24",
+                "L \"",
+                "Vrequest@31",
+                "L\"é",
+                "Vx@42"
+            ]
+        );
+        // `$` ends a name at the first byte that is not a letter, digit or `_`
+        assert_eq!(names("$a-$b.$c"), ["Va@0", "L-", "Vb@3", "L.", "Vc@6"]);
+        assert_eq!(names("x"), ["Lx"]);
+    }
+
+    /// Every compile error names the byte offset and the column of what failed.
+    #[test]
+    fn log_format_errors_name_the_position() {
+        let cases = [
+            (
+                "$remote_addr ${time_local",
+                "log_format: missing '}' after '${' at byte 13 (column 14)",
+            ),
+            (
+                "$status $ x",
+                "log_format: invalid variable name after '$' at byte 8 (column 9)",
+            ),
+            (
+                "éé $status ${a-b}",
+                "log_format: invalid variable name after '$' at byte 13 (column 12)",
+            ),
+            (
+                "$status$body_bytes_sent",
+                "they cannot be told apart; $body_bytes_sent at byte 7 (column 8)",
+            ),
+            (
+                r#"$status "$request"" $x"#,
+                "(3 '\"' in its literals), the last at byte 18 (column 19)",
+            ),
+            (
+                "escape=xml $status",
+                "log_format: unknown escape=\"xml\" at byte 7 (column 8)",
+            ),
+            ("  ", "log_format is empty"),
+            ("no vars", "log_format has no variables"),
+        ];
+        for (f, want) in cases {
+            let e = compile(f).unwrap_err();
+            assert!(e.contains(want), "{f}: {e}");
+            assert!(!e.contains('\n'), "{e}");
         }
     }
 }

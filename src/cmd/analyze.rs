@@ -447,9 +447,11 @@ fn read_conf(
             path.display()
         ))
     })?;
+    // scan's errors start with LINE:COL: `FILE:LINE:COL: why`
     let scan = gatelog_parsers::nginx_conf::scan(&text)
-        .map_err(|e| UserError(format!("{}: {e}", path.display())))?;
-    out.extend(scan.log_formats.into_iter().map(|f| f.format));
+        .map_err(|e| UserError(format!("{}:{e}", path.display())))?;
+    // (with the `escape=` of the directive: `escape=none` changes how quoted values end)
+    out.extend(scan.log_formats.iter().map(|f| f.option_string()));
     let base_canon = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
     for inc in scan.includes {
         // Includes resolve inside the configuration's own directory: an absolute include is
