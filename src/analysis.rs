@@ -182,6 +182,7 @@ pub fn report_of(
         signal.clone()
     };
     let mut spans = find_incidents_with(&signal, &base_sig, any_requests, opts.min_incident_errors);
+    slow_burn_spans(&mut spans, &signal, &base_sig, any_requests, opts, tl);
     // the minimum applies to failed requests, not to log lines: a request logged by the LB
     // and by nginx is one error
     spans.retain(|&(s, e)| {
@@ -203,6 +204,9 @@ pub fn report_of(
     let exact = fine_spans(acc, &mut spans, any_requests, opts, prior);
 
     // timeline rows
+    let counted = LAYERS
+        .iter()
+        .position(|l| totals.counted_layer.as_deref() == Some(l.id()));
     let mut rows = Vec::with_capacity(tl.buckets.len());
     for (i, b) in tl.buckets.iter().enumerate() {
         let start_us = tl.bucket_start_us(i);
@@ -227,6 +231,11 @@ pub fn report_of(
                 .iter()
                 .position(|s| i >= s.0 && i <= s.1)
                 .map(|p| p + 1),
+            once: counted.map(|l| RowOnce {
+                requests: b.requests_by_layer[l],
+                err5xx: b.err5xx_by_layer[l],
+                status: b.status_by_layer[l],
+            }),
         });
     }
 
@@ -368,6 +377,7 @@ pub fn report_of(
             bucket_seconds: width,
             rows,
         },
+        findings: crate::causes::findings(acc, &incidents, &name_of),
         incidents,
         joins,
         top,
@@ -465,6 +475,73 @@ fn fine_spans(
         }
     }
     exact
+}
+
+/// Width (s) of the groups of display buckets [`slow_burn_spans`] looks at again.
+const SLOW_BURN_S: i64 = 10;
+
+/// Failures spread thin — one 502 a second among other requests (workers killed one at a
+/// time, issue 15's `fpm_oom_kill` without the LB log) — never put 2 errors in one 1 s
+/// bucket, so the display series alone finds no incident. When the display is finer than
+/// [`SLOW_BURN_S`], look again at groups of that width (same rules, same baseline test) and add
+/// the spans found there that no display span overlaps, trimmed to their first and last
+/// bucket with failures.
+fn slow_burn_spans(
+    spans: &mut Vec<(usize, usize)>,
+    signal: &[(u64, u64)],
+    base_sig: &[(u64, u64)],
+    rates: bool,
+    opts: &AnalysisOptions,
+    tl: &Timeline,
+) {
+    let w = tl.width_s();
+    if w >= SLOW_BURN_S || signal.is_empty() || SLOW_BURN_S % w != 0 {
+        return;
+    }
+    let k = SLOW_BURN_S / w;
+    let group = |sig: &[(u64, u64)], first: i64| -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let g0 = first.div_euclid(k);
+        for (i, x) in sig.iter().enumerate() {
+            let g = ((first + i as i64).div_euclid(k) - g0) as usize;
+            if out.len() <= g {
+                out.resize(g + 1, (0, 0));
+            }
+            out[g].0 += x.0;
+            out[g].1 += x.1;
+        }
+        out
+    };
+    let sig = group(signal, tl.first);
+    // earlier runs' buckets (`--state`) come first in `base_sig`
+    let base = group(
+        base_sig,
+        tl.first - base_sig.len().saturating_sub(signal.len()) as i64,
+    );
+    let g0 = tl.first.div_euclid(k);
+    let mut added = false;
+    for (gs, ge) in find_incidents_with(&sig, &base, rates, opts.min_incident_errors) {
+        let lo = ((g0 + gs as i64) * k - tl.first).max(0) as usize;
+        let hi = (((g0 + ge as i64 + 1) * k - tl.first) as usize).min(signal.len()) - 1;
+        let Some(s) = (lo..=hi).find(|&i| signal[i].0 > 0) else {
+            continue;
+        };
+        let mut e = (lo..=hi).rev().find(|&i| signal[i].0 > 0).unwrap_or(s);
+        // a group boundary may cut the burn's last failures off (one in the next group does
+        // not make it hot): take those within the next group's width
+        let reach = (e + k as usize).min(signal.len() - 1);
+        if let Some(x) = (e + 1..=reach).rev().find(|&i| signal[i].0 > 0) {
+            e = x;
+        }
+        if spans.iter().any(|&(a, b)| a <= e + 1 && s <= b + 1) {
+            continue;
+        }
+        spans.push((s, e));
+        added = true;
+    }
+    if added {
+        spans.sort_unstable();
+    }
 }
 
 fn ladder(step: usize) -> i64 {

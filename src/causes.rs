@@ -615,7 +615,33 @@ fn access_502(c: &CauseCtx<'_>, out: &[Cause]) -> Option<Cause> {
         return Some(x);
     }
     let mut times: Vec<u64> = rows.iter().filter_map(|r| r.up_us).collect();
-    let (m, k) = cluster(&mut times)?;
+    let Some((m, k)) = cluster(&mut times) else {
+        // connected, then dropped after varying times with no response: no timeout's
+        // value, so a crash or a kill mid-request (issue 15's fpm_oom_kill, access log alone)
+        let dropped = rows
+            .iter()
+            .filter(|r| r.up_connected && r.up_us.unwrap_or(0) >= 10_000)
+            .count() as u64;
+        if dropped * 10 < n * 7 {
+            return None;
+        }
+        let (lo, hi) = (times[0], times[times.len() - 1]);
+        let summary = format!(
+            "{dropped} of {n} 502s connected to the upstream and ended after {} to {} of upstream time with no response (access log, no error log): the backend dropped the connection mid-request at no one time, so not a timeout (request_terminate_timeout would end them all at one value) but a crash or a kill (the OOM killer, a SIGKILL). The nginx error log would show the resets ('recv() failed (104)'); the php-fpm master log ('exited on signal 9 (SIGKILL)' / 'signal 11 (SIGSEGV)') and the kernel log (kern.log, dmesg: 'Out of memory: Killed process') tell a kill, a crash and an OOM kill apart.",
+            fmt_us(Some(lo)),
+            fmt_us(Some(hi))
+        );
+        let mut x = cause(
+            "upstream_reset",
+            0.35 + 0.2 * share(dropped, n),
+            summary,
+            c.ev_status(&[502], 3),
+        );
+        x.explains = dropped.min(c.status(502));
+        x.headline =
+            format!("upstream dropped connections mid-request ({dropped} 502s, access log)");
+        return Some(x);
+    };
     if m < 1_000_000 {
         // dropped at once after it connected, at no timeout value: a reset, not a limit
         let summary = format!(
@@ -1065,4 +1091,96 @@ mod tests {
         assert!(http_loopback(b"http://127.0.0.1:80/favicon.ico"));
         assert!(!http_loopback(b"fastcgi://127.0.0.1:9000"));
     }
+}
+
+/// Findings: causes the logs show with no incident to hang them on (SPEC's JSON shape has no
+/// place for them; the report's top-level `findings` array, documented in docs/causes.md).
+///
+/// `lb_health_check_blocked` from nginx's access log alone: the LB's check requests (a
+/// health-check path) answered 401/403/444 while other requests were served. The LB's 503s
+/// are in the LB's log only, so without it there is no incident; the finding says so.
+pub(crate) fn findings(
+    acc: &crate::acc::Acc,
+    incidents: &[crate::report::Incident],
+    name_of: &dyn Fn(u32) -> String,
+) -> Vec<Cause> {
+    let mut out = Vec::new();
+    if incidents.iter().any(|i| {
+        i.causes
+            .iter()
+            .any(|c| c.cause == "lb_health_check_blocked")
+    }) {
+        return out;
+    }
+    let denied: Vec<&ReqRow> = acc
+        .side_rows
+        .iter()
+        .filter(|r| {
+            r.layer == Layer::Proxy && r.health_check && matches!(r.status, 401 | 403 | 444)
+        })
+        .collect();
+    if denied.len() < 3 {
+        return out;
+    }
+    let from = denied.iter().map(|r| r.utc_us).min().unwrap_or(0);
+    let to = denied.iter().map(|r| r.utc_us).max().unwrap_or(0);
+    let tl = &acc.timeline;
+    let w = tl.width_s() * 1_000_000;
+    let p = Layer::Proxy as usize;
+    let served = tl
+        .buckets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            let s = tl.bucket_start_us(*i);
+            s + w > from && s <= to
+        })
+        .map(|(_, b)| b.requests_by_layer[p] - b.err5xx_by_layer[p])
+        .sum::<u64>()
+        .saturating_sub(denied.len() as u64);
+    if served < 3 {
+        return out;
+    }
+    let lb_log = acc
+        .timeline
+        .buckets
+        .iter()
+        .any(|b| b.requests_by_layer[Layer::Lb as usize] > 0);
+    let mut codes: Vec<u16> = denied.iter().map(|r| r.status).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let codes = codes
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join("/");
+    let summary = format!(
+        "nginx answered {} health-check requests {codes} between {} and {} while it served {served} other requests: something in front of the application (security software, a firewall rule, an ACL, a rule on the User-Agent or the source address: Alibaba SLB checks come from 100.64.0.0/10, AWS ELB's carry 'ELB-HealthChecker') refuses the load balancer's checks, so the LB marks the servers down and answers clients 502/503 itself. {}",
+        denied.len(),
+        crate::report::rfc3339(from),
+        crate::report::rfc3339(to),
+        if lb_log {
+            "The load balancer's log given shows no incident from it."
+        } else {
+            "Those 502/503s are in the load balancer's log only (not given): it would show the servers marked down and the requests it answered itself."
+        }
+    );
+    let ev = denied
+        .iter()
+        .take(3)
+        .map(|r| crate::report::Evidence {
+            path: name_of(r.file),
+            line: r.line,
+            text: format!("health-check request answered {}", r.status),
+        })
+        .collect();
+    let mut x = cause(
+        "lb_health_check_blocked",
+        if lb_log { 0.4 } else { 0.6 },
+        summary,
+        ev,
+    );
+    x.headline = format!("LB health checks refused by nginx ({})", denied.len());
+    out.push(x);
+    out
 }

@@ -20,6 +20,10 @@ pub struct Report {
     pub totals: Totals,
     pub timeline: TimelineReport,
     pub incidents: Vec<Incident>,
+    /// Causes the logs show with no incident to hang them on (`crate::causes::findings`,
+    /// docs/causes.md "Findings"); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Cause>,
     pub joins: Joins,
     pub top: Top,
     pub latency: Latency,
@@ -136,6 +140,20 @@ pub struct TimelineRow {
     pub events: BTreeMap<String, u64>,
     pub upstreams_5xx: BTreeMap<String, u64>,
     pub in_incident: Option<usize>,
+    /// The row counted once, at the report's counted layer (`totals.counted_layer`): what
+    /// `--fail-on`/`--alert` `for` windows sum (a 503 logged by the LB and by nginx is one
+    /// failed request). `None`: no counted layer (every line counts).
+    #[serde(skip)]
+    pub once: Option<RowOnce>,
+}
+
+/// A timeline row's requests at one layer (see [`TimelineRow::once`]).
+#[derive(Clone, Debug, Default)]
+pub struct RowOnce {
+    pub requests: u64,
+    pub err5xx: u64,
+    /// Counts of `acc::STATUS_TRACKED` (499, 500, 502, 503, 504, 429), same order.
+    pub status: [u64; 6],
 }
 
 #[derive(Clone, Debug, Serialize, Default, PartialEq)]

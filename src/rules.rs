@@ -141,39 +141,17 @@ pub struct RuleResult {
 // ---- grammar (nom): each piece reads one named element; a failure carries the input left
 // where that element starts, so the message names its token and column.
 
+use gatelog_parsers::grammar::{fail, Fail, PResult};
 use nom::bytes::complete::{tag, take_while};
 use nom::character::complete::char as ch;
 use nom::combinator::opt;
-use nom::{IResult, Parser};
+use nom::Parser;
 
-/// Why a rule failed, and the input left where the offending element starts.
-#[derive(Debug)]
-struct RuleErr<'a> {
-    rest: &'a str,
-    why: String,
-}
+/// Why a rule failed, and the input left where the offending element starts (the error
+/// type the parsers' grammars share).
+type RuleErr<'a> = Fail<&'a str>;
 
-impl<'a> nom::error::ParseError<&'a str> for RuleErr<'a> {
-    fn from_error_kind(rest: &'a str, _: nom::error::ErrorKind) -> Self {
-        RuleErr {
-            rest,
-            why: String::new(),
-        }
-    }
-    fn append(_: &'a str, _: nom::error::ErrorKind, other: Self) -> Self {
-        other
-    }
-}
-
-type R<'a, T> = IResult<&'a str, T, RuleErr<'a>>;
-
-/// A hard failure (no backtracking) at `rest` with `why`.
-fn fail<'a, T>(rest: &'a str, why: impl Into<String>) -> R<'a, T> {
-    Err(nom::Err::Failure(RuleErr {
-        rest,
-        why: why.into(),
-    }))
-}
+type R<'a, T> = PResult<&'a str, T>;
 
 fn is_word(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '.'
@@ -193,7 +171,7 @@ fn word(i: &str) -> R<'_, &str> {
     if len == 0 {
         return Err(nom::Err::Error(RuleErr {
             rest: i,
-            why: String::new(),
+            why: "expected a word".into(),
         }));
     }
     Ok((rest, &i[..len]))
@@ -744,8 +722,21 @@ impl<'a> Win<'a> {
         };
         match self.metric {
             Metric::Rate(s) | Metric::Count(s) => {
-                self.requests += sign * row.requests as i64;
-                self.selected += sign * row_count(row, s) as i64;
+                // one layer when the selection is kept per layer (5xx and the tracked
+                // codes), like TOTALS; other classes count every layer's lines
+                let (n, k) = match (&row.once, s) {
+                    (Some(o), Sel::Class(5)) => (o.requests, o.err5xx),
+                    (Some(o), Sel::Code(c)) if PER_BUCKET_CODES.contains(c) => (
+                        o.requests,
+                        PER_BUCKET_CODES
+                            .iter()
+                            .position(|x| x == c)
+                            .map_or(0, |p| o.status[p]),
+                    ),
+                    _ => (row.requests, row_count(row, s)),
+                };
+                self.requests += sign * n as i64;
+                self.selected += sign * k as i64;
             }
             Metric::Quantile(_, f) => {
                 let h = self

@@ -464,6 +464,15 @@ pub fn render(r: &Report, color: bool) -> String {
             let _ = writeln!(o, "  {mark} {}: {}", x.rule, x.detail);
         }
     }
+    if !r.findings.is_empty() {
+        let _ = writeln!(o, "\n{}", st.bold("FINDINGS (no incident)"));
+        for f in &r.findings {
+            let _ = writeln!(o, "  {} ({:.2}): {}", f.cause, f.confidence, f.summary);
+            for e in &f.evidence {
+                let _ = writeln!(o, "    {}:{}  {}", e.path, e.line, e.text);
+            }
+        }
+    }
     if !r.notes.is_empty() {
         let _ = writeln!(o, "\n{}", st.bold("NOTES"));
         for n in &r.notes {

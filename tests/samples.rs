@@ -357,8 +357,8 @@ fn partial_logs_name_what_those_logs_can_tell() {
         ("client_subset", ACC, Some("rate_limited"), "as above"),
         ("fpm_down", NGX, Some("upstream_refused"), "(111) / (2) connect errors"),
         ("fpm_down", ACC, Some("upstream_refused"), "502s with an upstream at ~0 s"),
-        ("fpm_oom_kill", NGX, None, "known gap: 15 502s over 20 s among health-check 200s stay under the incident threshold without the LB log"),
-        ("fpm_oom_kill", ACC, None, "as above"),
+        ("fpm_oom_kill", NGX, Some("upstream_reset"), "(104) resets, one a second over 20 s (found on 10 s groups of the 1 s timeline); the php-fpm and kernel logs tell an OOM kill"),
+        ("fpm_oom_kill", ACC, Some("upstream_reset"), "connected 502s dropped after 0.36-1.54 s: no one value, so a crash or a kill, not a timeout"),
         ("fpm_saturation", NGX, Some("upstream_read_timeout"), "the saturation itself is in the php-fpm log"),
         ("fpm_saturation", ACC, Some("upstream_read_timeout"), "504s clustered at 3 s"),
         ("fpm_terminate", NGX, Some("upstream_reset"), "resets without the php-fpm log that says why"),
@@ -369,7 +369,7 @@ fn partial_logs_name_what_those_logs_can_tell() {
         ("incident", &["access.log.gz"], Some("upstream_read_timeout"), "504s clustered at the read timeout"),
         ("lb_backend_down", NGX, None, "the LB answered the 503s; nginx saw none"),
         ("lb_backend_down", ACC, None, "as above"),
-        ("lb_health_check_blocked", NGX, None, "the LB answered the 503s; nginx only shows checks answered 403"),
+        ("lb_health_check_blocked", NGX, None, "the LB answered the 503s; nginx only shows checks answered 403: a finding, not an incident (lb_health_check_blocked_is_a_finding_from_nginx_logs)"),
         ("lb_health_check_blocked", ACC, None, "as above"),
         ("maintenance", NGX, Some("maintenance"), "503s answered by nginx itself across paths"),
         ("maintenance", ACC, Some("maintenance"), "as above"),
@@ -460,4 +460,79 @@ fn summary_chain_follows_behind() {
     let s = &r["summary"];
     assert_eq!(s["chain"][0], "lb_health_check_blocked", "{s:#}");
     assert!(s["setting"].as_str().unwrap().contains("100.64.0.0/10"));
+}
+
+/// issue 15: the OOM-kill run without php-fpm's and the kernel's logs. One 502 a second
+/// among health-check 200s opens an incident (10 s groups of the 1 s timeline); it is named
+/// `upstream_reset` and the summary says which logs tell an OOM kill from a terminate or a
+/// crash. The access log alone tells it was no timeout (no one upstream time).
+#[test]
+fn oom_kill_from_nginx_logs_names_the_logs_that_tell() {
+    for files in [&["access.log", "error.log"][..], &["access.log"][..]] {
+        let r = analyze_subset("fpm_oom_kill", files);
+        let inc = r["incidents"].as_array().unwrap();
+        assert_eq!(inc.len(), 1, "{files:?}: {inc:#?}");
+        assert_eq!(
+            inc[0]["status"]["502"], 15,
+            "{files:?}: every 502 of the run"
+        );
+        let c = top(&r);
+        assert_eq!(c["cause"], "upstream_reset", "{files:?}: {c:#}");
+        let s = c["summary"].as_str().unwrap();
+        assert!(
+            s.contains("php-fpm master log") && s.contains("kernel log"),
+            "{files:?}: {s}"
+        );
+        if files.len() == 1 {
+            assert!(s.contains("not a timeout"), "{s}");
+            assert!(s.contains("15 of 15 502s"), "{s}");
+        }
+    }
+}
+
+/// issue 15: nginx's logs of the blocked-check run hold no failure (the LB answered the 503s),
+/// but its access log shows the LB's checks answered 403 while clients were served: a
+/// top-level `findings` entry (text FINDINGS, HTML), not an incident. With the LB log the
+/// incident names it and there is no separate finding.
+#[test]
+fn lb_health_check_blocked_is_a_finding_from_nginx_logs() {
+    let r = analyze_subset("lb_health_check_blocked", &["access.log", "error.log"]);
+    assert!(r["incidents"].as_array().unwrap().is_empty());
+    let f = &r["findings"][0];
+    assert_eq!(f["cause"], "lb_health_check_blocked", "{r:#}");
+    let s = f["summary"].as_str().unwrap();
+    assert!(
+        s.starts_with("nginx answered 30 health-check requests 403 between 2026-12-05T15:26:24+00:00 and 2026-12-05T15:26:39+00:00"),
+        "{s}"
+    );
+    assert!(s.contains("in the load balancer's log only"), "{s}");
+    assert_eq!(f["evidence"].as_array().unwrap().len(), 3);
+    let full =
+        analyze(&Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lb_health_check_blocked"));
+    assert_eq!(top(&full)["cause"], "lb_health_check_blocked");
+    assert!(full.get("findings").is_none(), "{:#}", full["findings"]);
+    // no finding where no check was refused
+    for s in ["baseline", "fpm_saturation", "fpm_oom_kill"] {
+        let r = analyze_subset(s, &["access.log"]);
+        assert!(r.get("findings").is_none(), "{s}: {:#}", r["findings"]);
+    }
+    // the text report states it
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lb_health_check_blocked/access.log"),
+        d.path().join("access.log"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args(["analyze", "--color", "never"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "FINDINGS (no incident)\n  lb_health_check_blocked (0.60): nginx answered 30"
+        ),
+        "{text}"
+    );
 }

@@ -841,6 +841,19 @@ pub fn render(r: &Report) -> String {
         }
         o.push_str("</ul>");
     }
+    if !r.findings.is_empty() {
+        o.push_str("<h3>Findings (no incident)</h3><ul id=\"findings\">");
+        for f in &r.findings {
+            let _ = write!(
+                o,
+                "<li><b>{}</b> ({:.2}): {}</li>",
+                esc(&f.cause),
+                f.confidence,
+                esc(&f.summary)
+            );
+        }
+        o.push_str("</ul>");
+    }
     if !r.notes.is_empty() {
         o.push_str("<h3>Notes</h3><ul>");
         for s in &r.notes {
