@@ -486,12 +486,11 @@ fn run_group(
     let workers = rayon::current_num_threads().min(todo.len());
     rayon::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|_| loop {
-                let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let a = run(&g[i]);
-                *out[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+            s.spawn(|_| {
+                while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let a = run(&g[i]);
+                    *out[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+                }
             });
         }
     });

@@ -1202,3 +1202,31 @@ fn a_for_alert_fires_on_a_steady_rate_and_resolves_when_it_ends() {
     let v = alerts[0]["value"].as_f64().unwrap();
     assert!((v - 0.1).abs() < 0.02, "{v}");
 }
+
+/// issue 15: a burst of 429s (refused by nginx, no 5xx) opens live's incident, as in `analyze`.
+#[test]
+fn a_429_burst_opens_the_live_incident() {
+    let mut s = String::new();
+    for t in 0..120i64 {
+        for k in 0..4 {
+            let j = t * 4 + k;
+            let d = chrono::DateTime::from_timestamp(1_795_428_000 + t, 0).unwrap();
+            let status = if t >= 90 && k < 3 { 429 } else { 200 };
+            s.push_str(&format!(
+                "10.0.0.{} - - [{}] \"GET /i/{j} HTTP/1.1\" {status} 5 \"-\" \"w/1\"\n",
+                j % 200,
+                d.format("%d/%b/%Y:%H:%M:%S +0000")
+            ));
+        }
+    }
+    let mut live = Live::start(&["-"], Stdio::piped());
+    let mut stdin = live.child.stdin.take().unwrap();
+    stdin.write_all(s.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let v = live.wait_for(Duration::from_secs(15), |v| !v["incident"].is_null());
+    drop(stdin);
+    let err = live.stop();
+    let v = v.unwrap_or_else(|| panic!("no incident: {err}"));
+    assert_eq!(v["incident"]["status"]["429"], 90, "{v:#}");
+    assert_eq!(v["incident"]["start"], "2026-11-23T10:01:30+00:00", "{v:#}");
+}

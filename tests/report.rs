@@ -767,3 +767,28 @@ fn totals_and_top_tables_count_each_request_once_at_the_outermost_layer() {
     assert!(h.contains("<h3>lb layer (counted)</h3>") && h.contains("<h3>proxy layer</h3>"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// issue 15: `for` windows count one layer (the counted one, as TOTALS): the rate-limit run's
+/// 503s are logged by HAProxy and by nginx; the busiest 10 s hold 460 failed requests, not
+/// the 920 lines of both layers.
+#[test]
+fn for_rules_count_the_counted_layer() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/rate_limit");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatelog"))
+        .args([
+            "analyze",
+            "--json",
+            "--fail-on",
+            "count(503) > 1 for 10s",
+            "--fail-on",
+            "count(503) > 500 for 10s",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["totals"]["counted_layer"], "lb");
+    assert_eq!(r["rules"][0]["held"], true, "{:#}", r["rules"]);
+    assert_eq!(r["rules"][0]["value"], 460.0, "{:#}", r["rules"]);
+    assert_eq!(r["rules"][1]["held"], false, "{:#}", r["rules"]);
+}
