@@ -1622,8 +1622,13 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
             let best = out.iter().map(|c| c.confidence).fold(0.0, f64::max);
             let conf = if best >= 0.5 { 0.3 } else { 0.5 };
             let summary = format!(
-                "Request rate rose to {:.1}× its usual level ({:.0} vs {:.0} per bucket) and request time p95 rose from {} to {}: more load than the backend serves. Add capacity or shed load.",
-                rate_in / base, rate_in, base, fmt_us(lat_out), fmt_us(lat_in)
+                "Request rate rose to {:.1}× its usual level ({:.0} vs {:.0} per bucket) and request time p95 rose from {} to {}: more load than the backend serves. Add capacity or shed load.{}",
+                rate_in / base, rate_in, base, fmt_us(lat_out), fmt_us(lat_in),
+                if c.tl.buckets.iter().all(|b| b.events.iter().all(|&n| n == 0)) {
+                    " No error log was given: nginx's would tell whether nginx itself ran out of connections ('worker_connections are not enough', errno 24 or 99: proxy_connections_exhausted), which the access log cannot show (dropped connections are never logged)."
+                } else {
+                    ""
+                }
             );
             out.push(cause(
                 "overload",

@@ -492,7 +492,7 @@ fn access_limited(c: &CauseCtx<'_>, own: u64, served: u64) -> Option<Cause> {
         return None;
     }
     let summary = format!(
-        "nginx answered {own} 503s itself (no upstream contacted) while {served} requests reached the upstream and succeeded in the same window: a limit rejected the excess, most likely limit_req or limit_conn (the nginx error log would say 'limiting requests, excess: ... by zone')."
+        "nginx answered {own} 503s itself (no upstream contacted) while {served} requests reached the upstream and succeeded in the same window: a limit rejected the excess, most likely limit_req or limit_conn (the nginx error log would say 'limiting requests, excess: ... by zone'). The load balancer's log would tell whether the 503s came from a few client networks while others were served (client_subset): nginx behind a load balancer sees only the LB as its client."
     );
     let mut x = cause("rate_limited", 0.45, summary, c.ev_status(&[503], 3));
     x.explains = own.min(c.status(503));

@@ -536,3 +536,22 @@ fn lb_health_check_blocked_is_a_finding_from_nginx_logs() {
         "{text}"
     );
 }
+
+/// issue 15: rows of the partial-logs table the logs cannot tell more about say which log
+/// would: the LB's log for client_subset, nginx's error log for exhausted connections and for
+/// (111) vs (113).
+#[test]
+fn reasoned_partial_rows_say_which_log_would_tell() {
+    let cases: &[(&str, &[&str], &str, &str)] = &[
+        ("client_subset", &["access.log", "error.log"], "rate_limited", "The load balancer's log would tell whether the 503s came from a few client networks"),
+        ("proxy_connections_exhausted", &["access.log"], "overload", "nginx's would tell whether nginx itself ran out of connections ('worker_connections are not enough'"),
+        ("upstream_unreachable", &["access.log"], "upstream_refused", "The nginx error log says which: (111) refused, (2) no socket, (11) backlog full, (113) unreachable."),
+    ];
+    for (sc, files, want, says) in cases {
+        let r = analyze_subset(sc, files);
+        let c = top(&r);
+        assert_eq!(c["cause"], *want, "{sc}: {c:#}");
+        let s = c["summary"].as_str().unwrap();
+        assert!(s.contains(says), "{sc}: {s}");
+    }
+}
