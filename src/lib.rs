@@ -1,32 +1,24 @@
 //! gatelog: input, analysis, reports and exports. The binary (`src/main.rs`) is a thin
 //! shell over [`cmd`].
+//!
+//! Layers (imports run one way, lower to higher; `tests/architecture.rs`): [`read`] <
+//! [`ingest`] < [`agg`] < [`analysis`] < [`sink`] < [`cli`] < [`cmd`]. [`exit`] (exit statuses
+//! and the user error) and [`units`] are shared by all.
 
-pub mod acc;
+pub mod agg;
 pub mod analysis;
-pub(crate) mod causes;
 pub mod cli;
 pub mod cmd;
-pub mod dedup;
-pub mod demux;
 pub mod exit;
-pub mod export;
-pub mod fine;
-pub mod follow;
-pub mod hist;
-pub mod input;
-pub mod metrics;
-pub mod pipeline;
-pub mod progress;
-pub mod report;
-pub mod rules;
-pub mod seek;
-pub mod span;
-pub mod split;
-pub mod state;
-pub mod state_lock;
-pub mod summary;
-pub mod text;
-pub mod topkey;
-pub mod totals;
-pub mod tui;
-pub mod tz;
+pub mod ingest;
+pub mod read;
+pub mod sink;
+pub mod units;
+
+// Transition (issue 13, step 1): the old flat paths, until every `use` names the layer.
+pub use agg::{acc, fine, hist, topkey, totals};
+pub(crate) use analysis::causes;
+pub use analysis::{report, rules, summary};
+pub use ingest::{dedup, demux, pipeline, span, split, tz};
+pub use read::{follow, input, progress, seek, state, state_lock};
+pub use sink::{export, metrics, text, tui};

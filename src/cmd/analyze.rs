@@ -208,21 +208,22 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
             None => TzChoice::Local,
         },
     };
-    let (jobs, state, prior) = match crate::seek::plan_run(&chosen, p, &tz) {
-        Ok(x) => x,
-        Err(e) => {
-            errors.push(e.0);
-            let acc = crate::acc::Acc::new(p.opts.base_bucket_s);
-            let report = analysis::build_report(acc, &[], skipped, tz.describe(), &p.analysis);
-            return Outcome {
-                report,
-                errors,
-                state: None,
-                inferred,
-                outside: (None, None),
-            };
-        }
-    };
+    let (jobs, state, prior) =
+        match crate::seek::plan_run(&chosen, p.state.as_deref(), &p.opts, p.seek, p.threads, &tz) {
+            Ok(x) => x,
+            Err(e) => {
+                errors.push(e.0);
+                let acc = crate::acc::Acc::new(p.opts.base_bucket_s);
+                let report = analysis::build_report(acc, &[], skipped, tz.describe(), &p.analysis);
+                return Outcome {
+                    report,
+                    errors,
+                    state: None,
+                    inferred,
+                    outside: (None, None),
+                };
+            }
+        };
     let total = jobs.iter().map(crate::seek::job_bytes).sum();
     let bar = crate::progress::Progress::start(total, p.progress);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -316,7 +317,7 @@ fn empty_window(a: &AnalyzeArgs, out: &Outcome) -> Option<String> {
 
 pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     let mut p = prepare(&a)?;
-    let parquet = crate::export::start_parquet(&a)?;
+    let parquet = super::exports::start_parquet(&a)?;
     p.opts.rows = parquet
         .clone()
         .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
@@ -363,7 +364,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     } else {
         crate::text::render(&out.report, color)
     };
-    let export_errors = crate::export::write_all(&a, parquet.as_deref(), &out.report);
+    let export_errors = super::exports::write_all(&a, parquet.as_deref(), &out.report);
     super::emit(&rendered)?;
     for e in out.errors.iter().chain(&export_errors) {
         eprintln!("gatelog: error: {e}");

@@ -2,6 +2,7 @@
 
 pub mod analyze;
 pub mod detect;
+pub mod exports;
 pub mod formats;
 pub mod live;
 

@@ -444,10 +444,13 @@ pub fn job_bytes(j: &Job) -> u64 {
 #[allow(clippy::type_complexity)]
 pub fn plan_run(
     chosen: &[(Input, Format)],
-    p: &crate::cmd::analyze::Prepared,
+    state_path: Option<&std::path::Path>,
+    opts: &RunOptions,
+    seek: bool,
+    threads: usize,
     tz: &TzChoice,
 ) -> Result<(Vec<Job>, Option<crate::state::Plan>, Vec<(u64, u64)>), crate::exit::UserError> {
-    let state = match &p.state {
+    let state = match state_path {
         Some(path) => Some(crate::state::plan(path, chosen)?),
         None => None,
     };
@@ -455,8 +458,8 @@ pub fn plan_run(
         Some(s) => s.bounds(),
         None => vec![None; chosen.len()],
     };
-    let (since, until) = (p.opts.since_us, p.opts.until_us);
-    if p.seek && (since.is_some() || until.is_some()) {
+    let (since, until) = (opts.since_us, opts.until_us);
+    if seek && (since.is_some() || until.is_some()) {
         for (i, (inp, f)) in chosen.iter().enumerate() {
             let Source::File(path) = &inp.source else {
                 continue;
@@ -475,7 +478,7 @@ pub fn plan_run(
                 b.start,
                 end,
                 *f,
-                &p.opts.parser_opts,
+                &opts.parser_opts,
                 tz,
                 since,
                 until,
@@ -496,7 +499,7 @@ pub fn plan_run(
         }
     }
     let prior = state.as_ref().map(|s| s.prior()).unwrap_or_default();
-    Ok((plan(chosen, &bounds, &p.opts, p.threads), state, prior))
+    Ok((plan(chosen, &bounds, opts, threads), state, prior))
 }
 
 /// Where the records of seeked inputs begin and end, by input id: an empty `--since/--until`

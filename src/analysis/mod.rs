@@ -1,6 +1,11 @@
 //! From merged accumulators to a report: timeline rows, incidents (relative to the series'
 //! own baseline), ranked causes with evidence, request joins, saturation roots and capacity.
 
+pub(crate) mod causes;
+pub mod report;
+pub mod rules;
+pub mod summary;
+
 use std::collections::{BTreeMap, HashMap};
 
 use gatelog_parsers::{EventKind, Layer};

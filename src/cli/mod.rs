@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::units::parse_duration_s;
+
 pub const EXAMPLES: &str = "\
 Examples:
   gatelog analyze /var/log/nginx/ /var/log/php8.2-fpm.log
@@ -179,30 +181,6 @@ pub struct DetectArgs {
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub fmt: FormatArgs,
-}
-
-/// Parse a duration such as `10s`, `1m`, `2h`, `1d`, `500ms` into seconds (at least 1).
-pub fn parse_duration_s(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: i64 = num.parse().map_err(|_| {
-        format!("invalid duration '{s}': use a number and a unit, e.g. 10s, 5m, 1h")
-    })?;
-    let mult = match unit {
-        "" | "s" | "sec" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("invalid duration unit in '{s}': use s, m, h or d")),
-    };
-    let v = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("duration '{s}' is too large"))?;
-    if v <= 0 {
-        return Err(format!("duration '{s}' must be positive"));
-    }
-    Ok(v)
 }
 
 /// Parse `--since/--until`: RFC 3339, a date-time without zone (UTC), or relative to now.

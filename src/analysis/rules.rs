@@ -355,7 +355,7 @@ fn rule_p(i: &str) -> R<'_, (Metric, Cmp, f64, Option<i64>)> {
         }
         return fail(d_at, "expected a duration such as 30s, 5m or 1h");
     };
-    let Ok(s) = crate::cli::parse_duration_s(d) else {
+    let Ok(s) = crate::units::parse_duration_s(d) else {
         return fail(d_at, "expected a duration such as 30s, 5m or 1h");
     };
     let (end, _) = ws(i)?;

@@ -554,7 +554,11 @@ mod tests {
         let o = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "tui::tests::panic_hook_restores_first_and_ends_the_process",
+                // this test's path in the crate (it follows the module when it moves)
+                &format!(
+                    "{}::panic_hook_restores_first_and_ends_the_process",
+                    module_path!().split_once("::").unwrap().1
+                ),
                 "--nocapture",
                 "--test-threads=1",
             ])
