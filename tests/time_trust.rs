@@ -606,3 +606,102 @@ fn a_days_long_archive_finds_its_ten_minute_incident() {
     let errors = incs[0]["errors"].as_u64().unwrap();
     assert!((45..=60).contains(&errors), "{errors}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Container and mixed-format files are span-bounded too: a wrapped line by its wrapper's
+// time (the runtime's clock), a mixed file's lines by the span of all its formats.
+
+/// The file of `sub` (under the lab2 fpm_saturation scenario) whose path ends with `tail`.
+fn lab2_file(sub: &str, tail: &str) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab2/fpm_saturation");
+    let mut stack = vec![root.join(sub)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_str().unwrap().ends_with(tail) {
+                return p;
+            }
+        }
+    }
+    panic!("no {tail} under {sub}");
+}
+
+/// `text` with a copy of its line `at` (0-based) inserted after it, dated three days earlier
+/// inside (its wrapper, if any, keeps its time); the inserted line's number (1-based).
+fn with_stale_copy(text: &str, at: usize) -> (String, u64) {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let stale = lines[at].replacen("05/Dec/2026", "02/Dec/2026", 1);
+    assert_ne!(stale, lines[at], "line {at} has no 05/Dec/2026 date");
+    lines.insert(at + 1, stale);
+    (lines.join("\n") + "\n", at as u64 + 2)
+}
+
+#[test]
+fn stale_line_in_container_and_mixed_files_is_outside_lab2() {
+    let cri = std::fs::read_to_string(lab2_file("var/log/pods", "nginx/0.log")).unwrap();
+    let json = std::fs::read_to_string(lab2_file("var/lib/docker", "-json.log")).unwrap();
+    let php = std::fs::read_to_string(lab2_file("var/log/pods", "php-fpm/0.log")).unwrap();
+    // the php image's stderr as one plain file: fpm-error and fpm-access lines mixed
+    let mixed: String = php
+        .lines()
+        .map(|l| l.splitn(4, ' ').nth(3).unwrap().to_string() + "\n")
+        .collect();
+    let json = if json.contains("05/Dec/2026") {
+        json
+    } else {
+        // the first json-file capture found may be HAProxy's or php's: take nginx's
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("samples/lab2/fpm_saturation/var/lib/docker/containers")
+                .read_dir()
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .map(|d| {
+                    std::fs::read_dir(d)
+                        .unwrap()
+                        .next()
+                        .unwrap()
+                        .unwrap()
+                        .path()
+                })
+                .map(|p| std::fs::read_to_string(p).unwrap())
+                .find(|t| t.contains("\\\"GET /"))
+                .unwrap(),
+        )
+        .unwrap_or_default()
+    };
+    let d = tempfile::tempdir().unwrap();
+    for (name, text, wrapper) in [
+        ("0.log", &cri, Some("cri")),
+        ("web-json.log", &json, Some("docker-json")),
+        ("php.log", &mixed, None),
+    ] {
+        let clean = d.path().join(format!("clean-{name}"));
+        std::fs::write(&clean, text).unwrap();
+        let want = json_of(&[clean.to_str().unwrap()]);
+        let wi = &want["inputs"][0];
+        assert_eq!(wi["rejected"], 0, "{name}: {wi}");
+        let (stale, line) = with_stale_copy(text, 60);
+        let p = d.path().join(name);
+        std::fs::write(&p, stale).unwrap();
+        let out = gatelog(&["detect", p.to_str().unwrap()]);
+        let det = String::from_utf8_lossy(&out.stdout);
+        assert!(det.contains(wrapper.unwrap_or("mixed:")), "{name}: {det}");
+        let v = json_of(&[p.to_str().unwrap()]);
+        let i = &v["inputs"][0];
+        balanced(i);
+        assert_eq!(i["rejected"], 1, "{name}: {i}");
+        assert_eq!(i["rejected_reasons"][OUTSIDE], 1, "{name}");
+        assert_eq!(i["rejected_samples"][0]["line"], line, "{name}");
+        let s = i["rejected_samples"][0]["text"].as_str().unwrap();
+        assert!(
+            s.contains("02/Dec/2026") && s.contains(OUTSIDE),
+            "{name}: {s}"
+        );
+        assert_eq!(i["parsed"], wi["parsed"], "{name}");
+        assert_eq!(window(&v), window(&want), "{name}");
+        assert!(window(&v).0.starts_with("2026-12-05T"), "{name}");
+    }
+}

@@ -1074,25 +1074,6 @@ fn health_check_green(c: &CauseCtx<'_>, causes: &mut [Cause]) {
     top.summary = format!("{} Note: {what}.", top.summary.trim_end());
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clusters_and_settings() {
-        let mut v = vec![
-            3_001_000, 3_002_000, 3_000_500, 3_010_000, 3_003_000, 120_000,
-        ];
-        assert_eq!(cluster(&mut v).map(|x| x.1), Some(5));
-        let mut spread = vec![100_000, 900_000, 2_000_000, 3_500_000, 5_000_000];
-        assert_eq!(cluster(&mut spread), None);
-        assert_eq!(setting(3_001_000), "3s");
-        assert_eq!(setting(2_500_000), "2.5s");
-        assert!(http_loopback(b"http://127.0.0.1:80/favicon.ico"));
-        assert!(!http_loopback(b"fastcgi://127.0.0.1:9000"));
-    }
-}
-
 /// Findings: causes the logs show with no incident to hang them on (SPEC's JSON shape has no
 /// place for them; the report's top-level `findings` array, documented in docs/causes.md).
 ///
@@ -1183,4 +1164,23 @@ pub(crate) fn findings(
     x.headline = format!("LB health checks refused by nginx ({})", denied.len());
     out.push(x);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clusters_and_settings() {
+        let mut v = vec![
+            3_001_000, 3_002_000, 3_000_500, 3_010_000, 3_003_000, 120_000,
+        ];
+        assert_eq!(cluster(&mut v).map(|x| x.1), Some(5));
+        let mut spread = vec![100_000, 900_000, 2_000_000, 3_500_000, 5_000_000];
+        assert_eq!(cluster(&mut spread), None);
+        assert_eq!(setting(3_001_000), "3s");
+        assert_eq!(setting(2_500_000), "2.5s");
+        assert!(http_loopback(b"http://127.0.0.1:80/favicon.ico"));
+        assert!(!http_loopback(b"fastcgi://127.0.0.1:9000"));
+    }
 }

@@ -293,6 +293,9 @@ pub(crate) struct Demux<'o> {
     pub klog: u64,
     /// The last record [`Demux::classify`] read had no time.
     notime: bool,
+    /// The input's span (`crate::span`); a wrapped line's own span is its wrapper time
+    /// +- [`crate::span::WRAPPER_GAP_US`] within it.
+    base_span: (i64, i64),
 }
 
 impl<'o> Demux<'o> {
@@ -339,6 +342,7 @@ impl<'o> Demux<'o> {
             }
         }
         let active = active.unwrap_or(0);
+        let base_span = w.span;
         let last = [
             order[0].first().copied().unwrap_or(active),
             order[1].first().copied().unwrap_or(active),
@@ -357,6 +361,7 @@ impl<'o> Demux<'o> {
             scratch: Vec::new(),
             klog: 0,
             notime: false,
+            base_span,
         }
     }
 
@@ -398,6 +403,10 @@ impl<'o> Demux<'o> {
         if blank(body) {
             self.w.ignored(n);
             return;
+        }
+        if let Some(u) = utc {
+            // a wrapped line: its own time must be near the runtime's time of it
+            self.w.span = crate::span::wrapper_span(self.base_span, u);
         }
         let mut hit = None;
         let last = self.last[si];

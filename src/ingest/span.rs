@@ -129,31 +129,61 @@ fn input_time(
             year_hint(inp)
         }
     });
-    // a container file or a file of mixed formats: its lines are not all of `format`, and
-    // its jobs read them through `crate::demux` (not bounded: see README)
-    if inp.demux.is_some() {
-        return InputTime {
-            year_hint,
-            span: FULL_SPAN,
-        };
-    }
     let popts = gatelog_parsers::ParserOptions {
         year_hint,
         ..opts.parser_opts.clone()
     };
-    let span = match gatelog_parsers::build(format, &popts) {
-        Ok(p) => {
-            let (blocks, two_sided) = if is_stdin {
-                (vec![stdin_head.unwrap_or(&[]).to_vec()], false)
-            } else {
-                sample(inp).unwrap_or_default()
-            };
-            let mut ts = instants(p, &blocks, tz);
-            core_span(&mut ts, two_sided, now_us())
+    // the formats its lines are read with: a file of mixed formats (`crate::demux`) has
+    // several, each line's instant is that of the first that reads it
+    let formats: Vec<Format> = match inp.demux.as_deref() {
+        // a container file: each line's span is its wrapper time's (`wrapper_span`, applied
+        // per line by `crate::demux`); the runtime's clock is the one to trust
+        Some(plan) if plan.wrapper.is_some() => {
+            return InputTime {
+                year_hint,
+                span: FULL_SPAN,
+            }
         }
-        Err(_) => FULL_SPAN,
+        Some(plan) => {
+            let mut v = Vec::new();
+            for f in plan.streams.iter().flatten() {
+                if !v.contains(f) {
+                    v.push(*f);
+                }
+            }
+            v
+        }
+        None => vec![format],
+    };
+    let parsers: Vec<_> = formats
+        .iter()
+        .filter_map(|f| gatelog_parsers::build(*f, &popts).ok())
+        .collect();
+    let span = if parsers.is_empty() {
+        FULL_SPAN
+    } else {
+        let (blocks, two_sided) = if is_stdin {
+            (vec![stdin_head.unwrap_or(&[]).to_vec()], false)
+        } else {
+            sample(inp).unwrap_or_default()
+        };
+        let mut ts = instants(parsers, &blocks, tz);
+        core_span(&mut ts, two_sided, now_us())
     };
     InputTime { year_hint, span }
+}
+
+/// How far a wrapped line's own time may be from its wrapper's (the container runtime's
+/// UTC time of the line): a day (a zone-less time read in the wrong zone is at most 14 h
+/// off; a line the runtime got days after its own time is a stale or replayed one).
+pub const WRAPPER_GAP_US: i64 = MIN_GAP_US;
+
+/// The span of a wrapped line whose wrapper time is `utc_us`, within its input's `base`.
+pub fn wrapper_span(base: (i64, i64), utc_us: i64) -> (i64, i64) {
+    (
+        base.0.max(utc_us.saturating_sub(WRAPPER_GAP_US)),
+        base.1.min(utc_us.saturating_add(WRAPPER_GAP_US)),
+    )
 }
 
 fn now_us() -> i64 {
@@ -209,8 +239,9 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
 }
 
 /// The UTC instants (µs) of the records in `blocks`, as the analysis reads them.
+/// A line is read by the first of `ps` that reads it with a time.
 fn instants(
-    mut p: Box<dyn gatelog_parsers::LineParser>,
+    mut ps: Vec<Box<dyn gatelog_parsers::LineParser>>,
     blocks: &[Vec<u8>],
     tz: &crate::tz::TzChoice,
 ) -> Vec<i64> {
@@ -220,15 +251,25 @@ fn instants(
     for b in blocks {
         for line in b.split(|&c| c == b'\n') {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            p.parse_each(line, &mut |r| {
-                let t = match r {
-                    Ok(Record::Request(r)) => r.ts,
-                    Ok(Record::Event(e)) => e.ts,
-                    _ => return,
-                };
-                let off = t.offset.unwrap_or_else(|| tz.offset(t.wall_us));
-                ts.push(t.wall_us - off as i64 * 1_000_000);
-            });
+            for p in ps.iter_mut() {
+                let before = ts.len();
+                p.parse_each(line, &mut |r| {
+                    let t = match r {
+                        Ok(Record::Request(r)) => r.ts,
+                        Ok(Record::Event(e)) => e.ts,
+                        _ => return,
+                    };
+                    // a record with no time of its own (HAProxy's `[WARNING] (pid) : ...`)
+                    if t.wall_us == 0 && t.offset.is_none() {
+                        return;
+                    }
+                    let off = t.offset.unwrap_or_else(|| tz.offset(t.wall_us));
+                    ts.push(t.wall_us - off as i64 * 1_000_000);
+                });
+                if ts.len() > before {
+                    break;
+                }
+            }
         }
     }
     ts
