@@ -641,6 +641,43 @@ fn finish_job(job: &Job, mut w: Worker<'_>, bytes: u64, err: Option<io::Error>) 
     w.acc
 }
 
+/// A record's instant in UTC µs when it is to be counted (its own zone offset, else `hint`,
+/// else the run's zone); else it is counted here: in `outside` when it falls outside its
+/// input's `span` (`crate::span`), in `skipped` (and the run's out-of-window range) when it
+/// falls outside `--since/--until`. One place for requests and events alike.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn admit(
+    ts: gatelog_parsers::time::Ts,
+    hint: Option<i32>,
+    tz: &mut crate::tz::TzResolver,
+    (span_lo, span_hi): (i64, i64),
+    opts: &RunOptions,
+    st: &mut FileStats,
+    outside: &mut u32,
+    skipped: &mut u32,
+) -> Option<i64> {
+    let off = match ts.offset {
+        Some(o) => o,
+        None => match hint {
+            Some(o) => o,
+            None => tz.offset(ts.wall_us),
+        },
+    };
+    let utc = ts.wall_us - off as i64 * 1_000_000;
+    if utc < span_lo || utc > span_hi {
+        *outside += 1;
+        return None;
+    }
+    if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u) {
+        *skipped += 1;
+        st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
+        st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
+        return None;
+    }
+    Some(utc)
+}
+
 pub(crate) struct Worker<'o> {
     pub(crate) acc: Acc,
     /// This job's file statistics (moved into `acc` at the end).
@@ -825,25 +862,18 @@ impl<'o> Worker<'o> {
         let mut dup = 0u32;
         parser.parse_each(rec, &mut |res| match &res {
             Ok(Record::Request(r)) => {
-                let off = match r.ts.offset {
-                    Some(o) => o,
-                    None => match hint {
-                        Some(o) => o,
-                        None => tz.offset(r.ts.wall_us),
-                    },
+                let Some(utc) = admit(
+                    r.ts,
+                    hint,
+                    tz,
+                    (span_lo, span_hi),
+                    opts,
+                    st,
+                    &mut outside,
+                    &mut skipped,
+                ) else {
+                    return;
                 };
-                let utc = r.ts.wall_us - off as i64 * 1_000_000;
-                if utc < span_lo || utc > span_hi {
-                    outside += 1;
-                    return;
-                }
-                if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
-                {
-                    skipped += 1;
-                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
-                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
-                    return;
-                }
                 if let Some(h) = dedup.as_mut() {
                     if h.duplicate(utc, r) {
                         skipped += 1;
@@ -890,25 +920,18 @@ impl<'o> Worker<'o> {
                 }
             }
             Ok(Record::Event(e)) => {
-                let off = match e.ts.offset {
-                    Some(o) => o,
-                    None => match hint {
-                        Some(o) => o,
-                        None => tz.offset(e.ts.wall_us),
-                    },
+                let Some(utc) = admit(
+                    e.ts,
+                    hint,
+                    tz,
+                    (span_lo, span_hi),
+                    opts,
+                    st,
+                    &mut outside,
+                    &mut skipped,
+                ) else {
+                    return;
                 };
-                let utc = e.ts.wall_us - off as i64 * 1_000_000;
-                if utc < span_lo || utc > span_hi {
-                    outside += 1;
-                    return;
-                }
-                if opts.since_us.is_some_and(|s| utc < s) || opts.until_us.is_some_and(|u| utc >= u)
-                {
-                    skipped += 1;
-                    st.outside_first_us = Some(st.outside_first_us.map_or(utc, |f| f.min(utc)));
-                    st.outside_last_us = Some(st.outside_last_us.map_or(utc, |l| l.max(utc)));
-                    return;
-                }
                 ok += 1;
                 st.events += 1;
                 st.first_us = Some(st.first_us.map_or(utc, |f| f.min(utc)));
