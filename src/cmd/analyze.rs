@@ -126,9 +126,11 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut metas = Vec::new();
     let mut offset_seen: Option<(i32, String)> = None;
     let mut stdin_head = None;
+    // this run's reading state (stdin's rest, seeked ends, decompressed lengths)
+    let ctx = std::sync::Arc::new(crate::read::run_ctx::RunCtx::new());
     let mut inferred: Vec<(String, String)> = Vec::new();
     for mut inp in found {
-        let d = pipeline::detect_input(&inp, &p.opts);
+        let d = pipeline::detect_input(&inp, &p.opts, &ctx);
         inp.demux = d.demux.clone();
         if matches!(inp.source, Source::Stdin) {
             stdin_head = d.head.clone();
@@ -200,6 +202,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         p.seek,
         p.threads,
         &tz,
+        &ctx,
     ) {
         Ok(x) => x,
         Err(e) => {
@@ -222,7 +225,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         .build();
     // the same requests in two inputs are counted once (crate::ingest::dedup)
     let dedup = crate::ingest::dedup::plan(&chosen, &p.opts, &tz);
-    let run = || pipeline::run_jobs_dedup(&jobs, &p.opts, &tz, stdin_head, dedup.as_ref());
+    let run = || pipeline::run_jobs_dedup(&jobs, &p.opts, &tz, stdin_head, dedup.as_ref(), &ctx);
     let acc = match pool {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
@@ -231,7 +234,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut outside: (Option<i64>, Option<i64>) = (None, None);
     for (id, st) in &acc.files {
         errors.extend(st.errors.iter().cloned());
-        let (f, l) = crate::read::seek::seeked_ends(*id as usize).unwrap_or((None, None));
+        let (f, l) = ctx.seeked_ends(*id as usize).unwrap_or((None, None));
         for t in [st.outside_first_us, f].into_iter().flatten() {
             outside.0 = Some(outside.0.map_or(t, |x: i64| x.min(t)));
         }
