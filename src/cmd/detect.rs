@@ -2,8 +2,8 @@
 
 use crate::cli::DetectArgs;
 use crate::exit::{Exit, UserError};
-use crate::input;
-use crate::pipeline::{self, RunOptions};
+use crate::ingest::pipeline::{self, RunOptions};
+use crate::read::input;
 
 pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
     let opts = RunOptions {

@@ -14,10 +14,10 @@ use std::sync::Mutex;
 use gatelog_parsers::{self as parsers, Format, Framing, LineParser, ParserOptions, Record};
 use memchr::memchr;
 
-use crate::input::{self, Compression, Input, Source};
-use crate::pipeline::{self, Job, RunOptions};
-use crate::progress::{self, Counted};
-use crate::tz::{TzChoice, TzResolver};
+use crate::ingest::pipeline::{self, Job, RunOptions};
+use crate::ingest::tz::{TzChoice, TzResolver};
+use crate::read::input::{self, Compression, Input, Source};
+use crate::read::progress::{self, Counted};
 
 /// Files smaller than this are read from the top: seeking would not pay.
 pub const SEEK_MIN: u64 = 1 << 20;
@@ -449,9 +449,9 @@ pub fn plan_run(
     seek: bool,
     threads: usize,
     tz: &TzChoice,
-) -> Result<(Vec<Job>, Option<crate::state::Plan>, Vec<(u64, u64)>), crate::exit::UserError> {
+) -> Result<(Vec<Job>, Option<crate::read::state::Plan>, Vec<(u64, u64)>), crate::exit::UserError> {
     let state = match state_path {
-        Some(path) => Some(crate::state::plan(path, chosen)?),
+        Some(path) => Some(crate::read::state::plan(path, chosen)?),
         None => None,
     };
     let mut bounds = match &state {

@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use gatelog_parsers::Format;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::report::{rfc3339, Report};
 use crate::exit::UserError;
-use crate::input::{self, Compression, Input, Source};
-use crate::report::{rfc3339, Report};
-use crate::seek::{self, Bounds};
+use crate::read::input::{self, Compression, Input, Source};
+use crate::read::seek::{self, Bounds};
 
 pub const VERSION: u32 = 1;
 /// Bytes of a file's (decompressed) beginning that identify it.

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use gatelog_parsers::{EventKind, Layer};
 
-use crate::acc::Acc;
+use crate::agg::acc::Acc;
+use crate::agg::hist::Hist;
 use crate::analysis;
-use crate::hist::Hist;
-use crate::report::{display_bytes, Incident};
+use crate::analysis::report::{display_bytes, Incident};
 
 /// Distinct upstream label values in `gatelog_upstream_*_total` before the rest are counted
 /// as `(other)` (first come, first labelled).
@@ -133,7 +133,7 @@ impl Metrics {
     /// re-rank the labelled upstreams, then count under the labels.
     fn add_combos(&mut self, acc: &Acc, c: &HashMap<(Layer, u16, u32), u64>) {
         let name = |id: u32| -> String {
-            if id == crate::acc::NO_UPSTREAM {
+            if id == crate::agg::acc::NO_UPSTREAM {
                 return NONE.to_string();
             }
             match acc.upstream_names.get(id as usize) {
@@ -143,7 +143,7 @@ impl Metrics {
         };
         let mut per_up: HashMap<u32, u64> = HashMap::new();
         for (&(_, _, u), &n) in c {
-            if u != crate::acc::NO_UPSTREAM {
+            if u != crate::agg::acc::NO_UPSTREAM {
                 *per_up.entry(u).or_insert(0) += n;
             }
         }
@@ -583,7 +583,7 @@ mod tests {
         for &(u, st, n) in counts {
             let id = match u {
                 Some(u) => acc.upstream_id(u.as_bytes()),
-                None => crate::acc::NO_UPSTREAM,
+                None => crate::agg::acc::NO_UPSTREAM,
             };
             *c.entry((Layer::Proxy, st, id)).or_insert(0) += n;
         }
