@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::agg::acc::{Acc, FileStats, LbVerdict, Sample, REJECTED_SAMPLES};
 use crate::ingest::tz::TzChoice;
 use crate::read::input::{self, Compression, Input, LineItem, LineReader, Source};
+use crate::read::run_ctx::RunCtx;
 
 /// Options of one analysis run, built once from the command line.
 #[derive(Clone, Debug)]
@@ -203,8 +204,9 @@ fn sample_offset(f: Format, opts: &ParserOptions, lines: &[&[u8]]) -> Option<i32
     None
 }
 
-/// Detect one input's format (reading its first 64 KiB).
-pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
+/// Detect one input's format (reading its first 64 KiB). Stdin's rest (after the head) is
+/// kept in `ctx` for the run's job.
+pub fn detect_input(inp: &Input, opts: &RunOptions, ctx: &RunCtx) -> Detected {
     if let Some(f) = forced_format(inp, opts) {
         let mut d = Detected {
             format: Some(f),
@@ -220,7 +222,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 if let Ok((h, _)) = read_head(&mut r) {
                     d.head = Some(h);
                 }
-                *stdin_rest_slot() = Some(r);
+                ctx.set_stdin_rest(r);
             }
         }
         // a container wrapper is not a format: the forced one is the inner lines'
@@ -273,7 +275,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         crate::ingest::demux::detect(&sample_lines(&head, complete), &opts.parser_opts)
     {
         if is_stdin {
-            *stdin_rest_slot() = Some(r);
+            ctx.set_stdin_rest(r);
         }
         return Detected {
             format: Some(plan.primary()),
@@ -287,7 +289,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
     let (format, reason, offset, log_format) =
         detect_sample(&head, complete, &opts.parser_opts, true);
     if is_stdin {
-        *stdin_rest_slot() = Some(r);
+        ctx.set_stdin_rest(r);
     }
     Detected {
         format,
@@ -297,16 +299,6 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         log_format,
         demux: None,
     }
-}
-
-/// The rest of stdin after its sniffed head (stdin can be read only once). A process-wide
-/// slot, not a thread-local: detection runs on the main thread, the jobs on rayon's workers.
-static STDIN_REST: std::sync::Mutex<Option<Box<dyn Read + Send>>> = std::sync::Mutex::new(None);
-
-fn stdin_rest_slot() -> std::sync::MutexGuard<'static, Option<Box<dyn Read + Send>>> {
-    STDIN_REST
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn forced_format(inp: &Input, opts: &RunOptions) -> Option<Format> {
@@ -410,8 +402,9 @@ pub fn run_jobs(
     opts: &RunOptions,
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
+    ctx: &RunCtx,
 ) -> Acc {
-    run_jobs_dedup(jobs, opts, tz, stdin_head, None)
+    run_jobs_dedup(jobs, opts, tz, stdin_head, None, ctx)
 }
 
 /// [`run_jobs`], counting the same requests in two inputs once (`crate::ingest::dedup`): the kept
@@ -422,15 +415,16 @@ pub fn run_jobs_dedup(
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
     dedup: Option<&crate::ingest::dedup::Run>,
+    ctx: &RunCtx,
 ) -> Acc {
     // each input's year hint and time span, once per input (span.rs)
     let times = crate::ingest::span::prepare(jobs, opts, tz, stdin_head.as_deref());
     let time_of = |j: &Job| times.get(&j.input.id).copied().unwrap_or_default();
-    let stdin_rest = stdin_rest_slot().take();
+    let stdin_rest = ctx.take_stdin_rest();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     let mut pre = match dedup {
         Some(d) => crate::ingest::dedup::first_pass(jobs, d, |j| {
-            run_job(j, opts, tz, &stdin, Some(d), &time_of(j))
+            run_job(j, opts, tz, &stdin, Some(d), &time_of(j), ctx)
         }),
         None => Vec::new(),
     };
@@ -444,7 +438,7 @@ pub fn run_jobs_dedup(
     for g in jobs.chunks(group) {
         let slots: Vec<crate::ingest::dedup::Pre> = pre.by_ref().take(g.len()).collect();
         let part = run_group(g, slots, |job| {
-            run_job(job, opts, tz, &stdin, dedup, &time_of(job))
+            run_job(job, opts, tz, &stdin, dedup, &time_of(job), ctx)
         });
         total = match (total, part) {
             (Some(mut t), Some(p)) => {
@@ -513,6 +507,7 @@ fn run_job<'o>(
     stdin: &StdinParts,
     dedup: Option<&'o crate::ingest::dedup::Run>,
     time: &crate::ingest::span::InputTime,
+    ctx: &RunCtx,
 ) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
@@ -522,7 +517,7 @@ fn run_job<'o>(
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
-    let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
+    let reader: io::Result<Box<dyn Read + Send + '_>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
                 Ok(g) => g,
@@ -532,7 +527,7 @@ fn run_job<'o>(
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
-        (Source::File(_), _) => crate::read::seek::open_job(job),
+        (Source::File(_), _) => crate::read::seek::open_job(job, ctx),
     };
     let reader = match reader {
         Ok(r) => r,
