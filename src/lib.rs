@@ -14,11 +14,3 @@ pub mod ingest;
 pub mod read;
 pub mod sink;
 pub mod units;
-
-// Transition (issue 13, step 1): the old flat paths, until every `use` names the layer.
-pub use agg::{acc, fine, hist, topkey, totals};
-pub(crate) use analysis::causes;
-pub use analysis::{report, rules, summary};
-pub use ingest::{dedup, demux, pipeline, span, split, tz};
-pub use read::{follow, input, progress, seek, state, state_lock};
-pub use sink::{export, metrics, text, tui};

@@ -110,41 +110,64 @@ fn without_tests(s: &str) -> String {
     out
 }
 
-/// Every top-level module named through `crate::`: `crate::a::x`, `crate::{a, b::y}`.
-fn crate_names(code: &str) -> BTreeSet<String> {
-    let ident = |s: &str| -> String {
-        s.trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect()
+/// The entries of a path tail: `a::x` is one entry, `{a, b::y}` its top-level items.
+fn entries(rest: &str) -> Vec<&str> {
+    let Some(group) = rest.strip_prefix('{') else {
+        return vec![rest];
     };
-    let mut names = BTreeSet::new();
-    for (i, _) in code.match_indices("crate::") {
-        let rest = &code[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // Top-level items of the group, skipping nested braces.
-            let mut depth = 0usize;
-            let mut start = 0usize;
-            for (k, c) in group.char_indices() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => {
-                        names.insert(ident(&group[start..k]));
-                        break;
-                    }
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        names.insert(ident(&group[start..k]));
-                        start = k + 1;
-                    }
-                    _ => {}
-                }
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    for (k, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                out.push(&group[start..k]);
+                break;
             }
-        } else {
-            names.insert(ident(rest));
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&group[start..k]);
+                start = k + 1;
+            }
+            _ => {}
         }
     }
-    names.remove("");
+    out
+}
+
+fn ident(s: &str) -> &str {
+    let s = s.trim_start();
+    let n = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(s.len());
+    &s[..n]
+}
+
+/// Every module named through `crate::`: `crate::a::x`, `crate::{a, b::y}`. A layer's
+/// module is named with its layer, `layer/module` (`crate::agg::acc::X` gives `agg/acc`,
+/// `crate::agg::{acc, fine}` both), so edges keep naming the module, not only its layer.
+fn crate_names(code: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        for e in entries(&code[i + "crate::".len()..]) {
+            let head = ident(e);
+            if head.is_empty() {
+                continue;
+            }
+            let tail = e.trim_start()[head.len()..].trim_start();
+            match tail.strip_prefix("::") {
+                Some(sub) if ORDER.contains(&head) => {
+                    for s in entries(sub.trim_start()) {
+                        names.insert(format!("{head}/{}", ident(s)));
+                    }
+                }
+                _ => {
+                    names.insert(head.to_string());
+                }
+            }
+        }
+    }
     names
 }
 
@@ -169,7 +192,13 @@ fn upward_edges(root: &Path) -> Vec<(String, String, String)> {
         }
         let own_rank = ORDER.iter().position(|l| *l == own).unwrap();
         let code = without_tests(&fs::read_to_string(&f).unwrap());
-        for name in crate_names(&code) {
+        for named in crate_names(&code) {
+            // `layer/module`: the module when it is one of the layer's, else the layer itself.
+            let name = match named.split_once('/') {
+                Some((l, m)) if layers.get(m).is_some_and(|x| x == l) => m.to_string(),
+                Some((l, _)) => l.to_string(),
+                None => named,
+            };
             if let Some(l) = layers.get(&name) {
                 let rank = ORDER.iter().position(|x| x == l).unwrap();
                 if rank > own_rank {
@@ -217,7 +246,8 @@ fn nothing_reaches_into_cmd() {
     assert!(into_cmd.is_empty(), "{into_cmd:?}");
 }
 
-/// The checker itself: a tree where `read` names `analysis` and `sink` names `cmd`.
+/// The checker itself: a tree where `read` names `analysis` and `agg` (flat and through the
+/// layer) and `sink` names `cmd`.
 #[test]
 fn checker_finds_an_upward_import() {
     let dir = std::env::temp_dir().join(format!("gatelog-arch-{}", std::process::id()));
@@ -233,7 +263,11 @@ fn checker_finds_an_upward_import() {
         "use crate::{exit::UserError, rules::{Rule, parse}};\nuse crate::follow;\n\
          #[cfg(test)]\nmod tests { use crate::cmd::x; }\n",
     );
-    w("src/read/follow.rs", "");
+    w(
+        "src/read/follow.rs",
+        "use crate::agg::{self, acc::Acc};\nfn f() { crate::sink::Sink::new(); }\n",
+    );
+    w("src/agg/acc.rs", "");
     w("src/analysis/rules.rs", "use crate::read::input;");
     w("src/sink/text.rs", "fn f() { crate::cmd::analyze::run(); }");
     w("src/cmd/analyze.rs", "use crate::analysis;");
@@ -242,15 +276,45 @@ fn checker_finds_an_upward_import() {
     fs::remove_dir_all(&dir).ok();
     let want = vec![
         (
+            "read/follow.rs".to_string(),
+            "acc".to_string(),
+            "agg".to_string(),
+        ),
+        (
+            "read/follow.rs".to_string(),
+            "agg".to_string(),
+            "agg".to_string(),
+        ),
+        (
+            "read/follow.rs".to_string(),
+            "sink".to_string(),
+            "sink".to_string(),
+        ),
+        (
             "read/input.rs".to_string(),
             "rules".to_string(),
             "analysis".to_string(),
         ),
         (
             "sink/text.rs".to_string(),
-            "cmd".to_string(),
+            "analyze".to_string(),
             "cmd".to_string(),
         ),
     ];
     assert_eq!(got, want);
+}
+
+/// lib.rs declares the layers; it re-exports nothing (the flat paths such as `crate::acc` are
+/// gone: every `use` names the layer, `crate::agg::acc`).
+#[test]
+fn lib_rs_reexports_no_flat_paths() {
+    let lib = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    let reexports: Vec<_> = lib
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("pub use") || l.starts_with("pub(crate) use")
+        })
+        .collect();
+    assert!(reexports.is_empty(), "src/lib.rs re-exports: {reexports:?}");
 }

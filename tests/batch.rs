@@ -533,14 +533,14 @@ fn seeking_gives_the_report_of_reading_from_the_top() {
 
     // the seeked window starts at a line start before the first line at --since, and no
     // line before it is at or after --since
-    let w = gatelog::seek::window(
+    let w = gatelog::read::seek::window(
         &p,
         s.len() as u64,
         0,
         s.len() as u64,
         gatelog_parsers::Format::NginxAccess,
         &Default::default(),
-        &gatelog::tz::TzChoice::Fixed(0, "test".into()),
+        &gatelog::ingest::tz::TzChoice::Fixed(0, "test".into()),
         Some(since_us),
         Some(until_us),
     )

@@ -528,7 +528,7 @@ fn timestamps_spanning_millennia_keep_the_timeline_bounded() {
     let r = json_of(&[p.to_str().unwrap()]);
     let rows = r["timeline"]["rows"].as_array().unwrap();
     assert!(
-        rows.len() <= gatelog::acc::MAX_BUCKETS,
+        rows.len() <= gatelog::agg::acc::MAX_BUCKETS,
         "{} rows",
         rows.len()
     );

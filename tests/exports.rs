@@ -221,8 +221,8 @@ fn tables_with(
     p.threads = threads;
     p.opts.chunk_bytes = chunk;
     p.opts.block_bytes = 4096;
-    let px = gatelog::export::parquet::ParquetExport::new(dir, vec![], None).unwrap();
-    p.opts.rows = Some(px.clone() as std::sync::Arc<dyn gatelog::export::RowSinkFactory>);
+    let px = gatelog::sink::export::parquet::ParquetExport::new(dir, vec![], None).unwrap();
+    p.opts.rows = Some(px.clone() as std::sync::Arc<dyn gatelog::sink::export::RowSinkFactory>);
     let out = gatelog::cmd::analyze::analyze(&args.inputs, &p);
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     px.finish(&out.report).unwrap();

@@ -194,10 +194,14 @@ fn paths_methods_head_and_a_malformed_request() {
     let mut rest = Vec::new();
     assert_eq!(r.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
 
+    // a header value that is not ASCII is opaque bytes (RFC 9110 obs-text): answered
+    let r = raw(
+        &addr,
+        b"GET /metrics HTTP/1.1\r\nHost: \xff\xfe\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+    assert!(r.contains(&format!("gatelog_lines_total {lines}\n")), "{r}");
     // malformed requests: 400 and the connection closed; the server keeps serving
-    // (a header that is not ASCII: tiny_http closes the connection without an answer)
-    let r = raw(&addr, b"GET /metrics HTTP/1.1\r\nHost: \xff\xfe\r\n\r\n");
-    assert_eq!(r, "");
     for bad in [
         &b"GARBAGE\r\n\r\n"[..],
         b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n",
@@ -218,9 +222,6 @@ fn paths_methods_head_and_a_malformed_request() {
 }
 
 #[test]
-#[ignore = "known defect, fails under CPU load: with six stalled connections some scrapes of the \
-tiny_http endpoint get no answer within 10 s (reproduced with three busy loops beside the test; \
-passes on an idle machine). Run with --ignored; see README 'Live triage' (metrics limits)."]
 fn concurrent_scrapes_are_answered_while_a_client_stalls() {
     let (child, _stdin, addr, lines) = start();
     wait_for_lines(&addr, lines);

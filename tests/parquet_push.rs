@@ -133,7 +133,7 @@ struct Expected {
 /// `ts` is compared unless the format's timestamps carry no year (the run takes the year
 /// from the file; the reference would take the clock's).
 fn ts_cell(f: Format, wall_us: i64, offset: Option<i32>) -> Option<String> {
-    if gatelog::span::needs_year(f) {
+    if gatelog::ingest::span::needs_year(f) {
         return None;
     }
     // the runs below are given `--tz UTC`: a zone-less time is UTC
@@ -421,7 +421,7 @@ fn check_file(file: &Path, out: &Path, t: &mut Tally) {
         // lines outside the input's time span (span.rs) are rejected by the analysis
         let outside: Vec<&Row> = rej
             .iter()
-            .filter(|r| r[3].as_deref() == Some(gatelog::span::OUTSIDE_REASON))
+            .filter(|r| r[3].as_deref() == Some(gatelog::ingest::span::OUTSIDE_REASON))
             .collect();
         if !outside.is_empty() {
             let gone: Vec<&str> = outside.iter().map(|r| r[0].as_deref().unwrap()).collect();
@@ -430,7 +430,7 @@ fn check_file(file: &Path, out: &Path, t: &mut Tally) {
         }
         let rej_parse: Vec<Row> = rej
             .iter()
-            .filter(|r| r[3].as_deref() != Some(gatelog::span::OUTSIDE_REASON))
+            .filter(|r| r[3].as_deref() != Some(gatelog::ingest::span::OUTSIDE_REASON))
             .cloned()
             .collect();
         if gatelog_parsers::build(format, &opts).unwrap().framing() == Framing::MultiLine {
@@ -543,8 +543,8 @@ fn tables_with(input: &Path, threads: usize, chunk: u64, dir: &Path) {
     let mut p = gatelog::cmd::analyze::prepare(&args).unwrap();
     p.threads = threads;
     p.opts.chunk_bytes = chunk;
-    let px = gatelog::export::parquet::ParquetExport::new(dir, vec![], None).unwrap();
-    p.opts.rows = Some(px.clone() as std::sync::Arc<dyn gatelog::export::RowSinkFactory>);
+    let px = gatelog::sink::export::parquet::ParquetExport::new(dir, vec![], None).unwrap();
+    p.opts.rows = Some(px.clone() as std::sync::Arc<dyn gatelog::sink::export::RowSinkFactory>);
     let out = gatelog::cmd::analyze::analyze(&args.inputs, &p);
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     px.finish(&out.report).unwrap();

@@ -5,7 +5,7 @@
 #[path = "../parsers/tests/common/mod.rs"]
 mod common;
 
-use gatelog::pipeline;
+use gatelog::ingest::pipeline;
 
 fn args(paths: &[&str]) -> gatelog::cli::AnalyzeArgs {
     let mut v = vec!["gatelog", "analyze", "--json"];
@@ -33,7 +33,7 @@ fn reports(path: &str, chunks: &[u64]) -> (Vec<serde_json::Value>, usize) {
             assert!(o.errors.is_empty(), "{path}: {:?}", o.errors);
             out.push(serde_json::to_value(&o.report).unwrap());
             // the jobs that run planned: each chunk after the first starts at an entry
-            let (found, _) = gatelog::input::discover(&[path.to_string()]);
+            let (found, _) = gatelog::read::input::discover(&[path.to_string()]);
             let f = gatelog_parsers::Format::NginxError;
             let jobs = pipeline::plan_jobs(&[(found[0].clone(), f)], &p.opts, threads);
             let data = std::fs::read(path).unwrap();

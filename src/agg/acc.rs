@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use gatelog_parsers::{fields, EventKind, Layer};
 
-use crate::hist::Hist;
+use crate::agg::hist::Hist;
 
 /// Widths a timeline may coarsen through, as multiples of its base width. Each divides the
 /// next, so two timelines can always be brought to the same width.
@@ -387,8 +387,8 @@ pub struct TopN {
     cap: usize,
     /// hashbrown with its default foldhash (randomly seeded per process): one hash per
     /// lookup-or-insert, several times cheaper than SipHash on short keys.
-    /// Keys up to 30 bytes are stored inline ([`crate::topkey::TopKey`]): no allocation.
-    pub map: hashbrown::HashMap<crate::topkey::TopKey, u64>,
+    /// Keys up to 30 bytes are stored inline ([`crate::agg::topkey::TopKey`]): no allocation.
+    pub map: hashbrown::HashMap<crate::agg::topkey::TopKey, u64>,
     pub error: u64,
 }
 
@@ -925,7 +925,7 @@ pub struct FileStats {
     pub outside_last_us: Option<i64>,
     /// Time zone offset seen in this file's timestamps, if any.
     pub offset_seen: Option<i32>,
-    /// Lines skipped as the same requests as another input's (`crate::dedup`).
+    /// Lines skipped as the same requests as another input's (`crate::ingest::dedup`).
     pub duplicates: u64,
 }
 
@@ -968,8 +968,8 @@ pub const REJECTED_SAMPLES: usize = 5;
 pub struct Acc {
     pub timeline: Timeline,
     /// Requests and failures in 10 s cells whatever the timeline's width: incidents are
-    /// found on it (`crate::fine`).
-    pub fine: crate::fine::Fine,
+    /// found on it (`crate::agg::fine`).
+    pub fine: crate::agg::fine::Fine,
     pub upstream_names: Vec<Box<[u8]>>,
     upstream_ids: HashMap<Box<[u8]>, u32>,
     /// Clients, paths and upstreams of 5xx requests, per layer (index `Layer as usize`).

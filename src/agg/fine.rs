@@ -205,7 +205,7 @@ impl Fine {
 }
 
 /// Incidents as [start, end) UTC µs, found on the cells at the finest width (10 s, 30 s or
-/// 60 s, at most [`crate::acc::TARGET_ROWS`] buckets of data where it can) — `None` when
+/// 60 s, at most [`crate::agg::acc::TARGET_ROWS`] buckets of data where it can) — `None` when
 /// that is no finer than the display width `display_s` (the display timeline's incidents
 /// stand). `rates`: a run with requests (else error events are the signal).
 pub fn incidents(
@@ -221,7 +221,7 @@ pub fn incidents(
     let mut wd = *WIDTHS
         .iter()
         .take_while(|&&w| w <= DETECT_MAX_S)
-        .find(|&&w| occupied / w <= crate::acc::TARGET_ROWS)
+        .find(|&&w| occupied / w <= crate::agg::acc::TARGET_ROWS)
         .unwrap_or(&DETECT_MAX_S);
     wd = wd.max(f.width_s());
     if wd >= display_s {

@@ -1,4 +1,4 @@
-//! The key of a top-N table ([`crate::acc::TopN`]): up to [`INLINE`] bytes (a client
+//! The key of a top-N table ([`crate::agg::acc::TopN`]): up to [`INLINE`] bytes (a client
 //! address, most paths) stored inline, longer ones boxed. In an incident every failed request
 //! adds its client and path, most of them new (clients over many networks, paths with ids):
 //! a boxed key cost a `malloc` on insert and a `free` when pruned, ~25% of the per-error work.
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn inline_and_boxed_keys_are_the_same_key() {
-        let mut t = crate::acc::TopN::new(10);
+        let mut t = crate::agg::acc::TopN::new(10);
         for k in [
             &b""[..],
             b"10.0.0.1",
@@ -91,7 +91,7 @@ mod tests {
             t.add(k, 1);
             t.add(k, 1);
             // keys are clipped to MAX_KEY bytes
-            let stored = &k[..k.len().min(crate::acc::MAX_KEY)];
+            let stored = &k[..k.len().min(crate::agg::acc::MAX_KEY)];
             assert_eq!(t.map.get(stored), Some(&2), "{}", k.len());
             let key = TopKey::from(k);
             assert_eq!(&*key, k);

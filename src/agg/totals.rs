@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::acc::Acc;
+use crate::agg::acc::Acc;
+use crate::analysis::report::{LayerTotals, Top, TopTables, Totals};
 use crate::analysis::top_entries;
-use crate::report::{LayerTotals, Top, TopTables, Totals};
 
 /// Layers from the outside in (index `Layer as usize` of the accumulator's per-layer tables).
 const LAYERS: [&str; 3] = ["lb", "proxy", "app"];

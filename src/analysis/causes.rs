@@ -7,9 +7,9 @@
 
 use gatelog_parsers::{EventKind, Layer};
 
-use crate::acc::ReqRow;
+use crate::agg::acc::ReqRow;
+use crate::analysis::report::{Cause, Saturation};
 use crate::analysis::{cause, fmt_us, plural, share, CauseCtx};
-use crate::report::{Cause, Saturation};
 
 type Detector = fn(&CauseCtx<'_>, &[Cause]) -> Option<Cause>;
 
@@ -110,7 +110,7 @@ fn fpm_oom_kill(c: &CauseCtx<'_>, _: &[Cause]) -> Option<Cause> {
         .rows(&[FpmExecutionTimedOut], 0)
         .map(|r| r.child_pid)
         .collect();
-    let kills: Vec<&crate::acc::EventRow> = c
+    let kills: Vec<&crate::agg::acc::EventRow> = c
         .rows(&[FpmChildSignal], 0)
         .filter(|r| r.number == Some(9) && !terminated.contains(&r.child_pid))
         .collect();
@@ -362,7 +362,7 @@ fn lb_health_check_blocked(c: &CauseCtx<'_>, _: &[Cause]) -> Option<Cause> {
     let mut codes = refused.clone();
     codes.sort_unstable();
     codes.dedup();
-    let lbf = c.lb(crate::acc::LbVerdict::NoBackend);
+    let lbf = c.lb(crate::agg::acc::LbVerdict::NoBackend);
     let summary = format!(
         "the load balancer's health checks were refused by servers that were up{}{}: it marked them down and answered {} requests itself (no backend), while the backends served real clients. Security software, a firewall rule or an ACL is answering the checks (no User-Agent, or from the LB's source: Alibaba SLB checks come from 100.64.0.0/10); allow the LB's check requests.",
         if codes.is_empty() {
@@ -736,7 +736,7 @@ fn explain(c: &CauseCtx<'_>, causes: &mut [Cause], sat: Option<&Saturation>) {
                 let pools: Vec<String> = {
                     let mut v: Vec<String> = c
                         .rows(&[FpmMaxChildren], 300_000_000)
-                        .map(|r| crate::report::display_bytes(&r.pool))
+                        .map(|r| crate::analysis::report::display_bytes(&r.pool))
                         .collect();
                     v.sort();
                     v.dedup();
@@ -813,12 +813,12 @@ fn explain(c: &CauseCtx<'_>, causes: &mut [Cause], sat: Option<&Saturation>) {
                 {
                     0
                 } else {
-                    c.lb(crate::acc::LbVerdict::NoBackend).max(1)
+                    c.lb(crate::agg::acc::LbVerdict::NoBackend).max(1)
                 };
                 x.headline = "load balancer had no backend up".into();
             }
             "lb_target_timeout" => {
-                x.explains = c.lb(crate::acc::LbVerdict::TargetTimeout);
+                x.explains = c.lb(crate::agg::acc::LbVerdict::TargetTimeout);
                 x.headline = "load balancer timed out waiting for the target".into();
             }
             "retry_storm" => {
@@ -1081,8 +1081,8 @@ fn health_check_green(c: &CauseCtx<'_>, causes: &mut [Cause]) {
 /// health-check path) answered 401/403/444 while other requests were served. The LB's 503s
 /// are in the LB's log only, so without it there is no incident; the finding says so.
 pub(crate) fn findings(
-    acc: &crate::acc::Acc,
-    incidents: &[crate::report::Incident],
+    acc: &crate::agg::acc::Acc,
+    incidents: &[crate::analysis::report::Incident],
     name_of: &dyn Fn(u32) -> String,
 ) -> Vec<Cause> {
     let mut out = Vec::new();
@@ -1138,8 +1138,8 @@ pub(crate) fn findings(
     let summary = format!(
         "nginx answered {} health-check requests {codes} between {} and {} while it served {served} other requests: something in front of the application (security software, a firewall rule, an ACL, a rule on the User-Agent or the source address: Alibaba SLB checks come from 100.64.0.0/10, AWS ELB's carry 'ELB-HealthChecker') refuses the load balancer's checks, so the LB marks the servers down and answers clients 502/503 itself. {}",
         denied.len(),
-        crate::report::rfc3339(from),
-        crate::report::rfc3339(to),
+        crate::analysis::report::rfc3339(from),
+        crate::analysis::report::rfc3339(to),
         if lb_log {
             "The load balancer's log given shows no incident from it."
         } else {
@@ -1149,7 +1149,7 @@ pub(crate) fn findings(
     let ev = denied
         .iter()
         .take(3)
-        .map(|r| crate::report::Evidence {
+        .map(|r| crate::analysis::report::Evidence {
             path: name_of(r.file),
             line: r.line,
             text: format!("health-check request answered {}", r.status),

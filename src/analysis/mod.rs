@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use gatelog_parsers::{EventKind, Layer};
 
-use crate::acc::{Acc, Bucket, LbVerdict, Timeline, STATUS_TRACKED};
-use crate::hist::Hist;
-use crate::report::*;
+use crate::agg::acc::{Acc, Bucket, LbVerdict, Timeline, STATUS_TRACKED};
+use crate::agg::hist::Hist;
+use crate::analysis::report::*;
 
 /// Knobs of the analysis.
 #[derive(Clone, Debug)]
@@ -143,7 +143,7 @@ pub fn report_of(
             duplicate_of: None,
         });
     }
-    crate::totals::count_once(&mut totals, acc);
+    crate::agg::totals::count_once(&mut totals, acc);
     let sums = fold_buckets(&tl.buckets);
     for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
         if sums.requests_by_layer[i] > 0 {
@@ -196,7 +196,7 @@ pub fn report_of(
     });
     let baseline_rate = baseline(&base_sig, any_requests).0;
     // When the display is coarser than the fine series (days of logs, inputs that do not
-    // overlap in time), incidents are found on the fine series (`crate::fine`): their times
+    // overlap in time), incidents are found on the fine series (`crate::agg::fine`): their times
     // are exact, the display buckets they fall in give the rest.
     let exact = fine_spans(acc, &mut spans, any_requests, opts, prior);
 
@@ -314,7 +314,7 @@ pub fn report_of(
         let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
         let saturation = saturation(acc, start_us - 300_000_000, end_us);
         let mut causes = attribute(&ctx, &ij, saturation.as_ref());
-        crate::causes::rank(&ctx, &mut causes, saturation.as_ref());
+        crate::analysis::causes::rank(&ctx, &mut causes, saturation.as_ref());
         incidents.push(Incident {
             id: n + 1,
             start: rfc3339(start_us),
@@ -351,11 +351,11 @@ pub fn report_of(
         notes.push(format!(
             "{} error lines were counted but not kept for joins and evidence (more than {} in this run); counts and the timeline are exact",
             acc.rows_dropped,
-            crate::acc::MAX_ROWS
+            crate::agg::acc::MAX_ROWS
         ));
     }
 
-    let top = crate::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
+    let top = crate::agg::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
     let capacity = capacity(tl, &spans, &up_name);
 
     let mut report = Report {
@@ -374,7 +374,7 @@ pub fn report_of(
             bucket_seconds: width,
             rows,
         },
-        findings: crate::causes::findings(acc, &incidents, &name_of),
+        findings: crate::analysis::causes::findings(acc, &incidents, &name_of),
         incidents,
         joins,
         top,
@@ -387,7 +387,7 @@ pub fn report_of(
         rules: Vec::new(),
         summary: Default::default(),
     };
-    report.summary = crate::summary::of(&report);
+    report.summary = crate::analysis::summary::of(&report);
     report
 }
 
@@ -427,13 +427,13 @@ fn choose_width(tl: &mut Timeline, want: Option<i64>) {
             } else {
                 tl.buckets.len() as i64 * ladder(tl.step)
             };
-            crate::acc::auto_step(span).max(tl.step)
+            crate::agg::acc::auto_step(span).max(tl.step)
         }
     };
     tl.coarsen(step);
 }
 
-/// Incidents found on the fine series when it is finer than the display (`crate::fine`):
+/// Incidents found on the fine series when it is finer than the display (`crate::agg::fine`):
 /// replaces `spans` by the display buckets they fall in (merged where they share one) and
 /// returns their exact [start, end) µs; else leaves `spans` and returns nothing. Runs with
 /// earlier runs' buckets (`prior`, `--state`) keep the display's incidents.
@@ -450,7 +450,7 @@ fn fine_spans(
         return exact;
     }
     let Some(times) =
-        crate::fine::incidents(&acc.fine, tl.width_s(), rates, opts.min_incident_errors)
+        crate::agg::fine::incidents(&acc.fine, tl.width_s(), rates, opts.min_incident_errors)
     else {
         return exact;
     };
@@ -542,7 +542,7 @@ fn slow_burn_spans(
 }
 
 fn ladder(step: usize) -> i64 {
-    let l = &crate::acc::LADDER;
+    let l = &crate::agg::acc::LADDER;
     l[step.min(l.len() - 1)]
 }
 
@@ -730,7 +730,7 @@ fn events_map(bs: &[Bucket]) -> BTreeMap<String, u64> {
     m
 }
 
-pub(crate) fn top_entries(t: &crate::acc::TopN, n: usize) -> Vec<TopEntry> {
+pub(crate) fn top_entries(t: &crate::agg::acc::TopN, n: usize) -> Vec<TopEntry> {
     t.top(n)
         .into_iter()
         .map(|(k, c)| TopEntry {
@@ -934,7 +934,7 @@ impl CauseCtx<'_> {
         &self,
         kinds: &[EventKind],
         lookback_us: i64,
-    ) -> impl Iterator<Item = &crate::acc::EventRow> + '_ {
+    ) -> impl Iterator<Item = &crate::agg::acc::EventRow> + '_ {
         let from = self.start_us - self.width_us - lookback_us;
         let to = self.end_us + self.width_us;
         let kinds = kinds.to_vec();
@@ -944,7 +944,7 @@ impl CauseCtx<'_> {
             .filter(move |r| r.utc_us >= from && r.utc_us < to && kinds.contains(&r.kind))
     }
     pub(crate) fn status(&self, code: u16) -> u64 {
-        let Some(k) = crate::acc::status_slot(code) else {
+        let Some(k) = crate::agg::acc::status_slot(code) else {
             return 0;
         };
         self.tl.buckets[self.s..=self.e]
@@ -1130,7 +1130,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
     }
 
     // terminate vs crash
-    let term_rows: Vec<&crate::acc::EventRow> = c.rows(&[FpmExecutionTimedOut], 0).collect();
+    let term_rows: Vec<&crate::agg::acc::EventRow> = c.rows(&[FpmExecutionTimedOut], 0).collect();
     let resets = c.events(&[RecvReset, UpstreamPrematureClose]);
     if !term_rows.is_empty() {
         let secs = term_rows.iter().find_map(|r| r.number);
@@ -1151,7 +1151,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         out.push(cause("fpm_request_terminate", conf, summary, ev));
     }
     let terminated: Vec<Option<u32>> = term_rows.iter().map(|r| r.child_pid).collect();
-    let crashes: Vec<&crate::acc::EventRow> = c
+    let crashes: Vec<&crate::agg::acc::EventRow> = c
         .rows(&[FpmChildSignal], 0)
         .filter(|r| {
             !terminated.contains(&r.child_pid) && r.number != Some(9) && r.number != Some(15)
@@ -1329,7 +1329,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
     }
 
     // the detectors of src/causes.rs (resets, OOM kills, exhausted proxy connections, ...)
-    crate::causes::detect(c, &mut out);
+    crate::analysis::causes::detect(c, &mut out);
 
     // one upstream among several, judged within one layer: an LB's targets (nginx nodes)
     // against each other, nginx's upstreams (php-fpm pools) against each other. A request
@@ -1431,7 +1431,7 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
                 ],
                 0,
             )
-            .any(|r| crate::causes::http_loopback(&r.upstream));
+            .any(|r| crate::analysis::causes::http_loopback(&r.upstream));
         // without one, it is the proxy's connections running out (causes.rs)
         self_loop = loopback;
     }
@@ -1458,11 +1458,11 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
         .iter()
         .filter_map(|&id| {
             let name = c.acc.upstream_names.get(id as usize)?;
-            let h = crate::acc::hash(crate::acc::host_of(name));
+            let h = crate::agg::acc::hash(crate::agg::acc::host_of(name));
             c.acc
                 .lb_clients
                 .contains(&h)
-                .then(|| (display_bytes(crate::acc::host_of(name)), h))
+                .then(|| (display_bytes(crate::agg::acc::host_of(name)), h))
         })
         .collect();
     if !looped.is_empty() && !self_loop {
@@ -1509,13 +1509,13 @@ fn attribute(c: &CauseCtx<'_>, joins: &IncidentJoins, sat: Option<&Saturation>) 
     // clients repeating failed requests at once: the failures sorted by (client and request,
     // time) as one 128-bit key each (a single compare per step: an incident has tens of
     // thousands), each compared with the one before it of the same client and request
-    let in_window = |r: &&crate::acc::ReqRow| {
+    let in_window = |r: &&crate::agg::acc::ReqRow| {
         r.status >= 500
             && r.utc_us >= c.start_us
             && r.utc_us < c.end_us
             && c.layer.is_none_or(|l| r.layer as usize == l)
     };
-    let pair = |r: &crate::acc::ReqRow| {
+    let pair = |r: &crate::agg::acc::ReqRow| {
         let h = (r.client.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ r.request)
             .wrapping_mul(0xD6E8_FEB8_6659_FD93);
         h ^ (h >> 32)
@@ -1684,7 +1684,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     let bs = &c.tl.buckets[c.s..=c.e];
     let req_l: u64 = bs.iter().map(|b| b.requests_by_layer[l]).sum();
     let err_l: u64 = bs.iter().map(|b| b.err5xx_by_layer[l]).sum();
-    let mut sketch = crate::acc::NetSketch::default();
+    let mut sketch = crate::agg::acc::NetSketch::default();
     for b in bs {
         if let Some(n) = &b.nets[l] {
             sketch.merge(n);
@@ -1694,7 +1694,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     // incident of tens of thousands of 5xx from as many networks costs a sort, not a hash
     // map of them)
     // a kept 5xx row of this layer in the incident
-    let in_incident = |r: &crate::acc::ReqRow| {
+    let in_incident = |r: &crate::agg::acc::ReqRow| {
         (500..600).contains(&r.status)
             && r.layer as usize == l
             && r.utc_us >= c.start_us
@@ -1729,8 +1729,8 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         err_f += n;
     }
     let cover = share(err_f, rows5);
-    let n_nets = linear_count(&sketch.cells[..crate::acc::NET_CELLS])
-        .max(linear_count(&sketch.cells[crate::acc::NET_CELLS..]))
+    let n_nets = linear_count(&sketch.cells[..crate::agg::acc::NET_CELLS])
+        .max(linear_count(&sketch.cells[crate::agg::acc::NET_CELLS..]))
         .round()
         .max(nets.len() as f64);
     if failing.is_empty()
@@ -1781,7 +1781,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         .iter()
         .take(5)
         .map(|&(k, n, r)| {
-            let name = crate::acc::net_name(shown.get(&k).copied().flatten().unwrap_or(0));
+            let name = crate::agg::acc::net_name(shown.get(&k).copied().flatten().unwrap_or(0));
             format!("{name} ({n} 5xx of {r} requests)")
         })
         .collect();
@@ -1822,7 +1822,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     let mut shown_lines: std::collections::HashSet<(u32, u64)> = std::collections::HashSet::new();
     // 5xx samples of any layer (rows of other layers are filtered out by file:line), and the
     // LB's own
-    let lo = crate::acc::layer_sample_key(Layer::Lb, 500);
+    let lo = crate::agg::acc::layer_sample_key(Layer::Lb, 500);
     let keys5 = |k: u16| (1500..1600).contains(&k) || (lo..lo + 100).contains(&k);
     for ((bucket, key), v) in c.acc.samples.range((c.start_us - 86_400_000_000, 0)..) {
         if *bucket >= c.end_us {
@@ -1968,7 +1968,7 @@ fn php_builtin(f: &[u8]) -> bool {
 }
 
 fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
-    let traces: Vec<&crate::acc::EventRow> = acc
+    let traces: Vec<&crate::agg::acc::EventRow> = acc
         .event_rows
         .iter()
         .filter(|r| r.kind == EventKind::FpmSlowTrace && r.utc_us >= from && r.utc_us < to)
@@ -2175,10 +2175,10 @@ pub fn fold_buckets<'a>(bs: impl IntoIterator<Item = &'a Bucket>) -> BucketSums 
     s
 }
 
-/// The coarsest step of the timeline ladder ([`crate::acc::LADDER`]) whose width is at most
+/// The coarsest step of the timeline ladder ([`crate::agg::acc::LADDER`]) whose width is at most
 /// `width_s` base widths (step 0 for anything finer).
 pub fn ladder_step_at_most(width_s: i64) -> usize {
-    crate::acc::LADDER
+    crate::agg::acc::LADDER
         .iter()
         .rposition(|&l| l <= width_s.max(1))
         .unwrap_or(0)
@@ -2236,7 +2236,7 @@ mod tests {
             };
             let want = rows(&fine);
             assert!(
-                want.len() <= crate::acc::TARGET_ROWS as usize + 1,
+                want.len() <= crate::agg::acc::TARGET_ROWS as usize + 1,
                 "{}",
                 want.len()
             );
@@ -2248,7 +2248,7 @@ mod tests {
                     tl.auto = true;
                     fill(&mut tl, chunk);
                     // it never held more buckets than a few report rows' worth
-                    assert!(tl.buckets.len() <= 8 * crate::acc::TARGET_ROWS as usize);
+                    assert!(tl.buckets.len() <= 8 * crate::agg::acc::TARGET_ROWS as usize);
                     match total.as_mut() {
                         Some(t) => t.merge(tl, &[]),
                         None => total = Some(tl),
@@ -2345,6 +2345,9 @@ mod tests {
         assert_eq!(ladder_step_at_most(59), 3);
         assert_eq!(ladder_step_at_most(60), 4);
         assert_eq!(ladder_step_at_most(604_800), 11);
-        assert_eq!(ladder_step_at_most(i64::MAX), crate::acc::LADDER.len() - 1);
+        assert_eq!(
+            ladder_step_at_most(i64::MAX),
+            crate::agg::acc::LADDER.len() - 1
+        );
     }
 }

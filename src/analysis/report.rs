@@ -16,11 +16,11 @@ pub struct Report {
     pub skipped_inputs: Vec<SkippedInput>,
     pub window: Window,
     /// The answer first: when, how long, how bad, the causes and the setting to change.
-    pub summary: crate::summary::Summary,
+    pub summary: crate::analysis::summary::Summary,
     pub totals: Totals,
     pub timeline: TimelineReport,
     pub incidents: Vec<Incident>,
-    /// Causes the logs show with no incident to hang them on (`crate::causes::findings`,
+    /// Causes the logs show with no incident to hang them on (`crate::analysis::causes::findings`,
     /// docs/causes.md "Findings"); absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Cause>,
@@ -31,7 +31,7 @@ pub struct Report {
     /// Things the reader should know (rows not kept past a cap, read errors...).
     pub notes: Vec<String>,
     /// `--fail-on` rules and what each found (empty without `--fail-on`).
-    pub rules: Vec<crate::rules::RuleResult>,
+    pub rules: Vec<crate::analysis::rules::RuleResult>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -50,12 +50,12 @@ pub struct InputReport {
     pub rejected_reasons: BTreeMap<String, u64>,
     pub rejected_samples: Vec<Evidence>,
     pub errors: Vec<String>,
-    /// The same requests as another input's (`crate::dedup`): counted from there, and this
+    /// The same requests as another input's (`crate::ingest::dedup`): counted from there, and this
     /// input's copies skipped.
     pub duplicate_of: Option<DuplicateOf>,
 }
 
-/// The input(s) kept instead of this one's duplicate lines (`crate::dedup`).
+/// The input(s) kept instead of this one's duplicate lines (`crate::ingest::dedup`).
 #[derive(Clone, Debug, Serialize)]
 pub struct DuplicateOf {
     /// The kept input (the first, if several: rotated files).

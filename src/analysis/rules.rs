@@ -25,7 +25,7 @@
 
 use serde::Serialize;
 
-use crate::report::{rfc3339, Quantiles, Report};
+use crate::analysis::report::{rfc3339, Quantiles, Report};
 
 /// Cause ids (SPEC "Cause vocabulary").
 pub const CAUSES: [&str; 19] = [
@@ -517,7 +517,7 @@ pub fn eval(rule: &Rule, r: &Report) -> RuleResult {
 
 /// Evaluate one rule; `hists`: the accumulator's timeline the report was built from (same
 /// buckets as its rows), whose latency histograms make quantile windows exact.
-pub fn eval_with(rule: &Rule, r: &Report, hists: Option<&crate::acc::Timeline>) -> RuleResult {
+pub fn eval_with(rule: &Rule, r: &Report, hists: Option<&crate::agg::acc::Timeline>) -> RuleResult {
     let what = describe(&rule.metric);
     let cond = format!(
         "{} {}",
@@ -589,8 +589,8 @@ pub fn eval_with(rule: &Rule, r: &Report, hists: Option<&crate::acc::Timeline>) 
     if rows.len() < k {
         res.detail = format!(
             "{what}: the logs span {}, less than the {} a window needs",
-            crate::report::fmt_duration_s(rows.len() as i64 * width),
-            crate::report::fmt_duration_s(for_s)
+            crate::analysis::report::fmt_duration_s(rows.len() as i64 * width),
+            crate::analysis::report::fmt_duration_s(for_s)
         );
         return res;
     }
@@ -681,14 +681,14 @@ fn window_note(for_s: i64, width: i64) -> String {
     if k == 1 && width > for_s {
         format!(
             "{} bucket (wider than {})",
-            crate::report::fmt_duration_s(width),
-            crate::report::fmt_duration_s(for_s)
+            crate::analysis::report::fmt_duration_s(width),
+            crate::analysis::report::fmt_duration_s(for_s)
         )
     } else {
         format!(
             "{} (sliding by {})",
-            crate::report::fmt_duration_s(k * width),
-            crate::report::fmt_duration_s(width)
+            crate::analysis::report::fmt_duration_s(k * width),
+            crate::analysis::report::fmt_duration_s(width)
         )
     }
 }
@@ -696,7 +696,7 @@ fn window_note(for_s: i64, width: i64) -> String {
 /// The running sums of one sliding window of timeline rows.
 struct Win<'a> {
     metric: &'a Metric,
-    hists: Option<&'a crate::acc::Timeline>,
+    hists: Option<&'a crate::agg::acc::Timeline>,
     requests: i64,
     selected: i64,
     /// Latency histogram of the window (quantile rules, when the buckets' histograms are
@@ -705,7 +705,7 @@ struct Win<'a> {
 }
 
 impl<'a> Win<'a> {
-    fn new(metric: &'a Metric, hists: Option<&'a crate::acc::Timeline>) -> Self {
+    fn new(metric: &'a Metric, hists: Option<&'a crate::agg::acc::Timeline>) -> Self {
         Win {
             metric,
             hists,
@@ -748,7 +748,7 @@ impl<'a> Win<'a> {
                     });
                 if let Some(h) = h {
                     if self.slots.is_empty() {
-                        self.slots = vec![0; crate::hist::SLOTS];
+                        self.slots = vec![0; crate::agg::hist::SLOTS];
                     }
                     for (a, &c) in self.slots.iter_mut().zip(h.slot_counts().iter()) {
                         *a += sign * c as i64;
@@ -769,7 +769,7 @@ impl<'a> Win<'a> {
             Metric::Quantile(q, f) => {
                 if self.hists.is_some() {
                     let counts: Vec<u64> = self.slots.iter().map(|&c| c.max(0) as u64).collect();
-                    crate::hist::Hist::quantile_of_counts(&counts, *q as f64 / 100.0)
+                    crate::agg::hist::Hist::quantile_of_counts(&counts, *q as f64 / 100.0)
                         .map(|us| (us as f64 / 1000.0).round() / 1000.0)
                 } else {
                     // Without the buckets' histograms: the least extreme bucket, a bound
@@ -797,7 +797,7 @@ impl<'a> Win<'a> {
     }
 }
 
-fn row_count(row: &crate::report::TimelineRow, s: &Sel) -> u64 {
+fn row_count(row: &crate::analysis::report::TimelineRow, s: &Sel) -> u64 {
     match s {
         Sel::Class(c) => row
             .status_class
@@ -811,7 +811,11 @@ fn row_count(row: &crate::report::TimelineRow, s: &Sel) -> u64 {
 /// Live alerts: whether the rule holds over the latest window (the `for` window of buckets
 /// ending with the report's newest bucket: the alert fires while it holds and resolves when
 /// it no longer does). Like [`eval_with`], it cannot hold before the logs span a window.
-pub fn eval_latest(rule: &Rule, r: &Report, hists: Option<&crate::acc::Timeline>) -> RuleResult {
+pub fn eval_latest(
+    rule: &Rule,
+    r: &Report,
+    hists: Option<&crate::agg::acc::Timeline>,
+) -> RuleResult {
     let Some(for_s) = rule.for_s else {
         return eval_with(rule, r, hists);
     };
@@ -839,8 +843,8 @@ pub fn eval_latest(rule: &Rule, r: &Report, hists: Option<&crate::acc::Timeline>
     if rows.len() < k {
         res.detail = format!(
             "{what}: the logs span {}, less than the {} a window needs",
-            crate::report::fmt_duration_s(rows.len() as i64 * width),
-            crate::report::fmt_duration_s(for_s)
+            crate::analysis::report::fmt_duration_s(rows.len() as i64 * width),
+            crate::analysis::report::fmt_duration_s(for_s)
         );
         return res;
     }
@@ -881,7 +885,7 @@ pub fn eval_all(rules: &[Rule], r: &Report) -> (bool, Vec<RuleResult>) {
 pub fn eval_all_with(
     rules: &[Rule],
     r: &Report,
-    hists: Option<&crate::acc::Timeline>,
+    hists: Option<&crate::agg::acc::Timeline>,
 ) -> (bool, Vec<RuleResult>) {
     let out: Vec<RuleResult> = rules.iter().map(|x| eval_with(x, r, hists)).collect();
     (out.iter().any(|x| x.held), out)

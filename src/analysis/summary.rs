@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::report::{fmt_duration_s, Incident, Report};
+use crate::analysis::report::{fmt_duration_s, Incident, Report};
 
 /// What the report found, in a few figures. The incident summarised is the one with the
 /// most errors (the first of them on a tie).

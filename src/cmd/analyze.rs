@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use gatelog_parsers::{Format, Layer};
 
+use crate::analysis::report::{Report, SkippedInput};
 use crate::analysis::{self, AnalysisOptions, InputMeta};
 use crate::cli::{self, AnalyzeArgs};
 use crate::exit::{Exit, UserError};
-use crate::input::{self, Input, Source};
-use crate::pipeline::{self, RunOptions};
-use crate::report::{Report, SkippedInput};
-use crate::tz::TzChoice;
+use crate::ingest::pipeline::{self, RunOptions};
+use crate::ingest::tz::TzChoice;
+use crate::read::input::{self, Input, Source};
 
 /// Everything needed to run one analysis, built once from the options.
 #[derive(Clone)]
@@ -20,7 +20,7 @@ pub struct Prepared {
     pub analysis: AnalysisOptions,
     pub threads: usize,
     /// `--fail-on` rules.
-    pub rules: Vec<crate::rules::Rule>,
+    pub rules: Vec<crate::analysis::rules::Rule>,
     /// `--state FILE`.
     pub state: Option<PathBuf>,
     /// Find `--since/--until` windows in large time-ordered files by seeking (off with
@@ -67,7 +67,7 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     let rules = a
         .fail_on
         .iter()
-        .map(|r| crate::rules::parse(r))
+        .map(|r| crate::analysis::rules::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
     if a.state.is_some() && a.inputs.iter().any(|i| i == "-") {
         return Err(UserError(
@@ -104,7 +104,7 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
         rules,
         state: a.state.clone(),
         seek: std::env::var_os("GATELOG_NO_SEEK").is_none_or(|v| v.is_empty() || v == "0"),
-        progress: crate::progress::wanted(a.quiet),
+        progress: crate::read::progress::wanted(a.quiet),
     })
 }
 
@@ -121,7 +121,7 @@ pub struct Outcome {
     /// named on the command line whose format is unknown.
     pub errors: Vec<String>,
     /// With `--state`: the new state, to commit once the outputs are written.
-    pub state: Option<crate::state::Plan>,
+    pub state: Option<crate::read::state::Plan>,
     /// Inputs read with an inferred nginx `log_format`: (input name, log_format).
     pub inferred: Vec<(String, String)>,
     /// With `--since/--until`: the first and last instants of the records outside the
@@ -141,9 +141,11 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut metas = Vec::new();
     let mut offset_seen: Option<(i32, String)> = None;
     let mut stdin_head = None;
+    // this run's reading state (stdin's rest, seeked ends, decompressed lengths)
+    let ctx = std::sync::Arc::new(crate::read::run_ctx::RunCtx::new());
     let mut inferred: Vec<(String, String)> = Vec::new();
     for mut inp in found {
-        let d = pipeline::detect_input(&inp, &p.opts);
+        let d = pipeline::detect_input(&inp, &p.opts, &ctx);
         inp.demux = d.demux.clone();
         if matches!(inp.source, Source::Stdin) {
             stdin_head = d.head.clone();
@@ -208,30 +210,37 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
             None => TzChoice::Local,
         },
     };
-    let (jobs, state, prior) =
-        match crate::seek::plan_run(&chosen, p.state.as_deref(), &p.opts, p.seek, p.threads, &tz) {
-            Ok(x) => x,
-            Err(e) => {
-                errors.push(e.0);
-                let acc = crate::acc::Acc::new(p.opts.base_bucket_s);
-                let report = analysis::build_report(acc, &[], skipped, tz.describe(), &p.analysis);
-                return Outcome {
-                    report,
-                    errors,
-                    state: None,
-                    inferred,
-                    outside: (None, None),
-                };
-            }
-        };
-    let total = jobs.iter().map(crate::seek::job_bytes).sum();
-    let bar = crate::progress::Progress::start(total, p.progress);
+    let (jobs, state, prior) = match crate::read::seek::plan_run(
+        &chosen,
+        p.state.as_deref(),
+        &p.opts,
+        p.seek,
+        p.threads,
+        &tz,
+        &ctx,
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            errors.push(e.0);
+            let acc = crate::agg::acc::Acc::new(p.opts.base_bucket_s);
+            let report = analysis::build_report(acc, &[], skipped, tz.describe(), &p.analysis);
+            return Outcome {
+                report,
+                errors,
+                state: None,
+                inferred,
+                outside: (None, None),
+            };
+        }
+    };
+    let total = jobs.iter().map(crate::read::seek::job_bytes).sum();
+    let bar = crate::read::progress::Progress::start(total, p.progress);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(p.threads)
         .build();
-    // the same requests in two inputs are counted once (crate::dedup)
-    let dedup = crate::dedup::plan(&chosen, &p.opts, &tz);
-    let run = || pipeline::run_jobs_dedup(&jobs, &p.opts, &tz, stdin_head, dedup.as_ref());
+    // the same requests in two inputs are counted once (crate::ingest::dedup)
+    let dedup = crate::ingest::dedup::plan(&chosen, &p.opts, &tz);
+    let run = || pipeline::run_jobs_dedup(&jobs, &p.opts, &tz, stdin_head, dedup.as_ref(), &ctx);
     let acc = match pool {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
@@ -240,7 +249,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     let mut outside: (Option<i64>, Option<i64>) = (None, None);
     for (id, st) in &acc.files {
         errors.extend(st.errors.iter().cloned());
-        let (f, l) = crate::seek::seeked_ends(*id as usize).unwrap_or((None, None));
+        let (f, l) = ctx.seeked_ends(*id as usize).unwrap_or((None, None));
         for t in [st.outside_first_us, f].into_iter().flatten() {
             outside.0 = Some(outside.0.map_or(t, |x: i64| x.min(t)));
         }
@@ -261,7 +270,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         d.annotate(&mut report, &acc);
     }
     // `for` windows of quantile rules merge the buckets' latency histograms
-    report.rules = crate::rules::eval_all_with(&p.rules, &report, Some(&acc.timeline)).1;
+    report.rules = crate::analysis::rules::eval_all_with(&p.rules, &report, Some(&acc.timeline)).1;
     // Freeing the accumulator (its samples and rows are many small allocations) takes
     // milliseconds of a large run: do it beside the output instead of before it.
     std::thread::spawn(move || drop(acc));
@@ -304,8 +313,8 @@ fn empty_window(a: &AnalyzeArgs, out: &Outcome) -> Option<String> {
     let ends = match out.outside {
         (Some(f), Some(l)) => format!(
             "; the logs run from {} to {}",
-            crate::report::rfc3339(f),
-            crate::report::rfc3339(l)
+            crate::analysis::report::rfc3339(f),
+            crate::analysis::report::rfc3339(l)
         ),
         _ => "; no line outside it had a timestamp either".into(),
     };
@@ -320,10 +329,10 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     let parquet = super::exports::start_parquet(&a)?;
     p.opts.rows = parquet
         .clone()
-        .map(|x| x as std::sync::Arc<dyn crate::export::RowSinkFactory>);
+        .map(|x| x as std::sync::Arc<dyn crate::sink::export::RowSinkFactory>);
     // one run per state file, from before its inputs are looked at until the state is saved
     let _lock = match &p.state {
-        Some(s) => Some(crate::state_lock::lock(s, a.quiet)?),
+        Some(s) => Some(crate::read::state_lock::lock(s, a.quiet)?),
         None => None,
     };
     let out = analyze(&a.inputs, &p);
@@ -362,7 +371,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
         s.push('\n');
         s
     } else {
-        crate::text::render(&out.report, color)
+        crate::sink::text::render(&out.report, color)
     };
     let export_errors = super::exports::write_all(&a, parquet.as_deref(), &out.report);
     super::emit(&rendered)?;
@@ -387,7 +396,8 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     if !out.errors.is_empty() {
         return Ok(Exit::Error);
     }
-    let held: Vec<&crate::rules::RuleResult> = out.report.rules.iter().filter(|r| r.held).collect();
+    let held: Vec<&crate::analysis::rules::RuleResult> =
+        out.report.rules.iter().filter(|r| r.held).collect();
     if !held.is_empty() {
         if !a.quiet {
             for r in held {

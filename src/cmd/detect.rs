@@ -2,8 +2,8 @@
 
 use crate::cli::DetectArgs;
 use crate::exit::{Exit, UserError};
-use crate::input;
-use crate::pipeline::{self, RunOptions};
+use crate::ingest::pipeline::{self, RunOptions};
+use crate::read::input;
 
 pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
     let opts = RunOptions {
@@ -23,8 +23,9 @@ pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
         eprintln!("gatelog: error: {}: {}", p.name, p.message);
         code = Exit::Error;
     }
+    let ctx = crate::read::run_ctx::RunCtx::new();
     for inp in &inputs {
-        let d = pipeline::detect_input(inp, &opts);
+        let d = pipeline::detect_input(inp, &opts, &ctx);
         match d.format {
             Some(f) => {
                 out.push_str(&format!("{}\t{}\t{}\n", inp.name, f, d.reason));

@@ -1,16 +1,22 @@
 //! The exports asked for on the command line (`--parquet`, `--html`, `--csv`): started
-//! before the analysis, written after it. The sinks themselves live in `crate::export`.
+//! before the analysis, written after it. The sinks themselves live in `crate::sink::export`.
 
 /// Prepare `--parquet DIR` before the analysis (its rows are written during it).
 pub fn start_parquet(
     a: &crate::cli::AnalyzeArgs,
-) -> Result<Option<std::sync::Arc<crate::export::parquet::ParquetExport>>, crate::exit::UserError> {
-    let partition = crate::export::parse_partition(&a.partition).map_err(crate::exit::UserError)?;
+) -> Result<
+    Option<std::sync::Arc<crate::sink::export::parquet::ParquetExport>>,
+    crate::exit::UserError,
+> {
+    let partition =
+        crate::sink::export::parse_partition(&a.partition).map_err(crate::exit::UserError)?;
     match &a.parquet {
         None => Ok(None),
-        Some(dir) => crate::export::parquet::ParquetExport::new(dir, partition, a.host.clone())
-            .map(Some)
-            .map_err(crate::exit::UserError),
+        Some(dir) => {
+            crate::sink::export::parquet::ParquetExport::new(dir, partition, a.host.clone())
+                .map(Some)
+                .map_err(crate::exit::UserError)
+        }
     }
 }
 
@@ -18,8 +24,8 @@ pub fn start_parquet(
 /// returns the errors (each naming its file). Notes go to stderr unless `--quiet`.
 pub fn write_all(
     a: &crate::cli::AnalyzeArgs,
-    parquet: Option<&crate::export::parquet::ParquetExport>,
-    report: &crate::report::Report,
+    parquet: Option<&crate::sink::export::parquet::ParquetExport>,
+    report: &crate::analysis::report::Report,
 ) -> Vec<String> {
     let mut errors = Vec::new();
     if let Some(px) = parquet {
@@ -40,7 +46,7 @@ pub fn write_all(
         }
     }
     if let Some(path) = &a.html {
-        let page = crate::export::html::render(report);
+        let page = crate::sink::export::html::render(report);
         if let Err(e) = std::fs::write(path, page) {
             errors.push(format!(
                 "--html {}: cannot write: {e}; check the path and permissions",
@@ -51,7 +57,7 @@ pub fn write_all(
         }
     }
     if let Some(dir) = &a.csv {
-        match crate::export::csv::write(dir, report) {
+        match crate::sink::export::csv::write(dir, report) {
             Ok(_) => {
                 if !a.quiet {
                     eprintln!(

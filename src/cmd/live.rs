@@ -20,18 +20,18 @@ use std::time::{Duration, Instant};
 use gatelog_parsers::{EventKind, Format, Layer};
 use serde::Serialize;
 
-use crate::acc::{Acc, FileStats, TopN};
+use crate::agg::acc::{Acc, FileStats, TopN};
+use crate::agg::hist::Hist;
+use crate::analysis::report::{self, Incident, Quantiles, Report};
 use crate::analysis::{self, AnalysisOptions, InputMeta};
 use crate::cli::{self, LiveArgs};
 use crate::exit::{Exit, UserError};
-use crate::follow::{Follower, Notice, PipeDemux};
-use crate::hist::Hist;
-use crate::input::LineItem;
-use crate::metrics::{self, Metrics};
-use crate::pipeline::{self, LineFeed, RunOptions};
-use crate::report::{self, Incident, Quantiles, Report};
-use crate::tui::{self, View};
-use crate::tz::TzChoice;
+use crate::ingest::pipeline::{self, LineFeed, RunOptions};
+use crate::ingest::tz::TzChoice;
+use crate::read::follow::{Follower, Notice, PipeDemux};
+use crate::read::input::LineItem;
+use crate::sink::metrics::{self, Metrics};
+use crate::sink::tui::{self, View};
 
 /// Width of one slot of the ring, by arrival time.
 pub const SLOT_S: i64 = 10;
@@ -82,8 +82,8 @@ struct Source<'o> {
     /// The nginx `log_format` inferred from the sample when no built-in layout matched: every
     /// feed of this source (also after a rotation) parses with it.
     log_format: Option<String>,
-    /// A container file or mixed formats (`crate::demux`), kept across rotations.
-    demux: Option<std::sync::Arc<crate::demux::Plan>>,
+    /// A container file or mixed formats (`crate::ingest::demux`), kept across rotations.
+    demux: Option<std::sync::Arc<crate::ingest::demux::Plan>>,
     /// The feed of the file at the path now (multi-line records are framed per physical
     /// file), and the generation of that file once a line of it was seen.
     feed: Option<LineFeed<'o>>,
@@ -329,7 +329,7 @@ impl<'o> Live<'o> {
         // log_format from it (only then: a partial sample waits for more lines first).
         let (format, reason, offset, inferred) = match self.forced(&name) {
             Some(f) => (Some(f), "forced with --format".to_string(), None, None),
-            None => match crate::demux::detect(
+            None => match crate::ingest::demux::detect(
                 &pipeline::sample_lines(head, complete),
                 &self.opts.parser_opts,
             ) {
@@ -1620,7 +1620,7 @@ mod stop_signals {
         Ok(())
     }
 
-    /// SIGTSTP while the terminal view is up: [`crate::tui::suspend`], then a redraw.
+    /// SIGTSTP while the terminal view is up: [`crate::sink::tui::suspend`], then a redraw.
     pub fn watch_tstp(tx: mpsc::Sender<Msg>) -> Result<(), String> {
         use signal_hook::consts::SIGTSTP;
         if ignored(SIGTSTP) {
@@ -1630,8 +1630,8 @@ mod stop_signals {
             signal_hook::iterator::Signals::new([SIGTSTP]).map_err(|e| e.to_string())?;
         std::thread::spawn(move || {
             for _ in signals.forever() {
-                crate::tui::suspend();
-                if tx.send(Msg::Key(crate::tui::Key::Resumed)).is_err() {
+                crate::sink::tui::suspend();
+                if tx.send(Msg::Key(crate::sink::tui::Key::Resumed)).is_err() {
                     return;
                 }
             }
@@ -1652,8 +1652,8 @@ mod stop_signals {
 
     /// Restore the terminal if the view is up, then end by `sig`'s default action.
     pub fn die(sig: i32) -> ! {
-        if crate::tui::active() {
-            crate::tui::restore_terminal();
+        if crate::sink::tui::active() {
+            crate::sink::tui::restore_terminal();
         }
         let _ = signal_hook::low_level::emulate_default_handler(sig);
         std::process::exit(128 + sig)
@@ -1674,8 +1674,8 @@ mod stop_signals {
     }
 
     pub fn die(sig: i32) -> ! {
-        if crate::tui::active() {
-            crate::tui::restore_terminal();
+        if crate::sink::tui::active() {
+            crate::sink::tui::restore_terminal();
         }
         std::process::exit(128 + sig)
     }
@@ -1868,10 +1868,10 @@ fn run_on_alert(
     }
 }
 
-/// The `--alert` side of the `--fail-on` rules (`crate::rules`).
+/// The `--alert` side of the `--fail-on` rules (`crate::analysis::rules`).
 mod alert_rules {
-    use crate::report::Report;
-    use crate::rules;
+    use crate::analysis::report::Report;
+    use crate::analysis::rules;
 
     pub struct Parsed(rules::Rule);
 
@@ -1888,7 +1888,11 @@ mod alert_rules {
     }
 
     /// Whether the rule holds now (its latest `for` window), its value and a sentence.
-    pub fn eval(p: &Parsed, r: &Report, tl: &crate::acc::Timeline) -> (bool, Option<f64>, String) {
+    pub fn eval(
+        p: &Parsed,
+        r: &Report,
+        tl: &crate::agg::acc::Timeline,
+    ) -> (bool, Option<f64>, String) {
         let x = rules::eval_latest(&p.0, r, Some(tl));
         (x.held, x.value, x.detail)
     }

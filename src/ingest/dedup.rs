@@ -25,9 +25,9 @@ use std::sync::{Mutex, OnceLock};
 
 use gatelog_parsers::{self as parsers, Format, Framing, Record, Request};
 
-use crate::input::{self, Compression, Input, Source};
-use crate::pipeline::RunOptions;
-use crate::tz::TzChoice;
+use crate::ingest::pipeline::RunOptions;
+use crate::ingest::tz::TzChoice;
+use crate::read::input::{self, Compression, Input, Source};
 
 /// Requests sampled from each end of a file.
 const SAMPLE_LINES: usize = 4000;
@@ -59,13 +59,13 @@ fn usable_rid(r: &Request<'_>) -> bool {
 #[inline]
 pub fn key(mode: Mode, utc_us: i64, r: &Request<'_>) -> u64 {
     if mode == Mode::Rid && usable_rid(r) {
-        return mix(0x5249_4400, crate::acc::hash(r.trace_id));
+        return mix(0x5249_4400, crate::agg::acc::hash(r.trace_id));
     }
     let mut h = mix(
-        crate::acc::hash(r.client),
+        crate::agg::acc::hash(r.client),
         utc_us.div_euclid(1_000_000) as u64,
     );
-    h = mix(h, crate::acc::request_hash(r));
+    h = mix(h, crate::agg::acc::request_hash(r));
     h = mix(h, r.status as u64);
     h = mix(h, r.bytes_sent.unwrap_or(u64::MAX));
     h ^ (h >> 31)
@@ -128,7 +128,7 @@ impl Sample {
 fn parse_lines(
     lines: &mut dyn Iterator<Item = Vec<u8>>,
     parser: &mut Box<dyn parsers::LineParser>,
-    tz: &mut crate::tz::TzResolver,
+    tz: &mut crate::ingest::tz::TzResolver,
     seg: &mut Segment,
     s: &mut Sample,
 ) {
@@ -146,7 +146,7 @@ fn parse_lines(
                     utc.div_euclid(1_000_000),
                     key(Mode::Tuple, utc, r),
                     rid,
-                    crate::acc::hash(line),
+                    crate::agg::acc::hash(line),
                 ));
                 s.total += 1;
                 s.with_rid += usize::from(rid.is_some());
@@ -401,11 +401,15 @@ impl Run {
     }
 
     /// Fill `inputs[].duplicate_of` from the counts of the run.
-    pub fn annotate(&self, report: &mut crate::report::Report, acc: &crate::acc::Acc) {
+    pub fn annotate(
+        &self,
+        report: &mut crate::analysis::report::Report,
+        acc: &crate::agg::acc::Acc,
+    ) {
         for (f, name, keepers) in self.pairs() {
             let lines = acc.files.get(&f).map_or(0, |s| s.duplicates);
             if let Some(i) = report.inputs.iter_mut().find(|i| i.path == name) {
-                i.duplicate_of = Some(crate::report::DuplicateOf {
+                i.duplicate_of = Some(crate::analysis::report::DuplicateOf {
                     path: keepers[0].clone(),
                     paths: keepers.clone(),
                     lines,
@@ -422,7 +426,7 @@ pub fn plan(inputs: &[(Input, Format)], opts: &RunOptions, tz: &TzChoice) -> Opt
         .filter(|(inp, f)| {
             matches!(inp.source, Source::File(_))
                 && inp.demux.is_none()
-                && !crate::span::needs_year(*f)
+                && !crate::ingest::span::needs_year(*f)
                 && parsers::build(*f, &opts.parser_opts)
                     .map(|p| p.framing() == Framing::Line)
                     .unwrap_or(false)
@@ -509,7 +513,7 @@ pub enum Pre {
     /// Not read yet.
     Run,
     /// Read by the first pass (all of its file's jobs, merged in order).
-    Done(Box<crate::acc::Acc>),
+    Done(Box<crate::agg::acc::Acc>),
     /// Read by the first pass, merged into its file's first job.
     Merged,
 }
@@ -517,15 +521,15 @@ pub enum Pre {
 /// Read the kept inputs' jobs (in parallel), count their keys ([`Run::seal`]), and return
 /// each job's slot for the main pass.
 pub fn first_pass(
-    jobs: &[crate::pipeline::Job],
+    jobs: &[crate::ingest::pipeline::Job],
     run: &Run,
-    read: impl Fn(&crate::pipeline::Job) -> crate::acc::Acc + Sync,
+    read: impl Fn(&crate::ingest::pipeline::Job) -> crate::agg::acc::Acc + Sync,
 ) -> Vec<Pre> {
     use rayon::prelude::*;
     let kept: Vec<usize> = (0..jobs.len())
         .filter(|&i| run.is_kept(jobs[i].input.id as u32))
         .collect();
-    let accs: Vec<(usize, crate::acc::Acc)> =
+    let accs: Vec<(usize, crate::agg::acc::Acc)> =
         kept.par_iter().map(|&i| (i, read(&jobs[i]))).collect();
     let mut pre: Vec<Pre> = (0..jobs.len()).map(|_| Pre::Run).collect();
     let mut first_of: HashMap<usize, usize> = HashMap::new();
@@ -548,7 +552,7 @@ pub fn first_pass(
 }
 
 /// The line the reports print under their inputs table for an input that duplicates another.
-pub fn describe(i: &crate::report::InputReport) -> Option<String> {
+pub fn describe(i: &crate::analysis::report::InputReport) -> Option<String> {
     let d = i.duplicate_of.as_ref()?;
     Some(format!(
         "{}: {} lines skipped as duplicates: the same requests as {} (counted once, from the record with more fields)",

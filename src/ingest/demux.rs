@@ -15,8 +15,8 @@ use gatelog_parsers::{
     self as parsers, detect, Format, Framing, LineParser, ParserOptions, Record,
 };
 
-use crate::input::LineItem;
-use crate::pipeline::Worker;
+use crate::ingest::pipeline::Worker;
+use crate::read::input::LineItem;
 
 /// How an input is read: its wrapper, and the formats seen on each stream (best first).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,8 +293,8 @@ pub(crate) struct Demux<'o> {
     pub klog: u64,
     /// The last record [`Demux::classify`] read had no time.
     notime: bool,
-    /// The input's span (`crate::span`); a wrapped line's own span is its wrapper time
-    /// +- [`crate::span::WRAPPER_GAP_US`] within it.
+    /// The input's span (`crate::ingest::span`); a wrapped line's own span is its wrapper time
+    /// +- [`crate::ingest::span::WRAPPER_GAP_US`] within it.
     base_span: (i64, i64),
 }
 
@@ -406,7 +406,7 @@ impl<'o> Demux<'o> {
         }
         if let Some(u) = utc {
             // a wrapped line: its own time must be near the runtime's time of it
-            self.w.span = crate::span::wrapper_span(self.base_span, u);
+            self.w.span = crate::ingest::span::wrapper_span(self.base_span, u);
         }
         let mut hit = None;
         let last = self.last[si];

@@ -8,9 +8,10 @@ use gatelog_parsers::{
 };
 use rayon::prelude::*;
 
-use crate::acc::{Acc, FileStats, LbVerdict, Sample, REJECTED_SAMPLES};
-use crate::input::{self, Compression, Input, LineItem, LineReader, Source};
-use crate::tz::TzChoice;
+use crate::agg::acc::{Acc, FileStats, LbVerdict, Sample, REJECTED_SAMPLES};
+use crate::ingest::tz::TzChoice;
+use crate::read::input::{self, Compression, Input, LineItem, LineReader, Source};
+use crate::read::run_ctx::RunCtx;
 
 /// Options of one analysis run, built once from the command line.
 #[derive(Clone, Debug)]
@@ -34,7 +35,7 @@ pub struct RunOptions {
     /// (`Timeline::auto`).
     pub auto_width: bool,
     /// Per-row export (`--parquet`): when set, every job also hands each line to a sink.
-    pub rows: Option<std::sync::Arc<dyn crate::export::RowSinkFactory>>,
+    pub rows: Option<std::sync::Arc<dyn crate::sink::export::RowSinkFactory>>,
 }
 
 impl Default for RunOptions {
@@ -68,9 +69,9 @@ pub struct Detected {
     /// The nginx `log_format` inferred for this input (no format matched its sample): the
     /// caller adds it to `ParserOptions::inferred` before reading the input.
     pub log_format: Option<String>,
-    /// A container wrapper or several formats in one input (`crate::demux`): read per stream
+    /// A container wrapper or several formats in one input (`crate::ingest::demux`): read per stream
     /// and per line instead of with `format` alone.
-    pub demux: Option<std::sync::Arc<crate::demux::Plan>>,
+    pub demux: Option<std::sync::Arc<crate::ingest::demux::Plan>>,
 }
 
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -203,8 +204,9 @@ fn sample_offset(f: Format, opts: &ParserOptions, lines: &[&[u8]]) -> Option<i32
     None
 }
 
-/// Detect one input's format (reading its first 64 KiB).
-pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
+/// Detect one input's format (reading its first 64 KiB). Stdin's rest (after the head) is
+/// kept in `ctx` for the run's job.
+pub fn detect_input(inp: &Input, opts: &RunOptions, ctx: &RunCtx) -> Detected {
     if let Some(f) = forced_format(inp, opts) {
         let mut d = Detected {
             format: Some(f),
@@ -220,7 +222,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
                 if let Ok((h, _)) = read_head(&mut r) {
                     d.head = Some(h);
                 }
-                *stdin_rest_slot() = Some(r);
+                ctx.set_stdin_rest(r);
             }
         }
         // a container wrapper is not a format: the forced one is the inner lines'
@@ -233,7 +235,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         if let Some((h, complete)) = head {
             if let Some(w) = parsers::wrap::sniff(&sample_lines(&h, complete)) {
                 d.reason = format!("{}: {f} forced with --format", w.id());
-                d.demux = Some(std::sync::Arc::new(crate::demux::Plan {
+                d.demux = Some(std::sync::Arc::new(crate::ingest::demux::Plan {
                     wrapper: Some(w),
                     streams: [vec![f], vec![f]],
                     klog: [false; 2],
@@ -270,10 +272,10 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
     };
     let is_stdin = matches!(inp.source, Source::Stdin);
     if let Some((plan, reason, offset, log_format)) =
-        crate::demux::detect(&sample_lines(&head, complete), &opts.parser_opts)
+        crate::ingest::demux::detect(&sample_lines(&head, complete), &opts.parser_opts)
     {
         if is_stdin {
-            *stdin_rest_slot() = Some(r);
+            ctx.set_stdin_rest(r);
         }
         return Detected {
             format: Some(plan.primary()),
@@ -287,7 +289,7 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
     let (format, reason, offset, log_format) =
         detect_sample(&head, complete, &opts.parser_opts, true);
     if is_stdin {
-        *stdin_rest_slot() = Some(r);
+        ctx.set_stdin_rest(r);
     }
     Detected {
         format,
@@ -297,16 +299,6 @@ pub fn detect_input(inp: &Input, opts: &RunOptions) -> Detected {
         log_format,
         demux: None,
     }
-}
-
-/// The rest of stdin after its sniffed head (stdin can be read only once). A process-wide
-/// slot, not a thread-local: detection runs on the main thread, the jobs on rayon's workers.
-static STDIN_REST: std::sync::Mutex<Option<Box<dyn Read + Send>>> = std::sync::Mutex::new(None);
-
-fn stdin_rest_slot() -> std::sync::MutexGuard<'static, Option<Box<dyn Read + Send>>> {
-    STDIN_REST
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn forced_format(inp: &Input, opts: &RunOptions) -> Option<Format> {
@@ -359,7 +351,7 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
             && inp.demux.is_none()
             && inp.compression == Compression::None
             && parsers::build(*f, &opts.parser_opts)
-                .map(|p| p.framing() == Framing::Line || crate::split::splits_multiline(*f))
+                .map(|p| p.framing() == Framing::Line || crate::ingest::split::splits_multiline(*f))
                 .unwrap_or(false)
             && chunk_count(inp.size, opts, threads) > 1;
         if splittable {
@@ -370,7 +362,7 @@ pub fn plan_jobs(inputs: &[(Input, Format)], opts: &RunOptions, threads: usize) 
                     input::plan_chunks(p, inp.size, n).and_then(|r| {
                         match parsers::build(*f, &opts.parser_opts) {
                             Ok(ps) if ps.framing() == Framing::MultiLine => {
-                                crate::split::record_aligned(p, &r, &*ps, opts.max_line)
+                                crate::ingest::split::record_aligned(p, &r, &*ps, opts.max_line)
                             }
                             _ => Ok(r),
                         }
@@ -410,31 +402,33 @@ pub fn run_jobs(
     opts: &RunOptions,
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
+    ctx: &RunCtx,
 ) -> Acc {
-    run_jobs_dedup(jobs, opts, tz, stdin_head, None)
+    run_jobs_dedup(jobs, opts, tz, stdin_head, None, ctx)
 }
 
-/// [`run_jobs`], counting the same requests in two inputs once (`crate::dedup`): the kept
+/// [`run_jobs`], counting the same requests in two inputs once (`crate::ingest::dedup`): the kept
 /// inputs' jobs run first, then the others, merged in input order all the same.
 pub fn run_jobs_dedup(
     jobs: &[Job],
     opts: &RunOptions,
     tz: &TzChoice,
     stdin_head: Option<Vec<u8>>,
-    dedup: Option<&crate::dedup::Run>,
+    dedup: Option<&crate::ingest::dedup::Run>,
+    ctx: &RunCtx,
 ) -> Acc {
     // each input's year hint and time span, once per input (span.rs)
-    let times = crate::span::prepare(jobs, opts, tz, stdin_head.as_deref());
+    let times = crate::ingest::span::prepare(jobs, opts, tz, stdin_head.as_deref());
     let time_of = |j: &Job| times.get(&j.input.id).copied().unwrap_or_default();
-    let stdin_rest = stdin_rest_slot().take();
+    let stdin_rest = ctx.take_stdin_rest();
     let stdin = std::sync::Mutex::new((stdin_head, stdin_rest));
     let mut pre = match dedup {
-        Some(d) => crate::dedup::first_pass(jobs, d, |j| {
-            run_job(j, opts, tz, &stdin, Some(d), &time_of(j))
+        Some(d) => crate::ingest::dedup::first_pass(jobs, d, |j| {
+            run_job(j, opts, tz, &stdin, Some(d), &time_of(j), ctx)
         }),
         None => Vec::new(),
     };
-    pre.resize_with(jobs.len(), || crate::dedup::Pre::Run);
+    pre.resize_with(jobs.len(), || crate::ingest::dedup::Pre::Run);
     let mut pre = pre.into_iter();
     // Jobs run in groups of twice the thread count, each group merged into the running total
     // in input order: at most a group's accumulators are alive at once, so memory does not
@@ -442,9 +436,9 @@ pub fn run_jobs_dedup(
     let group = (rayon::current_num_threads() * 2).max(2);
     let mut total: Option<Acc> = None;
     for g in jobs.chunks(group) {
-        let slots: Vec<crate::dedup::Pre> = pre.by_ref().take(g.len()).collect();
+        let slots: Vec<crate::ingest::dedup::Pre> = pre.by_ref().take(g.len()).collect();
         let part = run_group(g, slots, |job| {
-            run_job(job, opts, tz, &stdin, dedup, &time_of(job))
+            run_job(job, opts, tz, &stdin, dedup, &time_of(job), ctx)
         });
         total = match (total, part) {
             (Some(mut t), Some(p)) => {
@@ -462,7 +456,7 @@ pub fn run_jobs_dedup(
 /// accumulators in input order.
 fn run_group(
     g: &[Job],
-    slots: Vec<crate::dedup::Pre>,
+    slots: Vec<crate::ingest::dedup::Pre>,
     run: impl Fn(&Job) -> Acc + Sync,
 ) -> Option<Acc> {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -472,16 +466,16 @@ fn run_group(
         .enumerate()
         .map(|(i, slot)| {
             std::sync::Mutex::new(match slot {
-                crate::dedup::Pre::Run => {
+                crate::ingest::dedup::Pre::Run => {
                     todo.push(i);
                     None
                 }
-                crate::dedup::Pre::Done(a) => Some(*a),
-                crate::dedup::Pre::Merged => None,
+                crate::ingest::dedup::Pre::Done(a) => Some(*a),
+                crate::ingest::dedup::Pre::Merged => None,
             })
         })
         .collect();
-    todo.sort_by_key(|&i| std::cmp::Reverse(crate::seek::job_bytes(&g[i])));
+    todo.sort_by_key(|&i| std::cmp::Reverse(crate::read::seek::job_bytes(&g[i])));
     let next = AtomicUsize::new(0);
     let workers = rayon::current_num_threads().min(todo.len());
     rayon::scope(|s| {
@@ -511,8 +505,9 @@ fn run_job<'o>(
     opts: &'o RunOptions,
     tz: &TzChoice,
     stdin: &StdinParts,
-    dedup: Option<&'o crate::dedup::Run>,
-    time: &crate::span::InputTime,
+    dedup: Option<&'o crate::ingest::dedup::Run>,
+    time: &crate::ingest::span::InputTime,
+    ctx: &RunCtx,
 ) -> Acc {
     let mut acc = Acc::new(opts.base_bucket_s);
     acc.timeline.auto = opts.auto_width;
@@ -522,7 +517,7 @@ fn run_job<'o>(
         1 + job.line_base,
         job.range.map(|r| r.0).unwrap_or(job.skip),
     );
-    let reader: io::Result<Box<dyn Read + Send>> = match (&job.input.source, job.range) {
+    let reader: io::Result<Box<dyn Read + Send + '_>> = match (&job.input.source, job.range) {
         (Source::Stdin, _) => {
             let mut g = match stdin.lock() {
                 Ok(g) => g,
@@ -532,7 +527,7 @@ fn run_job<'o>(
             let rest: Box<dyn Read + Send> = g.1.take().unwrap_or_else(|| Box::new(io::empty()));
             Ok(Box::new(io::Cursor::new(head).chain(rest)))
         }
-        (Source::File(_), _) => crate::seek::open_job(job),
+        (Source::File(_), _) => crate::read::seek::open_job(job, ctx),
     };
     let reader = match reader {
         Ok(r) => r,
@@ -569,8 +564,11 @@ fn run_job<'o>(
     w.rows = opts.rows.as_ref().map(|f| f.open(job, opts, tz));
     if let Some(plan) = &job.input.demux {
         // a container wrapper or mixed formats: its own loop, so the plain one stays as is
-        let mut d =
-            crate::demux::Demux::with_opts(w, plan, popts.as_ref().unwrap_or(&opts.parser_opts));
+        let mut d = crate::ingest::demux::Demux::with_opts(
+            w,
+            plan,
+            popts.as_ref().unwrap_or(&opts.parser_opts),
+        );
         let (lines, bytes, err) = lr.run(reader, first_line, first_offset, |item| d.item(&item));
         let mut w = d.finish();
         end_rows(&mut w, lines);
@@ -643,14 +641,14 @@ fn finish_job(job: &Job, mut w: Worker<'_>, bytes: u64, err: Option<io::Error>) 
 
 /// A record's instant in UTC µs when it is to be counted (its own zone offset, else `hint`,
 /// else the run's zone); else it is counted here: in `outside` when it falls outside its
-/// input's `span` (`crate::span`), in `skipped` (and the run's out-of-window range) when it
+/// input's `span` (`crate::ingest::span`), in `skipped` (and the run's out-of-window range) when it
 /// falls outside `--since/--until`. One place for requests and events alike.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn admit(
     ts: gatelog_parsers::time::Ts,
     hint: Option<i32>,
-    tz: &mut crate::tz::TzResolver,
+    tz: &mut crate::ingest::tz::TzResolver,
     (span_lo, span_hi): (i64, i64),
     opts: &RunOptions,
     st: &mut FileStats,
@@ -684,7 +682,7 @@ pub(crate) struct Worker<'o> {
     pub(crate) st: FileStats,
     pub(crate) parser: Box<dyn LineParser>,
     pub(crate) opts: &'o RunOptions,
-    tz: crate::tz::TzResolver,
+    tz: crate::ingest::tz::TzResolver,
     pub(crate) file: u32,
     pub(crate) layer: Layer,
     pub(crate) format: Format,
@@ -693,16 +691,16 @@ pub(crate) struct Worker<'o> {
     pub(crate) pending_offset: u64,
     pub(crate) pending_lines: u64,
     /// The zone offset of a zone-less timestamp when something better than `tz` knows it
-    /// (a container runtime's UTC time of the same line: `crate::demux`).
+    /// (a container runtime's UTC time of the same line: `crate::ingest::demux`).
     pub(crate) offset_hint: Option<i32>,
-    /// The instants (UTC µs, inclusive) this input's lines may have (`crate::span`): a line
-    /// outside is rejected as [`crate::span::OUTSIDE_REASON`].
+    /// The instants (UTC µs, inclusive) this input's lines may have (`crate::ingest::span`): a line
+    /// outside is rejected as [`crate::ingest::span::OUTSIDE_REASON`].
     pub(crate) span: (i64, i64),
-    /// This input's part in counting the same requests of two inputs once (`crate::dedup`).
-    pub(crate) dedup: Option<crate::dedup::Hook<'o>>,
+    /// This input's part in counting the same requests of two inputs once (`crate::ingest::dedup`).
+    pub(crate) dedup: Option<crate::ingest::dedup::Hook<'o>>,
     /// `--parquet`: where each record read and each line rejected also goes
-    /// (`crate::export::sink`); `None` otherwise.
-    pub(crate) rows: Option<Box<dyn crate::export::RowSink>>,
+    /// (`crate::sink::export::sink`); `None` otherwise.
+    pub(crate) rows: Option<Box<dyn crate::sink::export::RowSink>>,
 }
 
 impl<'o> Worker<'o> {
@@ -728,7 +726,7 @@ impl<'o> Worker<'o> {
             pending_offset: 0,
             pending_lines: 0,
             offset_hint: None,
-            span: crate::span::FULL_SPAN,
+            span: crate::ingest::span::FULL_SPAN,
             dedup: None,
             rows: None,
         }
@@ -751,7 +749,7 @@ impl<'o> Worker<'o> {
         detail: String,
     ) {
         if let Some(s) = self.rows.as_mut() {
-            let at = crate::export::RowAt {
+            let at = crate::sink::export::RowAt {
                 format: self.format,
                 line: line_no,
                 offset,
@@ -767,7 +765,7 @@ impl<'o> Worker<'o> {
                 utc_us: 0,
                 file: self.file,
                 line: line_no,
-                text: crate::acc::clip(rec),
+                text: crate::agg::acc::clip(rec),
             });
             st.rejected_reason_of_samples.push(detail);
         }
@@ -811,7 +809,7 @@ impl<'o> Worker<'o> {
         st.rejected += 1;
         let reason = format!("line longer than --max-line ({max} bytes)");
         if let Some(s) = self.rows.as_mut() {
-            let at = crate::export::RowAt {
+            let at = crate::sink::export::RowAt {
                 format: self.format,
                 line: line_no,
                 offset,
@@ -911,7 +909,7 @@ impl<'o> Worker<'o> {
                     rec,
                 );
                 if let Some(s) = rows.as_mut() {
-                    let at = crate::export::RowAt {
+                    let at = crate::sink::export::RowAt {
                         format,
                         line: line_no,
                         offset,
@@ -938,7 +936,7 @@ impl<'o> Worker<'o> {
                 st.last_us = Some(st.last_us.map_or(utc, |l| l.max(utc)));
                 acc.add_event(utc, e, file, line_no, rec);
                 if let Some(s) = rows.as_mut() {
-                    let at = crate::export::RowAt {
+                    let at = crate::sink::export::RowAt {
                         format,
                         line: line_no,
                         offset,
@@ -964,12 +962,12 @@ impl<'o> Worker<'o> {
         } else if outside > 0 {
             st.rejected += n_lines;
             if let Some(s) = rows.as_mut() {
-                let at = crate::export::RowAt {
+                let at = crate::sink::export::RowAt {
                     format,
                     line: line_no,
                     offset,
                 };
-                let reason = crate::span::OUTSIDE_REASON;
+                let reason = crate::ingest::span::OUTSIDE_REASON;
                 s.reject(at, n_lines, reason, rec.len() as u64, Some(rec));
             }
             if st.rejected_samples.len() < REJECTED_SAMPLES {
@@ -977,13 +975,13 @@ impl<'o> Worker<'o> {
                     utc_us: 0,
                     file,
                     line: line_no,
-                    text: crate::acc::clip(rec),
+                    text: crate::agg::acc::clip(rec),
                 });
                 st.rejected_reason_of_samples
-                    .push(crate::span::OUTSIDE_REASON.to_string());
+                    .push(crate::ingest::span::OUTSIDE_REASON.to_string());
             }
             *st.rejected_reasons
-                .entry(crate::span::OUTSIDE_REASON.to_string())
+                .entry(crate::ingest::span::OUTSIDE_REASON.to_string())
                 .or_insert(0) += n_lines;
         } else {
             st.rejected += n_lines;
@@ -993,13 +991,13 @@ impl<'o> Worker<'o> {
                     utc_us: 0,
                     file,
                     line: line_no,
-                    text: crate::acc::clip(rec),
+                    text: crate::agg::acc::clip(rec),
                 });
                 st.rejected_reason_of_samples.push(format!("{e}"));
             }
             let reason = e.reason();
             if let Some(s) = rows.as_mut() {
-                let at = crate::export::RowAt {
+                let at = crate::sink::export::RowAt {
                     format,
                     line: line_no,
                     offset,
@@ -1060,9 +1058,9 @@ pub fn lb_verdict(f: Format, r: &gatelog_parsers::Request<'_>) -> LbVerdict {
 /// batch job ([`Worker::record`]), with its accumulator taken out at each refresh.
 pub struct LineFeed<'o> {
     w: Worker<'o>,
-    /// A container file or mixed formats (`crate::demux`): lines go through it, and `w` is a
+    /// A container file or mixed formats (`crate::ingest::demux`): lines go through it, and `w` is a
     /// stand-in while it holds the worker.
-    d: Option<Box<crate::demux::Demux<'o>>>,
+    d: Option<Box<crate::ingest::demux::Demux<'o>>>,
 }
 
 impl<'o> LineFeed<'o> {
@@ -1097,13 +1095,13 @@ impl<'o> LineFeed<'o> {
         opts: &'o RunOptions,
         tz: &TzChoice,
         parser_opts: &ParserOptions,
-        plan: &crate::demux::Plan,
+        plan: &crate::ingest::demux::Plan,
     ) -> Result<Self, String> {
         let f = plan.primary();
         let parser = parsers::build(f, parser_opts).map_err(|e| e.to_string())?;
         let stand_in = parser.clone_box();
         let w = Worker::new(Acc::new(opts.base_bucket_s), parser, f, file, opts, tz);
-        let d = crate::demux::Demux::new(w, plan);
+        let d = crate::ingest::demux::Demux::new(w, plan);
         Ok(LineFeed {
             w: Worker::new(Acc::new(opts.base_bucket_s), stand_in, f, file, opts, tz),
             d: Some(Box::new(d)),

@@ -6,7 +6,7 @@ use std::io::Read;
 use gatelog_parsers::time::{first_dated, YearHint};
 use gatelog_parsers::Format;
 
-use crate::input::{self, Input, Source};
+use crate::read::input::{self, Input, Source};
 
 /// How much of an input's head is searched for a dated line.
 const HEAD_BYTES: u64 = 256 << 10;
@@ -92,14 +92,14 @@ const FEW_GAP_US: i64 = 30 * 86_400 * 1_000_000;
 /// [`InputTime`] of every input of `jobs`, by input id (computed in parallel, once per
 /// input). `stdin_head`: the bytes of stdin read for detection.
 pub fn prepare(
-    jobs: &[crate::pipeline::Job],
-    opts: &crate::pipeline::RunOptions,
-    tz: &crate::tz::TzChoice,
+    jobs: &[crate::ingest::pipeline::Job],
+    opts: &crate::ingest::pipeline::RunOptions,
+    tz: &crate::ingest::tz::TzChoice,
     stdin_head: Option<&[u8]>,
 ) -> std::collections::HashMap<usize, InputTime> {
     use rayon::prelude::*;
     let mut seen = std::collections::HashSet::new();
-    let firsts: Vec<&crate::pipeline::Job> =
+    let firsts: Vec<&crate::ingest::pipeline::Job> =
         jobs.iter().filter(|j| seen.insert(j.input.id)).collect();
     firsts
         .par_iter()
@@ -115,8 +115,8 @@ pub fn prepare(
 fn input_time(
     inp: &Input,
     format: Format,
-    opts: &crate::pipeline::RunOptions,
-    tz: &crate::tz::TzChoice,
+    opts: &crate::ingest::pipeline::RunOptions,
+    tz: &crate::ingest::tz::TzChoice,
     stdin_head: Option<&[u8]>,
 ) -> InputTime {
     let is_stdin = matches!(inp.source, Source::Stdin);
@@ -133,11 +133,11 @@ fn input_time(
         year_hint,
         ..opts.parser_opts.clone()
     };
-    // the formats its lines are read with: a file of mixed formats (`crate::demux`) has
+    // the formats its lines are read with: a file of mixed formats (`crate::ingest::demux`) has
     // several, each line's instant is that of the first that reads it
     let formats: Vec<Format> = match inp.demux.as_deref() {
         // a container file: each line's span is its wrapper time's (`wrapper_span`, applied
-        // per line by `crate::demux`); the runtime's clock is the one to trust
+        // per line by `crate::ingest::demux`); the runtime's clock is the one to trust
         Some(plan) if plan.wrapper.is_some() => {
             return InputTime {
                 year_hint,
@@ -200,7 +200,8 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
     let Source::File(p) = &inp.source else {
         return Ok((Vec::new(), false));
     };
-    if inp.compression != crate::input::Compression::None || inp.size <= BLOCKS * BLOCK_BYTES {
+    if inp.compression != crate::read::input::Compression::None || inp.size <= BLOCKS * BLOCK_BYTES
+    {
         let mut r = input::open(inp)?;
         let mut b = Vec::new();
         (&mut r).take(COMPRESSED_SAMPLE).read_to_end(&mut b)?;
@@ -243,7 +244,7 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
 fn instants(
     mut ps: Vec<Box<dyn gatelog_parsers::LineParser>>,
     blocks: &[Vec<u8>],
-    tz: &crate::tz::TzChoice,
+    tz: &crate::ingest::tz::TzChoice,
 ) -> Vec<i64> {
     use gatelog_parsers::Record;
     let mut tz = tz.resolver();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use memchr::memchr;
 
-use crate::input::LineItem;
+use crate::read::input::LineItem;
 
 /// How long a renamed (rotated-away) file is still read after its last new byte: a writer
 /// that has not reopened its log yet keeps appending to it.
@@ -487,7 +487,7 @@ pub fn is_rotated_name(p: &Path) -> bool {
     {
         return true;
     }
-    if crate::input::rotation_key(p).1 > 0 {
+    if crate::read::input::rotation_key(p).1 > 0 {
         return true;
     }
     // logrotate dateext: -YYYYMMDD (optionally -HH...)
@@ -770,12 +770,12 @@ impl Follower {
 /// Files directly in a directory or below it, in name order (`.gatelogignore` honoured as
 /// in `analyze`).
 fn list_dir(dir: &Path) -> Vec<PathBuf> {
-    let (found, _) = crate::input::discover(&[dir.display().to_string()]);
+    let (found, _) = crate::read::input::discover(&[dir.display().to_string()]);
     found
         .into_iter()
         .filter_map(|i| match i.source {
-            crate::input::Source::File(p) => Some(p),
-            crate::input::Source::Stdin => None,
+            crate::read::input::Source::File(p) => Some(p),
+            crate::read::input::Source::Stdin => None,
         })
         .collect()
 }

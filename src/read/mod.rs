@@ -4,6 +4,7 @@
 pub mod follow;
 pub mod input;
 pub mod progress;
+pub mod run_ctx;
 pub mod seek;
 pub mod state;
 pub mod state_lock;

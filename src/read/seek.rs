@@ -5,19 +5,19 @@
 //! line numbers stay those of the whole file, so the report is the one the reading path
 //! gives.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-use std::sync::Mutex;
 
 use gatelog_parsers::{self as parsers, Format, Framing, LineParser, ParserOptions, Record};
 use memchr::memchr;
 
-use crate::input::{self, Compression, Input, Source};
-use crate::pipeline::{self, Job, RunOptions};
-use crate::progress::{self, Counted};
-use crate::tz::{TzChoice, TzResolver};
+use crate::ingest::pipeline::{self, Job, RunOptions};
+use crate::ingest::tz::{TzChoice, TzResolver};
+use crate::read::input::{self, Compression, Input, Source};
+use crate::read::progress::{self, Counted};
+pub use crate::read::run_ctx::Ends;
+use crate::read::run_ctx::RunCtx;
 
 /// Files smaller than this are read from the top: seeking would not pay.
 pub const SEEK_MIN: u64 = 1 << 20;
@@ -440,7 +440,7 @@ pub fn job_bytes(j: &Job) -> u64 {
 
 /// Plan the jobs of a run: resume from `--state`, then narrow large time-ordered files to
 /// the `--since/--until` window. Also returns the state plan (to commit after the outputs)
-/// and earlier runs' recent buckets for the baseline.
+/// and earlier runs' recent buckets for the baseline. Seeked inputs' record ends go to `ctx`.
 #[allow(clippy::type_complexity)]
 pub fn plan_run(
     chosen: &[(Input, Format)],
@@ -449,9 +449,10 @@ pub fn plan_run(
     seek: bool,
     threads: usize,
     tz: &TzChoice,
-) -> Result<(Vec<Job>, Option<crate::state::Plan>, Vec<(u64, u64)>), crate::exit::UserError> {
+    ctx: &std::sync::Arc<RunCtx>,
+) -> Result<(Vec<Job>, Option<crate::read::state::Plan>, Vec<(u64, u64)>), crate::exit::UserError> {
     let state = match state_path {
-        Some(path) => Some(crate::state::plan(path, chosen)?),
+        Some(path) => Some(crate::read::state::plan(path, chosen, ctx.clone())?),
         None => None,
     };
     let mut bounds = match &state {
@@ -484,9 +485,7 @@ pub fn plan_run(
                 until,
             );
             if let Ok(Some(w)) = w {
-                if let Ok(mut m) = SEEKED_ENDS.lock() {
-                    m.insert(inp.id, (w.first_us, w.last_us));
-                }
+                ctx.set_seeked_ends(inp.id, (w.first_us, w.last_us));
                 b.skipped_bytes = (w.start - b.start) + (end - w.end);
                 b.start = w.start;
                 b.end = Some(w.end);
@@ -502,54 +501,29 @@ pub fn plan_run(
     Ok((plan(chosen, &bounds, opts, threads), state, prior))
 }
 
-/// Where the records of seeked inputs begin and end, by input id: an empty `--since/--until`
-/// window says where the logs are, though the lines outside were not parsed.
-static SEEKED_ENDS: Mutex<BTreeMap<usize, Ends>> = Mutex::new(BTreeMap::new());
-
-/// First and last record instants of an input.
-pub type Ends = (Option<i64>, Option<i64>);
-
-pub fn seeked_ends(id: usize) -> Option<Ends> {
-    SEEKED_ENDS.lock().ok()?.get(&id).copied()
-}
-
-/// Decompressed lengths of compressed inputs read to their end in this process, by input id
-/// (an incremental run records how far it got).
-static DECOMPRESSED: Mutex<BTreeMap<usize, u64>> = Mutex::new(BTreeMap::new());
-
-pub fn decompressed_len(id: usize) -> Option<u64> {
-    DECOMPRESSED.lock().ok()?.get(&id).copied()
-}
-
-pub fn clear_decompressed() {
-    if let Ok(mut m) = DECOMPRESSED.lock() {
-        m.clear();
-    }
-}
-
 /// Counts the decompressed bytes of one input and records the total at its end.
-struct Tally<R> {
+struct Tally<'c, R> {
     r: R,
     id: usize,
     n: u64,
+    ctx: &'c RunCtx,
 }
 
-impl<R: Read> Read for Tally<R> {
+impl<R: Read> Read for Tally<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let k = self.r.read(buf)?;
         self.n += k as u64;
         if k == 0 && !buf.is_empty() {
-            if let Ok(mut m) = DECOMPRESSED.lock() {
-                m.insert(self.id, self.n);
-            }
+            self.ctx.set_decompressed_len(self.id, self.n);
         }
         Ok(k)
     }
 }
 
 /// Open a file job's bytes: its range of an uncompressed file, or the whole decompressed
-/// stream after discarding `skip` bytes. Bytes read from disk are counted for progress.
-pub fn open_job(job: &Job) -> io::Result<Box<dyn Read + Send>> {
+/// stream after discarding `skip` bytes. Bytes read from disk are counted for progress; a
+/// compressed input's decompressed length is recorded in `ctx` at its end.
+pub fn open_job<'c>(job: &Job, ctx: &'c RunCtx) -> io::Result<Box<dyn Read + Send + 'c>> {
     let Source::File(p) = &job.input.source else {
         return input::open(&job.input);
     };
@@ -575,6 +549,7 @@ pub fn open_job(job: &Job) -> io::Result<Box<dyn Read + Send>> {
         r,
         id: job.input.id,
         n: job.skip,
+        ctx,
     }))
 }
 
@@ -587,6 +562,65 @@ mod tests {
         let p = d.path().join("a.log");
         std::fs::write(&p, data).unwrap();
         (d, p)
+    }
+
+    /// Two runs in one process, each reading a compressed input that is input 0 in its
+    /// own run: each run's state sees its own decompressed length (once a process-wide
+    /// map keyed by input id, where the later run overwrote, or a state plan cleared, the
+    /// other's).
+    #[test]
+    fn two_runs_keep_their_own_decompressed_lengths() {
+        use std::io::Write as _;
+        let d = tempfile::tempdir().unwrap();
+        let gz = |name: &str, lines: usize| {
+            let p = d.path().join(name);
+            let mut e =
+                flate2::write::GzEncoder::new(File::create(&p).unwrap(), Default::default());
+            for i in 0..lines {
+                writeln!(e, "line {i:03}").unwrap();
+            }
+            e.finish().unwrap();
+            p
+        };
+        let job = |p: std::path::PathBuf| Job {
+            input: Input {
+                id: 0,
+                name: p.display().to_string(),
+                size: std::fs::metadata(&p).unwrap().len(),
+                source: Source::File(p),
+                explicit: true,
+                compression: Compression::Gzip,
+                demux: None,
+            },
+            format: Format::NginxAccess,
+            range: None,
+            line_base: 0,
+            skip: 0,
+            skipped_lines: 0,
+            skipped_bytes: 0,
+        };
+        let (a, b) = (job(gz("a.log.gz", 50)), job(gz("b.log.gz", 3)));
+        let (run_a, run_b) = (RunCtx::new(), RunCtx::new());
+        // run A opens its input; run B reads its own to the end; then A finishes
+        let mut ra = open_job(&a, &run_a).unwrap();
+        let mut first = [0u8; 9];
+        ra.read_exact(&mut first).unwrap();
+        let mut out = Vec::new();
+        open_job(&b, &run_b).unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out.len(), 3 * 9);
+        assert_eq!(run_b.decompressed_len(0), Some(27));
+        assert_eq!(run_a.decompressed_len(0), None, "A has not reached its end");
+        ra.read_to_end(&mut out).unwrap();
+        assert_eq!(run_a.decompressed_len(0), Some(50 * 9));
+        assert_eq!(run_b.decompressed_len(0), Some(27));
+        // stdin's rest and seeked ends are the run's own too
+        run_a.set_stdin_rest(Box::new(io::empty()));
+        run_a.set_seeked_ends(0, (Some(1), Some(2)));
+        assert!(run_b.take_stdin_rest().is_none());
+        assert_eq!(run_b.seeked_ends(0), None);
+        assert!(run_a.take_stdin_rest().is_some());
+        assert!(run_a.take_stdin_rest().is_none(), "taken once");
+        assert_eq!(run_a.seeked_ends(0), Some((Some(1), Some(2))));
     }
 
     #[test]

@@ -20,10 +20,11 @@ use std::path::{Path, PathBuf};
 use gatelog_parsers::Format;
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::report::{rfc3339, Report};
 use crate::exit::UserError;
-use crate::input::{self, Compression, Input, Source};
-use crate::report::{rfc3339, Report};
-use crate::seek::{self, Bounds};
+use crate::read::input::{self, Compression, Input, Source};
+use crate::read::run_ctx::RunCtx;
+use crate::read::seek::{self, Bounds};
 
 pub const VERSION: u32 = 1;
 /// Bytes of a file's (decompressed) beginning that identify it.
@@ -222,12 +223,17 @@ pub struct Plan {
     inputs: Vec<Option<InputPlan>>,
     /// What the reader should know (files read from the start after truncation...).
     pub notes: Vec<String>,
+    /// The run's reading state: how far compressed inputs were decompressed.
+    ctx: std::sync::Arc<RunCtx>,
 }
 
 /// Match every chosen input to the state and decide where its reading starts.
-pub fn plan(path: &Path, chosen: &[(Input, Format)]) -> Result<Plan, UserError> {
+pub fn plan(
+    path: &Path,
+    chosen: &[(Input, Format)],
+    ctx: std::sync::Arc<RunCtx>,
+) -> Result<Plan, UserError> {
     let state = load(path)?;
-    seek::clear_decompressed();
     let mut used = vec![false; state.files.len()];
     let mut inputs = Vec::with_capacity(chosen.len());
     let mut notes = Vec::new();
@@ -313,6 +319,7 @@ pub fn plan(path: &Path, chosen: &[(Input, Format)]) -> Result<Plan, UserError> 
         chosen: chosen.iter().map(|(i, _)| i.clone()).collect(),
         inputs,
         notes,
+        ctx,
     })
 }
 
@@ -357,6 +364,7 @@ impl Plan {
             mut state,
             inputs,
             chosen,
+            ctx,
             ..
         } = self;
         let mut fresh: Vec<FileEntry> = Vec::new();
@@ -374,7 +382,7 @@ impl Plan {
             let offset = if plan.bounds.nothing {
                 old.as_ref().map_or(0, |e| e.offset)
             } else if compressed {
-                match seek::decompressed_len(inp.id) {
+                match ctx.decompressed_len(inp.id) {
                     Some(n) => n,
                     None => continue,
                 }

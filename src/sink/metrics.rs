@@ -1,20 +1,22 @@
 //! `gatelog live --metrics ADDR`: the live figures in Prometheus text exposition format
-//! (version 0.0.4), served over HTTP by `tiny_http` (loopback unless an address is given). Counters are cumulative since start; label values from logs are escaped and
-//! bounded in number.
+//! (version 0.0.4), served over HTTP ([`Server`]; loopback unless an address is given).
+//! Counters are cumulative since start; label values from logs are escaped and bounded in
+//! number.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gatelog_parsers::{EventKind, Layer};
 
-use crate::acc::Acc;
+use crate::agg::acc::Acc;
+use crate::agg::hist::Hist;
 use crate::analysis;
-use crate::hist::Hist;
-use crate::report::{display_bytes, Incident};
+use crate::analysis::report::{display_bytes, Incident};
 
 /// Distinct upstream label values in `gatelog_upstream_*_total` before the rest are counted
 /// as `(other)` (first come, first labelled).
@@ -133,7 +135,7 @@ impl Metrics {
     /// re-rank the labelled upstreams, then count under the labels.
     fn add_combos(&mut self, acc: &Acc, c: &HashMap<(Layer, u16, u32), u64>) {
         let name = |id: u32| -> String {
-            if id == crate::acc::NO_UPSTREAM {
+            if id == crate::agg::acc::NO_UPSTREAM {
                 return NONE.to_string();
             }
             match acc.upstream_names.get(id as usize) {
@@ -143,7 +145,7 @@ impl Metrics {
         };
         let mut per_up: HashMap<u32, u64> = HashMap::new();
         for (&(_, _, u), &n) in c {
-            if u != crate::acc::NO_UPSTREAM {
+            if u != crate::agg::acc::NO_UPSTREAM {
                 *per_up.entry(u).or_insert(0) += n;
             }
         }
@@ -425,65 +427,108 @@ fn histogram(o: &mut String, name: &str, help: &str, h: &Hist) {
     let _ = writeln!(o, "{name}_count {}", h.total());
 }
 
-/// Worker threads answering scrapes (each takes the next request from the HTTP server's
-/// queue: a slow client holds up one worker, not the others).
-const WORKERS: usize = 4;
+/// Connections served at once (one thread each); one more is answered 503 and closed.
+const MAX_CONNECTIONS: usize = 64;
+/// Time a client has to send a whole request head once it has sent its first byte.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// An idle connection (kept alive, or opened without a word) is closed after this.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time to write one answer (a client that does not read is dropped after it).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait in one read, so that a connection notices [`Server::shutdown`] promptly.
+const POLL: Duration = Duration::from_millis(250);
+/// Largest request head (request line and headers), and most headers.
+const MAX_HEAD: usize = 16 * 1024;
+const MAX_HEADERS: usize = 64;
+/// Largest request body read and discarded (a larger or chunked one closes the connection).
+const MAX_BODY: u64 = 64 * 1024;
+/// Wait after a failed `accept()` (out of file descriptors, say) before the next one.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long [`Server::shutdown`] waits for the scrapes being answered.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// Content type of the exposition text (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// The `--metrics` HTTP endpoint ([`tiny_http`]): `GET`/`HEAD /metrics` (a query string is
-/// ignored) answer the latest exposition text; another path is 404, another method 405; a
-/// malformed request gets tiny_http's 400. Listening stops when it is shut down or dropped.
+/// The server's bounds (constants above; smaller in the tests).
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_connections: usize,
+    head_timeout: Duration,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: MAX_CONNECTIONS,
+            head_timeout: HEAD_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
+        }
+    }
+}
+
+/// State shared by the accept loop and the connections.
+struct Shared {
+    text: Arc<Mutex<String>>,
+    limits: Limits,
+    stop: AtomicBool,
+    /// Connections being served.
+    active: AtomicUsize,
+}
+
+/// The `--metrics` HTTP endpoint: `GET`/`HEAD /metrics` (a query string is ignored) answer
+/// the latest exposition text; another path is 404, another method 405, a malformed request
+/// 400 (and the connection closed). HTTP/1.1 connections are kept alive.
+///
+/// Request heads are parsed by `httparse`; the accept loop is ours, because the server it
+/// replaces (`tiny_http` 0.12) can neither time out a connection nor keep accepting after a
+/// failed `accept()`, and let stalled clients starve scrapes under load. Each connection has
+/// a thread of its own, at most [`MAX_CONNECTIONS`] at once (one more is answered 503), with
+/// read and write deadlines: an idle connection is closed after [`IDLE_TIMEOUT`], a request
+/// head must arrive within [`HEAD_TIMEOUT`] of its first byte, an answer be taken within
+/// [`WRITE_TIMEOUT`]. A failed `accept()` is retried after [`ACCEPT_BACKOFF`]. Listening
+/// stops when the server is shut down or dropped.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    /// One message per worker that has ended.
-    ended: mpsc::Receiver<()>,
-    workers: usize,
+    shared: Arc<Shared>,
+    /// Says when the accept loop has ended (and so closed the listener).
+    accept_ended: mpsc::Receiver<()>,
 }
 
 /// Listen on `addr` and serve `GET /metrics` with the latest text. [`Server::addr`] is the
 /// address actually bound (port 0 picks a free one).
 pub fn serve(addr: &str, text: Arc<Mutex<String>>) -> Result<Server, String> {
-    let http = tiny_http::Server::http(addr)
+    serve_with(addr, text, Limits::default())
+}
+
+fn serve_with(addr: &str, text: Arc<Mutex<String>>, limits: Limits) -> Result<Server, String> {
+    let listener = TcpListener::bind(addr)
         .map_err(|e| format!("cannot listen: {e}; choose another address or port"))?;
-    let local = http
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| "cannot listen: not an IP address".to_string())?;
-    let http = Arc::new(http);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (tx, ended) = mpsc::channel();
-    let mut workers = 0;
-    for i in 0..WORKERS {
-        let (http, text, stop, tx) = (http.clone(), text.clone(), stop.clone(), tx.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("metrics-{i}"))
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    // an error is the queue unblocked by `shutdown` (or the listener
-                    // failing): the loop condition decides
-                    if let Ok(rq) = http.recv() {
-                        let _ = answer(rq, &text);
-                    }
-                }
-                let _ = tx.send(());
-            });
-        match spawned {
-            Ok(_) => workers += 1,
-            Err(e) if workers == 0 => return Err(format!("cannot start the metrics server: {e}")),
-            Err(_) => break,
-        }
-    }
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen: {e}; choose another address or port"))?;
+    let shared = Arc::new(Shared {
+        text,
+        limits,
+        stop: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+    });
+    let (tx, accept_ended) = mpsc::channel();
+    let sh = shared.clone();
+    std::thread::Builder::new()
+        .name("metrics-accept".into())
+        .spawn(move || {
+            accept_loop(|| listener.accept().map(|(s, _)| s), &sh);
+            drop(listener);
+            let _ = tx.send(());
+        })
+        .map_err(|e| format!("cannot start the metrics server: {e}"))?;
     Ok(Server {
-        http,
         addr: local,
-        stop,
-        ended,
-        workers,
+        shared,
+        accept_ended,
     })
 }
 
@@ -493,8 +538,8 @@ impl Server {
         self.addr
     }
 
-    /// Stop: the workers finish the scrapes they are answering (waiting at most
-    /// [`SHUTDOWN_GRACE`] for them), then the listening socket is closed.
+    /// Stop: the listener is closed, the scrapes being answered finish (waiting at most
+    /// [`SHUTDOWN_GRACE`] for them), idle connections are closed.
     pub fn shutdown(self) {
         drop(self);
     }
@@ -502,51 +547,332 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for _ in 0..self.workers {
-            self.http.unblock();
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        // wake the accept loop with a connection of our own
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+            });
         }
-        let deadline = std::time::Instant::now() + SHUTDOWN_GRACE;
-        for _ in 0..self.workers {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if self.ended.recv_timeout(left).is_err() {
-                break;
-            }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(200));
+        let _ = self
+            .accept_ended
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+        while self.shared.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
         }
-        // the last reference (when every worker ended) closes the listener
     }
 }
 
-/// Answer one request.
-fn answer(rq: tiny_http::Request, text: &Mutex<String>) -> std::io::Result<()> {
-    use tiny_http::Method;
-    let path = rq.url();
-    let (status, ctype, body) = if !matches!(rq.method(), Method::Get | Method::Head) {
-        (405, "text/plain", "use GET /metrics\n".to_string())
-    } else if path == "/metrics" || path.starts_with("/metrics?") {
-        let body = text.lock().map(|g| g.clone()).unwrap_or_default();
-        (200, CONTENT_TYPE, body)
-    } else {
-        (
-            404,
-            "text/plain",
-            "gatelog live: metrics are at /metrics\n".to_string(),
-        )
-    };
-    let mut resp = tiny_http::Response::from_string(body)
-        .with_status_code(status)
-        // Content-Length always (not chunked above 32 KiB), as scrapers expect
-        .with_chunked_threshold(usize::MAX);
-    if let Ok(h) = tiny_http::Header::from_bytes(&b"Content-Type"[..], ctype.as_bytes()) {
-        resp.add_header(h);
+/// Accept connections until told to stop, each served on a thread of its own; errors of
+/// `accept` are waited out, never the end.
+fn accept_loop(mut accept: impl FnMut() -> io::Result<TcpStream>, sh: &Arc<Shared>) {
+    while !sh.stop.load(Ordering::SeqCst) {
+        let s = match accept() {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => {
+                std::thread::sleep(ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        if sh.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if sh.active.fetch_add(1, Ordering::SeqCst) >= sh.limits.max_connections {
+            sh.active.fetch_sub(1, Ordering::SeqCst);
+            busy(s);
+            continue;
+        }
+        let guard = Active(sh.clone());
+        // (if no thread can be had, the closure is dropped: the connection closes and the
+        // guard gives its place back)
+        let _ = std::thread::Builder::new()
+            .name("metrics-conn".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let guard = guard;
+                connection(s, &guard.0);
+            });
     }
-    if status == 405 {
-        if let Ok(h) = tiny_http::Header::from_bytes(&b"Allow"[..], &b"GET, HEAD"[..]) {
-            resp.add_header(h);
+}
+
+/// A place among the connections served, given back when dropped.
+struct Active(Arc<Shared>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Over the bound: a 503 and the connection closed (from the accept loop: it never waits).
+fn busy(mut s: TcpStream) {
+    let _ = s.set_nonblocking(true);
+    let body = "gatelog live: too many metrics connections, retry\n";
+    let _ = s.write_all(
+        answer_head(
+            503,
+            "text/plain",
+            body.len(),
+            false,
+            &[("Retry-After", "1")],
+        )
+        .as_bytes(),
+    );
+    let _ = s.write_all(body.as_bytes());
+    let _ = s.shutdown(Shutdown::Write);
+}
+
+/// What is needed of a parsed request head.
+struct Head {
+    ok_method: bool,
+    path: String,
+    head_only: bool,
+    keep_alive: bool,
+    /// Content-Length, or None for a chunked body.
+    body: Option<u64>,
+}
+
+/// Why a connection ends before a request.
+enum Gone {
+    /// Closed, idle for too long, reset, or the server stopping: nothing to answer.
+    Quiet,
+    /// A malformed, too large or too slow request head: answer 400 and close.
+    Bad(&'static str),
+}
+
+/// Serve one connection: requests in turn until it is closed, idle too long, or a request
+/// asks for the close.
+fn connection(mut s: TcpStream, sh: &Shared) {
+    let _ = s.set_nodelay(true);
+    let _ = s.set_write_timeout(Some(sh.limits.write_timeout));
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    loop {
+        let (h, used) = match read_head(&mut s, &mut buf, sh) {
+            Ok(x) => x,
+            Err(Gone::Quiet) => return,
+            Err(Gone::Bad(why)) => {
+                let body = format!("bad request: {why}\n");
+                let _ =
+                    s.write_all(answer_head(400, "text/plain", body.len(), false, &[]).as_bytes());
+                let _ = s.write_all(body.as_bytes());
+                linger_close(s);
+                return;
+            }
+        };
+        buf.drain(..used);
+        let mut keep_alive = h.keep_alive && !sh.stop.load(Ordering::SeqCst);
+        match h.body {
+            Some(0) => {}
+            Some(n) if n <= MAX_BODY => {
+                if !discard(&mut s, &mut buf, n as usize, sh) {
+                    return;
+                }
+            }
+            _ => keep_alive = false,
+        }
+        let (status, ctype, body) = if !h.ok_method {
+            (405, "text/plain", "use GET /metrics\n".to_string())
+        } else if h.path == "/metrics" || h.path.starts_with("/metrics?") {
+            let body = sh.text.lock().map(|g| g.clone()).unwrap_or_default();
+            (200, CONTENT_TYPE, body)
+        } else {
+            (
+                404,
+                "text/plain",
+                "gatelog live: metrics are at /metrics\n".to_string(),
+            )
+        };
+        let allow: &[(&str, &str)] = if status == 405 {
+            &[("Allow", "GET, HEAD")]
+        } else {
+            &[]
+        };
+        let mut out = answer_head(status, ctype, body.len(), keep_alive, allow).into_bytes();
+        if !h.head_only {
+            out.extend_from_slice(body.as_bytes());
+        }
+        if s.write_all(&out).is_err() {
+            return;
+        }
+        if !keep_alive {
+            linger_close(s);
+            return;
         }
     }
-    // (HEAD: tiny_http sends the headers, Content-Length included, without the body)
-    rq.respond(resp)
+}
+
+/// Read until `buf` holds a whole request head; the head and its length.
+fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>, sh: &Shared) -> Result<(Head, usize), Gone> {
+    let opened = Instant::now();
+    let mut first_byte = (!buf.is_empty()).then(Instant::now);
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut rq = httparse::Request::new(&mut headers);
+            match rq.parse(buf) {
+                Ok(httparse::Status::Complete(n)) => return Ok((head_of(&rq)?, n)),
+                Ok(httparse::Status::Partial) => {}
+                Err(httparse::Error::TooManyHeaders) => return Err(Gone::Bad("too many headers")),
+                Err(_) => return Err(Gone::Bad("malformed request head")),
+            }
+            if buf.len() > MAX_HEAD {
+                return Err(Gone::Bad("request head too large"));
+            }
+        }
+        let deadline = match first_byte {
+            Some(t) => t + sh.limits.head_timeout,
+            None => opened + sh.limits.idle_timeout,
+        };
+        match read_some(s, buf, deadline, sh) {
+            Ok(0) => return Err(Gone::Quiet),
+            Ok(_) => {
+                first_byte.get_or_insert_with(Instant::now);
+            }
+            Err(_) if first_byte.is_some() && !sh.stop.load(Ordering::SeqCst) => {
+                return Err(Gone::Bad("request head not sent in time"))
+            }
+            Err(_) => return Err(Gone::Quiet),
+        }
+    }
+}
+
+/// The parts of a complete request head that decide the answer.
+fn head_of(rq: &httparse::Request) -> Result<Head, Gone> {
+    let method = rq.method.unwrap_or("");
+    let version = rq.version.unwrap_or(1);
+    let mut close = version == 0;
+    let mut body = Some(0);
+    for h in rq.headers.iter() {
+        if h.name.eq_ignore_ascii_case("connection") {
+            for t in String::from_utf8_lossy(h.value).split(',') {
+                let t = t.trim();
+                if t.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if t.eq_ignore_ascii_case("keep-alive") && version == 0 {
+                    close = false;
+                }
+            }
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or(Gone::Bad("bad Content-Length"))?;
+            body = body.map(|_| n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            body = None;
+        }
+    }
+    Ok(Head {
+        ok_method: method == "GET" || method == "HEAD",
+        path: rq.path.unwrap_or("").to_string(),
+        head_only: method == "HEAD",
+        keep_alive: !close,
+        body,
+    })
+}
+
+/// Read what is there into `buf`, waiting until `deadline` at most (in short waits, so that
+/// a stop is noticed); `Err` on the deadline, an error, or the server stopping while idle.
+fn read_some(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    sh: &Shared,
+) -> io::Result<usize> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        if sh.stop.load(Ordering::SeqCst) && buf.is_empty() {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        s.set_read_timeout(Some(left.min(POLL)))?;
+        match s.read(&mut chunk) {
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(n);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Read and drop a request body of `n` bytes (some may be in `buf` already); false when the
+/// connection is to be dropped.
+fn discard(s: &mut TcpStream, buf: &mut Vec<u8>, mut n: usize, sh: &Shared) -> bool {
+    let deadline = Instant::now() + sh.limits.head_timeout;
+    loop {
+        let k = n.min(buf.len());
+        buf.drain(..k);
+        n -= k;
+        if n == 0 {
+            return true;
+        }
+        match read_some(s, buf, deadline, sh) {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Close after an answer: our side first, then what the client still sends is read (a
+/// second at most) so that the close does not reset the connection before it has read
+/// the answer.
+fn linger_close(mut s: TcpStream) {
+    let _ = s.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut chunk = [0u8; 4096];
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Status line and headers of an answer.
+fn answer_head(
+    status: u16,
+    ctype: &str,
+    len: usize,
+    keep_alive: bool,
+    extra: &[(&str, &str)],
+) -> String {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Service Unavailable",
+    };
+    let mut h = format!(
+        "HTTP/1.1 {status} {reason}\r\nServer: gatelog\r\nContent-Type: {ctype}\r\nContent-Length: {len}\r\n"
+    );
+    for (k, v) in extra {
+        let _ = write!(h, "{k}: {v}\r\n");
+    }
+    if !keep_alive {
+        h.push_str("Connection: close\r\n");
+    }
+    h.push_str("\r\n");
+    h
 }
 
 #[cfg(test)]
@@ -583,7 +909,7 @@ mod tests {
         for &(u, st, n) in counts {
             let id = match u {
                 Some(u) => acc.upstream_id(u.as_bytes()),
-                None => crate::acc::NO_UPSTREAM,
+                None => crate::agg::acc::NO_UPSTREAM,
             };
             *c.entry((Layer::Proxy, st, id)).or_insert(0) += n;
         }
@@ -652,6 +978,142 @@ mod tests {
         // bounded: at most TOP_UPSTREAMS upstream labels besides (other) and -
         let ups: std::collections::BTreeSet<&String> = s.keys().map(|k| &k.1).collect();
         assert_eq!(ups.len(), TOP_UPSTREAMS + 2);
+    }
+
+    /// A server on a free loopback port with small limits, serving "text\n".
+    fn small_server(max_connections: usize) -> Server {
+        let limits = Limits {
+            max_connections,
+            head_timeout: Duration::from_millis(600),
+            idle_timeout: Duration::from_millis(600),
+            write_timeout: Duration::from_secs(2),
+        };
+        serve_with("127.0.0.1:0", Arc::new(Mutex::new("text\n".into())), limits).unwrap()
+    }
+
+    /// Send `req` on `s` and read until the server closes (10 s at most).
+    fn exchange(s: &mut TcpStream, req: &[u8]) -> String {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(req).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn idle_and_slow_connections_time_out() {
+        let srv = small_server(8);
+        // kept alive after an answer, then closed when idle for the idle timeout
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        let t0 = Instant::now();
+        let r = exchange(&mut s, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        let took = t0.elapsed();
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert!(r.ends_with("\r\n\r\ntext\n"), "{r}");
+        assert!(!r.contains("Connection: close"), "{r}");
+        assert!(took >= Duration::from_millis(500), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+        // half a request head: 400 once the head timeout is over
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        let t0 = Instant::now();
+        let r = exchange(&mut s, b"GET /met");
+        assert!(r.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{r}");
+        assert!(
+            r.ends_with("bad request: request head not sent in time\n"),
+            "{r}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        // a connection that never says a word is closed without an answer
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        assert_eq!(exchange(&mut s, b""), "");
+        assert!(t0.elapsed() < Duration::from_secs(8));
+        // and every connection gave its place back
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while srv.shared.active.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < deadline, "places not given back");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn connections_over_the_bound_get_503_and_the_others_are_served() {
+        let srv = small_server(2);
+        let mut held: Vec<TcpStream> = (0..2)
+            .map(|_| {
+                let mut s = TcpStream::connect(srv.addr()).unwrap();
+                s.write_all(b"GET").unwrap();
+                s
+            })
+            .collect();
+        // both places taken (the accept loop counts them as it takes them)
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while srv.shared.active.load(Ordering::SeqCst) < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "the held connections were not taken"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        let r = exchange(&mut s, b"");
+        assert!(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{r}");
+        assert!(r.contains("\r\nRetry-After: 1\r\n"), "{r}");
+        // a held connection finishes its request and is answered
+        let r = exchange(&mut held[0], b" /metrics HTTP/1.0\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        assert!(r.contains("\r\nConnection: close\r\n"), "{r}");
+        drop(held);
+        // places given back: served again
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while srv.shared.active.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < deadline, "places not given back");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut s = TcpStream::connect(srv.addr()).unwrap();
+        let r = exchange(&mut s, b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 404 Not Found\r\n"), "{r}");
+    }
+
+    #[test]
+    fn failed_accepts_do_not_stop_the_listener() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sh = Arc::new(Shared {
+            text: Arc::new(Mutex::new("text\n".into())),
+            limits: Limits::default(),
+            stop: AtomicBool::new(false),
+            active: AtomicUsize::new(0),
+        });
+        let sh2 = sh.clone();
+        let failures = Arc::new(AtomicUsize::new(0));
+        let f = failures.clone();
+        let t = std::thread::spawn(move || {
+            // every other accept fails as when out of file descriptors
+            let mut n = 0;
+            accept_loop(
+                || {
+                    n += 1;
+                    if n % 2 == 1 {
+                        f.fetch_add(1, Ordering::SeqCst);
+                        return Err(io::Error::from_raw_os_error(24)); // EMFILE
+                    }
+                    listener.accept().map(|(s, _)| s)
+                },
+                &sh2,
+            )
+        });
+        for _ in 0..3 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            let r = exchange(
+                &mut s,
+                b"GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n",
+            );
+            assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
+        }
+        assert!(failures.load(Ordering::SeqCst) >= 3);
+        sh.stop.store(true, Ordering::SeqCst);
+        drop(TcpStream::connect(addr));
+        t.join().unwrap();
     }
 
     #[test]

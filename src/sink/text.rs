@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::report::*;
+use crate::analysis::report::*;
 
 struct Style {
     on: bool,
@@ -110,7 +110,7 @@ pub fn render(r: &Report, color: bool) -> String {
             i.path, i.format, i.lines, i.parsed, rej, i.skipped
         );
     }
-    for line in r.inputs.iter().filter_map(crate::dedup::describe) {
+    for line in r.inputs.iter().filter_map(crate::ingest::dedup::describe) {
         let _ = writeln!(o, "  {line}");
     }
     for s in &r.skipped_inputs {
@@ -332,7 +332,8 @@ pub fn render(r: &Report, color: bool) -> String {
     // top tables
     // per layer, the counted (outermost) layer first
     let top = &r.top;
-    let mut layers: Vec<(&String, &crate::report::TopTables)> = top.layers.iter().collect();
+    let mut layers: Vec<(&String, &crate::analysis::report::TopTables)> =
+        top.layers.iter().collect();
     layers.sort_by_key(|(l, _)| {
         (
             Some(l.as_str()) != top.counted_layer.as_deref(),

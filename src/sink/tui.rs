@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
 use ratatui::{DefaultTerminal, Frame};
 
-use crate::report::Quantiles;
+use crate::analysis::report::Quantiles;
 
 /// What the view shows; filled by `cmd::live` every interval.
 #[derive(Clone, Debug, Default)]
@@ -65,7 +65,7 @@ pub enum Key {
 }
 
 pub fn window_label(s: i64) -> String {
-    crate::report::fmt_duration_s(s)
+    crate::analysis::report::fmt_duration_s(s)
 }
 
 /// Escape control characters (a log line must never drive the terminal).
@@ -73,7 +73,7 @@ pub fn clean(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_string();
     }
-    crate::report::display_bytes(s.as_bytes())
+    crate::analysis::report::display_bytes(s.as_bytes())
 }
 
 /// Whether the terminal is in raw mode on the alternate screen (a [`Screen`] is up): the

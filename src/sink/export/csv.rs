@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::acc::STATUS_TRACKED;
-use crate::report::Report;
+use crate::agg::acc::STATUS_TRACKED;
+use crate::analysis::report::Report;
 
 /// A CSV field: quoted when it holds a comma, quote or line break. A field a spreadsheet would
 /// run as a formula (`=`, `+`, `-`, `@` first) gets a leading `'` (CSV injection), since

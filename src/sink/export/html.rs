@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::escape_html as esc;
-use crate::report::{Quantiles, Report, TimelineRow};
+use crate::analysis::report::{Quantiles, Report, TimelineRow};
 
 const CSS: &str = r###"
 :root{--fg:#1d232b;--muted:#5b6673;--line:#d9dee4;--bg:#fff;--panel:#f6f8fa;--inc:#f4c7c3}
@@ -690,10 +690,11 @@ pub fn render(r: &Report) -> String {
     // top tables
     // per layer: the counted (outermost) layer first, with the ids it always had
     o.push_str(r###"<h2>Where the 5xx came from</h2>"###);
-    let conv = |v: &[crate::report::TopEntry]| -> Vec<(String, u64)> {
+    let conv = |v: &[crate::analysis::report::TopEntry]| -> Vec<(String, u64)> {
         v.iter().map(|e| (e.key.clone(), e.count)).collect()
     };
-    let mut layers: Vec<(&String, &crate::report::TopTables)> = r.top.layers.iter().collect();
+    let mut layers: Vec<(&String, &crate::analysis::report::TopTables)> =
+        r.top.layers.iter().collect();
     layers.sort_by_key(|(l, _)| {
         (
             Some(l.as_str()) != r.top.counted_layer.as_deref(),
@@ -809,7 +810,7 @@ pub fn render(r: &Report) -> String {
         n(r.totals.skipped),
         n(r.totals.requests)
     );
-    for line in r.inputs.iter().filter_map(crate::dedup::describe) {
+    for line in r.inputs.iter().filter_map(crate::ingest::dedup::describe) {
         let _ = write!(o, r###"<p class="dup">{}</p>"###, esc(&line));
     }
     for i in r.inputs.iter().filter(|i| i.rejected > 0) {

@@ -1,6 +1,6 @@
 //! Exports: Parquet tables, a self-contained HTML report and CSV.
 //!
-//! Every sink renders the same [`crate::report::Report`], so they cannot disagree. The
+//! Every sink renders the same [`crate::analysis::report::Report`], so they cannot disagree. The
 //! Parquet `requests`, `events` and `rejected` tables need every row, which the report does
 //! not hold: for those the pipeline pushes each record it parses to a [`RowSink`] (only when
 //! `--parquet` is given; see [`sink`]), which streams record batches into part files joined

@@ -36,13 +36,13 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
 use super::{host_of_path, sanitize_part, Partition, RowAt, RowSink, RowSinkFactory};
+use crate::analysis::report::Report;
+use crate::ingest::pipeline::{Job, RunOptions};
+use crate::ingest::tz::TzChoice;
+use crate::read::input::Source;
 use cols::{Dict, Prim, Text};
 
 mod cols;
-use crate::input::Source;
-use crate::pipeline::{Job, RunOptions};
-use crate::report::Report;
-use crate::tz::TzChoice;
 
 /// Rows per record batch handed to the writer.
 pub const BATCH_ROWS: usize = 32 * 1024;
@@ -1340,7 +1340,7 @@ fn timeline_batches(
         f("status_4xx", DataType::UInt64, false),
         f("status_5xx", DataType::UInt64, false),
     ];
-    for c in crate::acc::STATUS_TRACKED {
+    for c in crate::agg::acc::STATUS_TRACKED {
         fields.push(f(&format!("status_{c}"), DataType::UInt64, false));
     }
     for q in ["p50", "p95", "p99"] {
@@ -1355,7 +1355,7 @@ fn timeline_batches(
         fields.push(f(&format!("events_{}", k.id()), DataType::UInt64, false));
     }
     let schema = Arc::new(Schema::new(fields));
-    let mut groups: BTreeMap<String, Vec<&crate::report::TimelineRow>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<&crate::analysis::report::TimelineRow>> = BTreeMap::new();
     for r in &report.timeline.rows {
         groups
             .entry(partition_dir(partition, Some(day_of(r.start_us)), host))
@@ -1373,7 +1373,7 @@ fn timeline_batches(
             ts.append_value(r.start_us);
         }
         cols.push(Arc::new(ts.finish()));
-        let u64col = |g: &dyn Fn(&crate::report::TimelineRow) -> u64| -> ArrayRef {
+        let u64col = |g: &dyn Fn(&crate::analysis::report::TimelineRow) -> u64| -> ArrayRef {
             Arc::new(rows.iter().map(|r| Some(g(r))).collect::<UInt64Array>())
         };
         let mut bs = Int64Builder::new();
@@ -1385,7 +1385,7 @@ fn timeline_batches(
         for c in ["1xx", "2xx", "3xx", "4xx", "5xx"] {
             cols.push(u64col(&|r| r.status_class.get(c).copied().unwrap_or(0)));
         }
-        for c in crate::acc::STATUS_TRACKED {
+        for c in crate::agg::acc::STATUS_TRACKED {
             let k = c.to_string();
             cols.push(u64col(&|r| r.status.get(&k).copied().unwrap_or(0)));
         }
@@ -1464,7 +1464,7 @@ fn incidents_batches(
             true,
         ),
     ]));
-    let mut groups: BTreeMap<String, Vec<&crate::report::Incident>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Vec<&crate::analysis::report::Incident>> = BTreeMap::new();
     for i in &report.incidents {
         groups
             .entry(partition_dir(partition, Some(day_of(i.start_us)), host))
@@ -1496,11 +1496,12 @@ fn incidents_batches(
                 true,
             )));
         for inc in incs {
-            let causes: Vec<Option<(usize, &crate::report::Cause)>> = if inc.causes.is_empty() {
-                vec![None]
-            } else {
-                inc.causes.iter().enumerate().map(Some).collect()
-            };
+            let causes: Vec<Option<(usize, &crate::analysis::report::Cause)>> =
+                if inc.causes.is_empty() {
+                    vec![None]
+                } else {
+                    inc.causes.iter().enumerate().map(Some).collect()
+                };
             for c in causes {
                 id.append_value(inc.id as u32);
                 start.append_value(inc.start_us);

@@ -2,7 +2,7 @@
 //! line it rejects) to a [`RowSink`], so a per-row export (`--parquet`) never frames or parses
 //! a line again.
 //!
-//! A job's [`crate::pipeline::Worker`] holds `Option<Box<dyn RowSink>>`: `None` (no
+//! A job's [`crate::ingest::pipeline::Worker`] holds `Option<Box<dyn RowSink>>`: `None` (no
 //! `--parquet`) costs one predictable branch per record. With a sink, each call gets the
 //! record the analysis just read, already normalised (UTC microseconds, `--since/--until`
 //! and duplicates already dropped), with borrowed fields; the sink copies what its schema
@@ -10,8 +10,8 @@
 
 use gatelog_parsers::{Event, Format, Request};
 
-use crate::pipeline::{Job, RunOptions};
-use crate::tz::TzChoice;
+use crate::ingest::pipeline::{Job, RunOptions};
+use crate::ingest::tz::TzChoice;
 
 /// Where a row comes from: the format that read it (a wrapped or mixed input reads lines
 /// with several), the first physical line of its record and that line's byte offset.
