@@ -320,11 +320,19 @@ fn lib_rs_reexports_no_flat_paths() {
 }
 
 /// Values are typed at the edge (`src/cli/`): the flags below reach `cmd/` as `TimeBound`,
-/// `BucketWidth`, `Duration`, `TzChoice`, `ColorChoice`, never as a `String` to parse later.
+/// `BucketWidth`, `Duration`, `TzChoice`, `ColorChoice`, `Partition`, never as a `String` to
+/// parse later.
 #[test]
 fn typed_flags_reach_cmd_typed() {
     const TYPED: &[&str] = &[
-        "since", "until", "bucket", "tz", "interval", "window", "color",
+        "since",
+        "until",
+        "bucket",
+        "tz",
+        "interval",
+        "window",
+        "color",
+        "partition",
     ];
     let cli =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/mod.rs")).unwrap();

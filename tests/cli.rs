@@ -621,9 +621,9 @@ fn single_backend_is_judged_within_a_layer() {
     assert!(!summary.contains("be_nginx"), "{summary}");
 }
 
-/// Issue 13: values are typed while clap reads the arguments: a bad one is a usage error (exit
-/// 1) naming the flag and the value, before any input is opened; every spelling SPEC allows
-/// still parses.
+/// Issue 13: values are typed while clap reads the arguments: a bad one is a usage error
+/// (exit status 1) naming the flag and the value, before any input is opened; every spelling
+/// SPEC allows still parses.
 #[test]
 fn typed_values_fail_at_the_edge_naming_flag_and_value() {
     for (args, flag, value) in [

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub use crate::units::parse_duration_s;
 
 pub mod values;
-pub use values::{BucketWidth, ColorChoice, Duration, TimeBound, TzChoice};
+pub use values::{BucketWidth, ColorChoice, Duration, Partition, TimeBound, TzChoice};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -103,8 +103,14 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub parquet: Option<PathBuf>,
     /// With --parquet: Hive-style directories by date, host, or date,host
-    #[arg(long, value_name = "KEY", value_delimiter = ',', requires = "parquet")]
-    pub partition: Vec<String>,
+    #[arg(
+        long,
+        value_name = "KEY",
+        value_delimiter = ',',
+        requires = "parquet",
+        value_parser = values::partition_key
+    )]
+    pub partition: Vec<Partition>,
     /// Host name for --partition host (default: the directory holding each input)
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,

@@ -9,6 +9,7 @@
 use std::fmt;
 
 pub use crate::ingest::tz::TzChoice;
+pub use crate::sink::export::Partition;
 pub use crate::units::Duration;
 
 /// `--since` / `--until`: an instant, or a duration before now.
@@ -119,6 +120,16 @@ pub fn live_window(s: &str) -> Result<Duration, String> {
 /// The longest `live --window`.
 pub const LIVE_WINDOW_MAX_S: i64 = 900;
 
+/// One `--partition` key, `date` or `host` (clap splits `date,host` at the comma).
+pub fn partition_key(s: &str) -> Result<Partition, String> {
+    match crate::sink::export::parse_partition(&[s.to_string()])?.as_slice() {
+        [p] => Ok(*p),
+        _ => Err(format!(
+            "invalid --partition '{s}': use date, host or date,host"
+        )),
+    }
+}
+
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -166,6 +177,18 @@ mod tests {
         assert_eq!(BucketWidth::Auto.fixed_s(), None);
         assert!(BucketWidth::parse("10x").is_err());
         assert!(BucketWidth::parse("0s").is_err());
+    }
+
+    #[test]
+    fn partition_keys() {
+        assert_eq!(partition_key("date"), Ok(Partition::Date));
+        assert_eq!(partition_key(" host"), Ok(Partition::Host));
+        let e = partition_key("month").unwrap_err();
+        assert_eq!(
+            e,
+            "invalid --partition 'month': use date, host or date,host"
+        );
+        assert!(partition_key("").is_err());
     }
 
     #[test]

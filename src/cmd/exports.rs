@@ -8,8 +8,10 @@ pub fn start_parquet(
     Option<std::sync::Arc<crate::sink::export::parquet::ParquetExport>>,
     crate::exit::UserError,
 > {
-    let partition =
-        crate::sink::export::parse_partition(&a.partition).map_err(crate::exit::UserError)?;
+    // date first, then host, whatever the order given: one layout per table
+    let mut partition = a.partition.clone();
+    partition.sort_by_key(|p| *p as u8);
+    partition.dedup();
     match &a.parquet {
         None => Ok(None),
         Some(dir) => {
