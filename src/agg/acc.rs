@@ -875,6 +875,8 @@ fn req_row(
     up_id: Option<u32>,
     up_us: Option<u64>,
 ) -> ReqRow {
+    let client = hash(r.client);
+    let host = host_of(r.client);
     ReqRow {
         utc_us,
         dur_us,
@@ -882,7 +884,7 @@ fn req_row(
         layer,
         file,
         line,
-        client: hash(r.client),
+        client,
         request: request_hash(r),
         upstream: up_id.unwrap_or(u32::MAX),
         trace: if r.trace_id.is_empty() {
@@ -891,7 +893,12 @@ fn req_row(
             hash(r.trace_id)
         },
         lb,
-        client_host: hash(host_of(r.client)),
+        // the same bytes when there is no port to strip
+        client_host: if host.len() == r.client.len() {
+            client
+        } else {
+            hash(host)
+        },
         net: net_key(r.origin_client()),
         net_ip: net_of(r.origin_client()),
         up_us,
