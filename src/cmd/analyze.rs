@@ -203,13 +203,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         with_inferred = q;
         &with_inferred
     };
-    let tz = match &p.opts.tz {
-        Some(t) => t.clone(),
-        None => match &offset_seen {
-            Some((o, name)) => TzChoice::Fixed(*o, format!("offset of $time_local in {name}")),
-            None => TzChoice::Local,
-        },
-    };
+    let tz = TzChoice::for_run(p.opts.tz.as_ref(), offset_seen.as_ref());
     let (jobs, state, prior) = match crate::read::seek::plan_run(
         &chosen,
         p.state.as_deref(),
