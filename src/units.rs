@@ -24,3 +24,73 @@ pub fn parse_duration_s(s: &str) -> Result<i64, String> {
     }
     Ok(v)
 }
+
+/// A positive whole number of seconds, parsed from the duration grammar above: what
+/// `--bucket`, `--interval`, `--window` and `--since 2h` hold once clap has read them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(i64);
+
+impl Duration {
+    /// Parse `10s`, `5m`, `2h`, `1d` (see [`parse_duration_s`]).
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        parse_duration_s(s).map(Duration)
+    }
+
+    /// A duration of `s` seconds; `None` unless positive.
+    pub fn from_secs(s: i64) -> Option<Duration> {
+        (s > 0).then_some(Duration(s))
+    }
+
+    /// Whole seconds, at least 1.
+    pub fn secs(self) -> i64 {
+        self.0
+    }
+}
+
+impl std::str::FromStr for Duration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Duration, String> {
+        Duration::parse(s)
+    }
+}
+
+/// The shortest spelling the grammar reads back: `90s`, `5m`, `2h`, `1d`.
+impl std::fmt::Display for Duration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.0;
+        if s % 86_400 == 0 {
+            write!(f, "{}d", s / 86_400)
+        } else if s % 3600 == 0 {
+            write!(f, "{}h", s / 3600)
+        } else if s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_back_as_written() {
+        for (s, secs, shown) in [
+            ("10s", 10, "10s"),
+            ("90", 90, "90s"),
+            ("5m", 300, "5m"),
+            ("120min", 7200, "2h"),
+            ("1d", 86_400, "1d"),
+        ] {
+            let d = Duration::parse(s).unwrap();
+            assert_eq!(d.secs(), secs, "{s}");
+            assert_eq!(d.to_string(), shown, "{s}");
+            assert_eq!(Duration::parse(&d.to_string()), Ok(d));
+        }
+        assert!(Duration::parse("0s").is_err());
+        assert!(Duration::parse("5x").is_err());
+        assert!(Duration::parse("").is_err());
+        assert_eq!(Duration::from_secs(0), None);
+    }
+}

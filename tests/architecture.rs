@@ -318,3 +318,33 @@ fn lib_rs_reexports_no_flat_paths() {
         .collect();
     assert!(reexports.is_empty(), "src/lib.rs re-exports: {reexports:?}");
 }
+
+/// Values are typed at the edge (`src/cli/`): the flags below reach `cmd/` as `TimeBound`,
+/// `BucketWidth`, `Duration`, `TzChoice`, `ColorChoice`, never as a `String` to parse later.
+#[test]
+fn typed_flags_reach_cmd_typed() {
+    const TYPED: &[&str] = &[
+        "since", "until", "bucket", "tz", "interval", "window", "color",
+    ];
+    let cli =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/mod.rs")).unwrap();
+    let mut seen = BTreeSet::new();
+    for line in cli.lines() {
+        let Some(field) = line.trim().strip_prefix("pub ") else {
+            continue;
+        };
+        let Some((name, ty)) = field.split_once(':') else {
+            continue;
+        };
+        if TYPED.contains(&name.trim()) {
+            assert!(
+                !ty.contains("String") && !ty.contains("str"),
+                "src/cli/mod.rs: --{} is `{}`: parse it with a value_parser into its type",
+                name.trim(),
+                ty.trim().trim_end_matches(',')
+            );
+            seen.insert(name.trim().to_string());
+        }
+    }
+    assert_eq!(seen.len(), TYPED.len(), "flags found: {seen:?}");
+}

@@ -620,3 +620,71 @@ fn single_backend_is_judged_within_a_layer() {
     assert!(summary.starts_with("240 of 240 upstream 5xx"), "{summary}");
     assert!(!summary.contains("be_nginx"), "{summary}");
 }
+
+/// Issue 13: values are typed while clap reads the arguments: a bad one is a usage error (exit
+/// 1) naming the flag and the value, before any input is opened; every spelling SPEC allows
+/// still parses.
+#[test]
+fn typed_values_fail_at_the_edge_naming_flag_and_value() {
+    for (args, flag, value) in [
+        (&["analyze", "--bucket", "10x"][..], "--bucket", "10x"),
+        (&["analyze", "--bucket", "0s"], "--bucket", "0s"),
+        (&["analyze", "--since", "yesterday"], "--since", "yesterday"),
+        (
+            &["analyze", "--until", "2026-13-01T00:00:00Z"],
+            "--until",
+            "2026-13-01T00:00:00Z",
+        ),
+        (&["analyze", "--tz", "+99"], "--tz", "+99"),
+        (&["analyze", "--tz", "Mars/Base"], "--tz", "Mars/Base"),
+        (&["analyze", "--color", "sometimes"], "--color", "sometimes"),
+        (&["live", "--interval", "1x"], "--interval", "1x"),
+        (&["live", "--window", "16m"], "--window", "16m"),
+    ] {
+        // the input does not exist: the value is refused before it is looked for
+        let mut a = args.to_vec();
+        a.push("/nonexistent/x.log");
+        let out = gatelog(&a);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag} ")),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("nonexistent"), "{args:?}: {err}");
+    }
+    let d = tmpdir();
+    let log = write(d.path(), "access.log", LINES.as_bytes());
+    let log = log.to_str().unwrap();
+    for args in [
+        &["--bucket", "1m"][..],
+        &["--bucket", "90"],
+        &["--bucket", "auto"],
+        &["--since", "2000-01-01T00:00:00Z", "--until", "2h"],
+        &[
+            "--since",
+            "2000-01-01T00:00:00",
+            "--until",
+            "2099-01-01T08:00:00+08:00",
+        ],
+        &["--tz", "UTC"],
+        &["--tz", "+08:00"],
+        &["--tz", "-0700"],
+        &["--tz", "Asia/Shanghai"],
+        &["--tz", "local"],
+        &["--color", "always"],
+    ] {
+        let mut a = vec!["analyze", "--json", log];
+        a.extend_from_slice(args);
+        let out = gatelog(&a);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let bucket = |b: &str| json_of(&[log, "--bucket", b])["timeline"]["bucket_seconds"].clone();
+    assert_eq!(bucket("90"), 90);
+    assert_eq!(bucket("2m"), 120);
+}

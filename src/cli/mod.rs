@@ -6,6 +6,9 @@ use clap::{Args, Parser, Subcommand};
 
 pub use crate::units::parse_duration_s;
 
+pub mod values;
+pub use values::{BucketWidth, ColorChoice, Duration, TimeBound, TzChoice};
+
 pub const EXAMPLES: &str = "\
 Examples:
   gatelog analyze /var/log/nginx/ /var/log/php8.2-fpm.log
@@ -65,8 +68,8 @@ pub struct FormatArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ReadArgs {
     /// Time zone for timestamps that carry none (nginx error, php-fpm): UTC, +08:00, Asia/Shanghai, local
-    #[arg(long, value_name = "ZONE")]
-    pub tz: Option<String>,
+    #[arg(long, value_name = "ZONE", value_parser = TzChoice::parse, allow_hyphen_values = true)]
+    pub tz: Option<TzChoice>,
     /// Fewest errors an incident needs
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub min_errors: u64,
@@ -82,14 +85,14 @@ pub struct AnalyzeArgs {
     #[command(flatten)]
     pub read: ReadArgs,
     /// Only records at or after T (RFC 3339, or relative to now such as 2h, 30m)
-    #[arg(long, value_name = "T")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "T", value_parser = TimeBound::parse)]
+    pub since: Option<TimeBound>,
     /// Only records before T (RFC 3339, or relative to now)
-    #[arg(long, value_name = "T")]
-    pub until: Option<String>,
-    /// Timeline resolution (1s, 10s, 1m, ...; default chosen from the span)
-    #[arg(long, value_name = "DUR")]
-    pub bucket: Option<String>,
+    #[arg(long, value_name = "T", value_parser = TimeBound::parse)]
+    pub until: Option<TimeBound>,
+    /// Timeline resolution (1s, 10s, 1m, ...; auto chooses from the span)
+    #[arg(long, value_name = "DUR", default_value = "auto", value_parser = BucketWidth::parse)]
+    pub bucket: BucketWidth,
     /// Print the JSON report on stdout instead of text
     #[arg(long)]
     pub json: bool,
@@ -124,8 +127,8 @@ pub struct AnalyzeArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// Colour: auto (terminal and no NO_COLOR), always, never
-    #[arg(long, value_name = "WHEN", default_value = "auto")]
-    pub color: String,
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 pub const LIVE_EXAMPLES: &str = "\
@@ -149,11 +152,11 @@ pub struct LiveArgs {
     #[command(flatten)]
     pub read: ReadArgs,
     /// Refresh (and JSON line) interval: 1s, 5s, ...
-    #[arg(long, value_name = "DUR", default_value = "1s")]
-    pub interval: String,
+    #[arg(long, value_name = "DUR", default_value = "1s", value_parser = Duration::parse)]
+    pub interval: Duration,
     /// Window for latency, incidents and causes: 1m, 5m or 15m (keys 1, 5, f switch it)
-    #[arg(long, value_name = "DUR", default_value = "5m")]
-    pub window: String,
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = values::live_window)]
+    pub window: Duration,
     /// Read what the files already hold before following them (default: only new lines)
     #[arg(long)]
     pub from_start: bool,
@@ -185,20 +188,7 @@ pub struct DetectArgs {
 
 /// Parse `--since/--until`: RFC 3339, a date-time without zone (UTC), or relative to now.
 pub fn parse_time_us(s: &str, now_us: i64) -> Result<i64, String> {
-    let t = s.trim();
-    if let Ok(d) = parse_duration_s(t) {
-        return Ok(now_us - d * 1_000_000);
-    }
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Ok(d.timestamp_micros());
-    }
-    let mut c = gatelog_parsers::time::SecondCache::new();
-    if let Some((ts, used)) = c.iso8601(t.as_bytes()) {
-        if used == t.len() {
-            return Ok(ts.utc_us(0));
-        }
-    }
-    Err(format!("invalid time '{s}': use RFC 3339 (2026-11-23T10:00:00+08:00) or a relative time such as 2h"))
+    TimeBound::parse(s).map(|b| b.resolve_us(now_us))
 }
 
 #[cfg(test)]

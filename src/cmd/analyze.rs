@@ -7,7 +7,7 @@ use gatelog_parsers::{Format, Layer};
 
 use crate::analysis::report::{Report, SkippedInput};
 use crate::analysis::{self, AnalysisOptions, InputMeta};
-use crate::cli::{self, AnalyzeArgs};
+use crate::cli::{AnalyzeArgs, ColorChoice};
 use crate::exit::{Exit, UserError};
 use crate::ingest::pipeline::{self, RunOptions};
 use crate::ingest::tz::TzChoice;
@@ -33,31 +33,16 @@ pub struct Prepared {
 pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
     let parser_opts = super::parser_options(&a.fmt)?;
-    let tz = a.read.tz.as_deref().map(TzChoice::parse).transpose()?;
+    let tz = a.read.tz.clone();
     let now_us = chrono::Utc::now().timestamp_micros();
-    let since_us = a
-        .since
-        .as_deref()
-        .map(|s| cli::parse_time_us(s, now_us))
-        .transpose()
-        .map_err(|e| UserError(format!("--since: {e}")))?;
-    let until_us = a
-        .until
-        .as_deref()
-        .map(|s| cli::parse_time_us(s, now_us))
-        .transpose()
-        .map_err(|e| UserError(format!("--until: {e}")))?;
+    let since_us = a.since.as_ref().map(|b| b.resolve_us(now_us));
+    let until_us = a.until.as_ref().map(|b| b.resolve_us(now_us));
     if let (Some(s), Some(u)) = (since_us, until_us) {
         if s >= u {
             return Err(UserError("--since must be earlier than --until".into()));
         }
     }
-    let bucket_s = a
-        .bucket
-        .as_deref()
-        .map(cli::parse_duration_s)
-        .transpose()
-        .map_err(|e| UserError(format!("--bucket: {e}")))?;
+    let bucket_s = a.bucket.fixed_s();
     if a.max_line_too_small() {
         return Err(UserError("--max-line must be at least 256 bytes".into()));
     }
@@ -340,17 +325,12 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
             eprintln!("gatelog: note: {name}: no built-in layout matches; read with an inferred {what} --log-format '{lf}'; check it with `gatelog detect`)");
         }
     }
-    let color = match a.color.as_str() {
-        "always" => true,
-        "never" => false,
-        "auto" => {
+    let color = match a.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
             std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-        other => {
-            return Err(UserError(format!(
-                "invalid --color '{other}': use auto, always or never"
-            )))
         }
     };
     if out.report.inputs.is_empty() && !out.errors.is_empty() {

@@ -24,7 +24,7 @@ use crate::agg::acc::{Acc, FileStats, TopN};
 use crate::agg::hist::Hist;
 use crate::analysis::report::{self, Incident, Quantiles, Report};
 use crate::analysis::{self, AnalysisOptions, InputMeta};
-use crate::cli::{self, LiveArgs};
+use crate::cli::LiveArgs;
 use crate::exit::{Exit, UserError};
 use crate::ingest::pipeline::{self, LineFeed, RunOptions};
 use crate::ingest::tz::TzChoice;
@@ -1000,19 +1000,12 @@ pub fn metrics_addr(s: &str) -> Result<String, UserError> {
 pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
     let parser_opts = super::parser_options(&a.fmt)?;
-    let tz_forced = a.read.tz.as_deref().map(TzChoice::parse).transpose()?;
+    let tz_forced = a.read.tz.clone();
     if a.fmt.max_line < 256 {
         return Err(UserError("--max-line must be at least 256 bytes".into()));
     }
-    let interval_s =
-        cli::parse_duration_s(&a.interval).map_err(|e| UserError(format!("--interval: {e}")))?;
-    let window_s =
-        cli::parse_duration_s(&a.window).map_err(|e| UserError(format!("--window: {e}")))?;
-    if window_s > 900 {
-        return Err(UserError(
-            "--window: at most 15m (live keeps the last 15 minutes; use `gatelog analyze` for longer)".into(),
-        ));
-    }
+    let interval_s = a.interval.secs();
+    let window_s = a.window.secs();
     let mut alerts = Vec::new();
     for r in &a.alert {
         let rule =
