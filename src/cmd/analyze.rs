@@ -272,6 +272,33 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     }
 }
 
+/// What the state file needs of the report: each input's lines and errors, the timeline.
+fn run_read(r: &analysis::report::Report) -> crate::read::state::RunRead {
+    use crate::read::state::{InputRead, RowRead, RunRead};
+    RunRead {
+        inputs: r
+            .inputs
+            .iter()
+            .map(|i| InputRead {
+                path: i.path.clone(),
+                lines: i.lines,
+                ok: i.errors.is_empty(),
+            })
+            .collect(),
+        bucket_seconds: r.timeline.bucket_seconds,
+        rows: r
+            .timeline
+            .rows
+            .iter()
+            .map(|row| RowRead {
+                start_us: row.start_us,
+                requests: row.requests,
+                err5xx: row.err5xx,
+            })
+            .collect(),
+    }
+}
+
 /// With `--since/--until`, a window that holds no record of the lines read: say how many
 /// lines fell outside it and where the logs begin and end.
 fn empty_window(a: &AnalyzeArgs, out: &Outcome) -> Option<String> {
@@ -358,7 +385,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     let empty = empty_window(&a, &out);
     // the state advances only now that every output is written
     if let Some(plan) = out.state {
-        if let Err(e) = plan.commit(&out.report) {
+        if let Err(e) = plan.commit(&run_read(&out.report)) {
             eprintln!("gatelog: error: {e}");
             return Ok(Exit::Error);
         }
