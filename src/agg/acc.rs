@@ -847,24 +847,31 @@ fn req_row(
     }
 }
 
-/// A usual health-check path (a load balancer's check request).
+/// A usual health-check path (a load balancer's check request), with or without a query.
+/// Tested for every request that did not fail, so it costs a byte test for most paths and a
+/// few word compares for the others (no search for the `?`): the part before the first `?`
+/// is `name` when the path starts with `name` followed by the end or a `?`.
+#[inline]
 pub fn health_path(p: &[u8]) -> bool {
-    let p = p.split(|&b| b == b'?').next().unwrap_or(p);
-    matches!(
-        p,
-        b"/health"
-            | b"/healthz"
-            | b"/health.html"
-            | b"/healthcheck"
-            | b"/health_check"
-            | b"/ping"
-            | b"/status"
-            | b"/check"
-            | b"/lb-check"
-            | b"/ready"
-            | b"/readyz"
-            | b"/livez"
-    )
+    #[inline(always)]
+    fn is<const N: usize>(p: &[u8], name: &[u8; N]) -> bool {
+        p.get(..N).is_some_and(|h| h == name) && matches!(p.get(N), None | Some(b'?'))
+    }
+    match p {
+        [b'/', b'h', ..] => {
+            is(p, b"/health")
+                || is(p, b"/healthz")
+                || is(p, b"/health.html")
+                || is(p, b"/healthcheck")
+                || is(p, b"/health_check")
+        }
+        [b'/', b'p', ..] => is(p, b"/ping"),
+        [b'/', b's', ..] => is(p, b"/status"),
+        [b'/', b'c', ..] => is(p, b"/check"),
+        [b'/', b'l', ..] => is(p, b"/lb-check") || is(p, b"/livez"),
+        [b'/', b'r', ..] => is(p, b"/ready") || is(p, b"/readyz"),
+        _ => false,
+    }
 }
 
 /// An error event kept for joins and cause analysis.
@@ -1756,6 +1763,72 @@ mod tests {
                 assert_eq!(short_eq(a, b), a == b, "{a:?} {b:?}");
             }
         }
+    }
+
+    /// The fast test agrees with the plain definition (the part before the first `?` is one
+    /// of the names) on the names, their prefixes and extensions, queries and other paths.
+    #[test]
+    fn health_paths_agree_with_the_definition() {
+        const NAMES: [&[u8]; 12] = [
+            b"/health",
+            b"/healthz",
+            b"/health.html",
+            b"/healthcheck",
+            b"/health_check",
+            b"/ping",
+            b"/status",
+            b"/check",
+            b"/lb-check",
+            b"/ready",
+            b"/readyz",
+            b"/livez",
+        ];
+        let plain = |p: &[u8]| {
+            let p = p.split(|&b| b == b'?').next().unwrap_or(p);
+            NAMES.contains(&p)
+        };
+        let mut paths: Vec<Vec<u8>> = Vec::new();
+        for n in NAMES {
+            for k in 0..=n.len() {
+                paths.push(n[..k].to_vec());
+            }
+            for tail in [
+                &b"?"[..],
+                b"?x=1",
+                b"??",
+                b"/",
+                b"x",
+                b"?a?b",
+                b"_check",
+                b" ",
+            ] {
+                paths.push([n, tail].concat());
+            }
+        }
+        for p in [
+            &b"/api/v1/orders/1?expand=items"[..],
+            b"/static/app.js",
+            b"/statusx",
+            b"/status/",
+            b"/health_checks",
+            b"/health_check?",
+            b"/health_check/?",
+            b"?/health",
+            b"health",
+            b"//health",
+            b"/HEALTH",
+            b"",
+            b"/",
+            b"/?",
+        ] {
+            paths.push(p.to_vec());
+        }
+        let mut hits = 0;
+        for p in &paths {
+            assert_eq!(health_path(p), plain(p), "{}", String::from_utf8_lossy(p));
+            hits += plain(p) as usize;
+        }
+        assert!(hits >= 12 * 5, "{hits}");
     }
 
     #[test]

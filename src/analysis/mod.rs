@@ -200,146 +200,158 @@ pub fn report_of(
     // are exact, the display buckets they fall in give the rest.
     let exact = fine_spans(acc, &mut spans, any_requests, opts, prior);
 
-    // timeline rows
+    // timeline rows (beside the joins: `Joiner::new` indexes every row of the run)
     let counted = LAYERS
         .iter()
         .position(|l| totals.counted_layer.as_deref() == Some(l.id()));
-    let mut rows = Vec::with_capacity(tl.buckets.len());
-    for (i, b) in tl.buckets.iter().enumerate() {
-        let start_us = tl.bucket_start_us(i);
-        rows.push(TimelineRow {
-            start: rfc3339(start_us),
-            start_us,
-            requests: b.requests,
-            status: status_map(b),
-            status_class: class_map(b),
-            err5xx: b.err5xx(),
-            by_layer: layer_map(std::slice::from_ref(b)),
-            latency: quantiles(b.req_time.as_deref()),
-            upstream_latency: quantiles(b.up_time.as_deref()),
-            events: events_map(std::slice::from_ref(b)),
-            upstreams_5xx: b
-                .upstreams
-                .iter()
-                .filter(|u| u.2 > 0)
-                .map(|u| (up_name(u.0), u.2 as u64))
-                .collect(),
-            in_incident: spans
-                .iter()
-                .position(|s| i >= s.0 && i <= s.1)
-                .map(|p| p + 1),
-            once: counted.map(|l| RowOnce {
-                requests: b.requests_by_layer[l],
-                err5xx: b.err5xx_by_layer[l],
-                status: b.status_by_layer[l],
-            }),
-        });
-    }
+    let timeline_rows = || {
+        let mut rows = Vec::with_capacity(tl.buckets.len());
+        for (i, b) in tl.buckets.iter().enumerate() {
+            let start_us = tl.bucket_start_us(i);
+            rows.push(TimelineRow {
+                start: rfc3339(start_us),
+                start_us,
+                requests: b.requests,
+                status: status_map(b),
+                status_class: class_map(b),
+                err5xx: b.err5xx(),
+                by_layer: layer_map(std::slice::from_ref(b)),
+                latency: quantiles(b.req_time.as_deref()),
+                upstream_latency: quantiles(b.up_time.as_deref()),
+                events: events_map(std::slice::from_ref(b)),
+                upstreams_5xx: b
+                    .upstreams
+                    .iter()
+                    .filter(|u| u.2 > 0)
+                    .map(|u| (up_name(u.0), u.2 as u64))
+                    .collect(),
+                in_incident: spans
+                    .iter()
+                    .position(|s| i >= s.0 && i <= s.1)
+                    .map(|p| p + 1),
+                once: counted.map(|l| RowOnce {
+                    requests: b.requests_by_layer[l],
+                    err5xx: b.err5xx_by_layer[l],
+                    status: b.status_by_layer[l],
+                }),
+            });
+        }
+        rows
+    };
 
-    // joins (whole run)
-    let join = Joiner::new(acc);
+    // joins (whole run), and the event rows of each kind (`CauseCtx::rows`)
+    let ((rows, join), by_kind) = rayon::join(
+        || rayon::join(timeline_rows, || Joiner::new(acc)),
+        || RowsByKind::new(acc),
+    );
     let mut joins = Joins::default();
 
-    // incidents with causes
-    let mut incidents = Vec::new();
-    for (n, &(s, e)) in spans.iter().enumerate() {
-        let (start_us, end_us) = exact.get(n).copied().unwrap_or((
-            tl.bucket_start_us(s),
-            tl.bucket_start_us(e) + width * 1_000_000,
-        ));
-        let bs = &tl.buckets[s..=e];
-        // Headline figures count each request once: at the outermost layer that logged
-        // requests in the window (a request logged by the LB and by nginx is one request).
-        let outer = outer_layer(bs);
-        let fine = exact
-            .get(n)
-            .and_then(|_| acc.fine.figures(start_us, end_us))
-            .filter(|_| outer.is_some());
-        let (errors, requests) = match outer {
-            Some(_) if fine.is_some() => fine.unwrap_or_default(),
-            Some(l) => (
-                bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
-                bs.iter().map(|b| b.requests_by_layer[l]).sum(),
-            ),
-            None => (
-                signal[s..=e].iter().map(|x| x.0).sum::<u64>(),
-                bs.iter().map(|b| b.requests).sum::<u64>(),
-            ),
-        };
-        let peak = (s..=e)
-            .max_by_key(|&i| (signal[i].0, std::cmp::Reverse(i)))
-            .unwrap_or(s);
-        let mut status = BTreeMap::new();
-        for (k, code) in STATUS_TRACKED.iter().enumerate() {
-            let c: u64 = bs.iter().map(|b| layer_status(b, outer, k)).sum();
-            if c > 0 {
-                status.insert(code.to_string(), c);
-            }
-        }
-        let tracked5: u64 = status
-            .iter()
-            .filter(|(k, _)| k.starts_with('5'))
-            .map(|(_, v)| v)
-            .sum();
-        let all5: u64 = match outer {
-            Some(l) => bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
-            None => bs.iter().map(|b| b.err5xx()).sum(),
-        };
-        if all5 > tracked5 {
-            status.insert("5xx_other".into(), all5 - tracked5);
-        }
-        let mut ups: BTreeMap<String, u64> = BTreeMap::new();
-        for b in bs {
-            for u in &b.upstreams {
-                if u.2 > 0 {
-                    *ups.entry(up_name(u.0)).or_insert(0) += u.2 as u64;
+    // incidents with causes, one task each (they only read the accumulator); in order
+    use rayon::prelude::*;
+    let incidents: Vec<Incident> = spans
+        .par_iter()
+        .enumerate()
+        .map(|(n, &(s, e))| {
+            let (start_us, end_us) = exact.get(n).copied().unwrap_or((
+                tl.bucket_start_us(s),
+                tl.bucket_start_us(e) + width * 1_000_000,
+            ));
+            let bs = &tl.buckets[s..=e];
+            // Headline figures count each request once: at the outermost layer that logged
+            // requests in the window (a request logged by the LB and by nginx is one request).
+            let outer = outer_layer(bs);
+            let fine = exact
+                .get(n)
+                .and_then(|_| acc.fine.figures(start_us, end_us))
+                .filter(|_| outer.is_some());
+            let (errors, requests) = match outer {
+                Some(_) if fine.is_some() => fine.unwrap_or_default(),
+                Some(l) => (
+                    bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
+                    bs.iter().map(|b| b.requests_by_layer[l]).sum(),
+                ),
+                None => (
+                    signal[s..=e].iter().map(|x| x.0).sum::<u64>(),
+                    bs.iter().map(|b| b.requests).sum::<u64>(),
+                ),
+            };
+            let peak = (s..=e)
+                .max_by_key(|&i| (signal[i].0, std::cmp::Reverse(i)))
+                .unwrap_or(s);
+            let mut status = BTreeMap::new();
+            for (k, code) in STATUS_TRACKED.iter().enumerate() {
+                let c: u64 = bs.iter().map(|b| layer_status(b, outer, k)).sum();
+                if c > 0 {
+                    status.insert(code.to_string(), c);
                 }
             }
-        }
-        let ctx = CauseCtx {
-            acc,
-            tl,
-            s,
-            e,
-            start_us,
-            end_us,
-            width_us: width * 1_000_000,
-            // causes weigh every failed request, the refused 4xx included
-            errors: errors + outer.map_or(0, |l| bs.iter().map(|b| refused_4xx(b, Some(l))).sum()),
-            layer: outer,
-            any_requests,
-            name_of: &name_of,
-            up_name: &up_name,
-        };
-        let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
-        let saturation = saturation(acc, start_us - 300_000_000, end_us);
-        let mut causes = attribute(&ctx, &ij, saturation.as_ref());
-        crate::analysis::causes::rank(&ctx, &mut causes, saturation.as_ref());
-        incidents.push(Incident {
-            id: n + 1,
-            start: rfc3339(start_us),
-            end: rfc3339(end_us),
-            start_us,
-            end_us,
-            peak_bucket: rfc3339(tl.bucket_start_us(peak)),
-            requests,
-            errors,
-            counted_layer: outer.map(|l| LAYERS[l].id().to_string()),
-            error_rate: if requests > 0 {
-                round3(errors as f64 / requests as f64)
-            } else {
-                0.0
-            },
-            baseline_rate: round3(baseline_rate),
-            status,
-            by_layer: layer_map(bs),
-            upstreams: ups,
-            events: events_map(bs),
-            causes,
-            joins: ij,
-            saturation,
-        });
-    }
+            let tracked5: u64 = status
+                .iter()
+                .filter(|(k, _)| k.starts_with('5'))
+                .map(|(_, v)| v)
+                .sum();
+            let all5: u64 = match outer {
+                Some(l) => bs.iter().map(|b| b.err5xx_by_layer[l]).sum(),
+                None => bs.iter().map(|b| b.err5xx()).sum(),
+            };
+            if all5 > tracked5 {
+                status.insert("5xx_other".into(), all5 - tracked5);
+            }
+            let mut ups: BTreeMap<String, u64> = BTreeMap::new();
+            for b in bs {
+                for u in &b.upstreams {
+                    if u.2 > 0 {
+                        *ups.entry(up_name(u.0)).or_insert(0) += u.2 as u64;
+                    }
+                }
+            }
+            let ctx = CauseCtx {
+                acc,
+                tl,
+                s,
+                e,
+                start_us,
+                end_us,
+                width_us: width * 1_000_000,
+                // causes weigh every failed request, the refused 4xx included
+                errors: errors
+                    + outer.map_or(0, |l| bs.iter().map(|b| refused_4xx(b, Some(l))).sum()),
+                layer: outer,
+                any_requests,
+                name_of: &name_of,
+                up_name: &up_name,
+                by_kind: &by_kind,
+            };
+            let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
+            let saturation = saturation(acc, start_us - 300_000_000, end_us);
+            let mut causes = attribute(&ctx, &ij, saturation.as_ref());
+            crate::analysis::causes::rank(&ctx, &mut causes, saturation.as_ref());
+            Incident {
+                id: n + 1,
+                start: rfc3339(start_us),
+                end: rfc3339(end_us),
+                start_us,
+                end_us,
+                peak_bucket: rfc3339(tl.bucket_start_us(peak)),
+                requests,
+                errors,
+                counted_layer: outer.map(|l| LAYERS[l].id().to_string()),
+                error_rate: if requests > 0 {
+                    round3(errors as f64 / requests as f64)
+                } else {
+                    0.0
+                },
+                baseline_rate: round3(baseline_rate),
+                status,
+                by_layer: layer_map(bs),
+                upstreams: ups,
+                events: events_map(bs),
+                causes,
+                joins: ij,
+                saturation,
+            }
+        })
+        .collect();
     let whole = join.incident(i64::MIN, i64::MAX);
     joins.explained = whole.explained;
     joins.total_5xx = whole.total_5xx;
@@ -911,6 +923,44 @@ pub(crate) struct CauseCtx<'a> {
     pub(crate) any_requests: bool,
     pub(crate) name_of: &'a dyn Fn(u32) -> String,
     pub(crate) up_name: &'a dyn Fn(u32) -> String,
+    /// The accumulator's event rows by kind ([`CauseCtx::rows`]).
+    pub(crate) by_kind: &'a RowsByKind,
+}
+
+/// The indexes of an accumulator's event rows, by event kind, in row order: a cause asks for
+/// the rows of one or two kinds many times per incident, and scanning every row of the run
+/// for each question was most of `attribute`'s time on an error log of an incident.
+pub(crate) struct RowsByKind(Vec<Vec<u32>>);
+
+impl RowsByKind {
+    pub(crate) fn new(acc: &Acc) -> Self {
+        let mut v: Vec<Vec<u32>> = vec![Vec::new(); EventKind::ALL.len()];
+        for (i, r) in acc.event_rows.iter().enumerate() {
+            if let Some(l) = v.get_mut(r.kind.index()) {
+                l.push(i as u32);
+            }
+        }
+        RowsByKind(v)
+    }
+    /// The indexes of the rows of `kinds`, in row order.
+    fn of(&self, kinds: &[EventKind]) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        let mut seen = 0usize;
+        for k in kinds {
+            if kinds[..seen].contains(k) {
+                seen += 1;
+                continue;
+            }
+            seen += 1;
+            if let Some(l) = self.0.get(k.index()) {
+                out.extend_from_slice(l);
+            }
+        }
+        if kinds.len() > 1 {
+            out.sort_unstable();
+        }
+        out
+    }
 }
 
 impl CauseCtx<'_> {
@@ -937,11 +987,12 @@ impl CauseCtx<'_> {
     ) -> impl Iterator<Item = &crate::agg::acc::EventRow> + '_ {
         let from = self.start_us - self.width_us - lookback_us;
         let to = self.end_us + self.width_us;
-        let kinds = kinds.to_vec();
-        self.acc
-            .event_rows
-            .iter()
-            .filter(move |r| r.utc_us >= from && r.utc_us < to && kinds.contains(&r.kind))
+        let rows = &self.acc.event_rows;
+        self.by_kind
+            .of(kinds)
+            .into_iter()
+            .filter_map(move |i| rows.get(i as usize))
+            .filter(move |r| r.utc_us >= from && r.utc_us < to)
     }
     pub(crate) fn status(&self, code: u16) -> u64 {
         let Some(k) = crate::agg::acc::status_slot(code) else {
@@ -964,12 +1015,14 @@ impl CauseCtx<'_> {
         let from = self.start_us - self.width_us - lookback_us;
         let to = self.end_us + self.width_us;
         let mut out = Vec::new();
+        // a sample's key holds the start of its bucket at the base width (`Acc::add_sample`):
+        // no sample of a key at or after `to` is before `to`
+        let lo = from.div_euclid(1_000_000) * 1_000_000 - 86_400_000_000;
+        if to <= lo {
+            return out;
+        }
         for &k in keys {
-            for ((_, key), v) in self
-                .acc
-                .samples
-                .range((from.div_euclid(1_000_000) * 1_000_000 - 86_400_000_000, 0)..)
-            {
+            for ((_, key), v) in self.acc.samples.range((lo, 0)..(to, 0)) {
                 if *key != k {
                     continue;
                 }

@@ -226,7 +226,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
     // the same requests in two inputs are counted once (crate::ingest::dedup)
     let dedup = crate::ingest::dedup::plan(&chosen, &p.opts, &tz);
     let run = || pipeline::run_jobs_dedup(&jobs, &p.opts, &tz, stdin_head, dedup.as_ref(), &ctx);
-    let acc = match pool {
+    let acc = match &pool {
         Ok(pool) => pool.install(run),
         Err(_) => run(),
     };
@@ -243,14 +243,14 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         }
     }
     let mut acc = acc;
-    let mut report = analysis::report_of(
-        &mut acc,
-        &metas,
-        skipped,
-        tz.describe(),
-        &p.analysis,
-        &prior,
-    );
+    // the report's parallel parts (joins, incidents) on the run's threads
+    let report_of = |acc: &mut crate::agg::acc::Acc| {
+        analysis::report_of(acc, &metas, skipped, tz.describe(), &p.analysis, &prior)
+    };
+    let mut report = match &pool {
+        Ok(pool) => pool.install(|| report_of(&mut acc)),
+        Err(_) => report_of(&mut acc),
+    };
     if let Some(d) = &dedup {
         d.annotate(&mut report, &acc);
     }

@@ -16,12 +16,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::builder::{
-    DurationMicrosecondBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder,
-    StringBuilder, StringDictionaryBuilder, StructBuilder, TimestampMicrosecondBuilder,
-    UInt16Builder, UInt32Builder, UInt64Builder,
+    Float64Builder, Int64Builder, ListBuilder, StringBuilder, StringDictionaryBuilder,
+    StructBuilder, TimestampMicrosecondBuilder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::types::Int32Type;
-use arrow_array::{Array, ArrayRef, DictionaryArray, RecordBatch, StringArray, UInt64Array};
+use arrow_array::types::{
+    DurationMicrosecondType, Int32Type, Int64Type, TimestampMicrosecondType, UInt16Type,
+    UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use gatelog_parsers::{Event, EventKind, Request};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -38,6 +40,9 @@ use crate::analysis::report::Report;
 use crate::ingest::pipeline::{Job, RunOptions};
 use crate::ingest::tz::TzChoice;
 use crate::read::input::Source;
+use cols::{Dict, Prim, Text};
+
+mod cols;
 
 /// Rows per record batch handed to the writer.
 pub const BATCH_ROWS: usize = 32 * 1024;
@@ -173,7 +178,19 @@ fn props() -> WriterProperties {
             .set_column_dictionary_enabled(ColumnPath::from(c), false)
             .set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
     }
-    // free text: min/max statistics prune nothing and cost a comparison per value
+    // free text and values unique to a row (client, path, trace id): their dictionary
+    // overflows its page and falls back to plain encoding anyway, after hashing every
+    // value; written plain from the start (zstd still finds their repeats)
+    for c in [
+        "client", "path", "trace_id", "request", "message", "frames", "text",
+    ] {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+    }
+    // the user agent repeats (a few thousand per day on a busy site): a dictionary holds
+    // it whole, not the default 1 MB of it
+    b = b.set_column_dictionary_page_size_limit(ColumnPath::from("user_agent"), 16 << 20);
+    // min/max statistics cost two comparisons per value and a column: kept where they
+    // prune (ts, numbers, file, status_class), off on free text and on tiny domains
     for c in [
         "path",
         "user_agent",
@@ -182,6 +199,18 @@ fn props() -> WriterProperties {
         "request",
         "frames",
         "text",
+        "client",
+        "http_host",
+        "upstream",
+        "upstream_addr",
+        "upstream_status",
+        "trace_id",
+        "lb_flags",
+        "route",
+        "format",
+        "layer",
+        "method",
+        "protocol",
     ] {
         b = b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
     }
@@ -191,166 +220,69 @@ fn props() -> WriterProperties {
         .build()
 }
 
-/// Log bytes as text: as they are when they are UTF-8 (the common case, checked at SIMD
-/// speed), else with U+FFFD for each invalid sequence.
-#[inline]
-fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
-    }
-}
-
-/// Empty → null.
-fn opt_str(bld: &mut StringBuilder, b: &[u8]) {
-    if b.is_empty() {
-        bld.append_null();
-    } else {
-        bld.append_value(lossy(b));
-    }
-}
-
-fn opt_dict(bld: &mut Dict, b: &[u8]) {
-    if b.is_empty() {
-        bld.append_null();
-    } else {
-        bld.append_bytes(b);
-    }
-}
-
-/// A dictionary-encoded string column under construction, for columns of few values
-/// (format, layer, file, method, status class...): the value of the last row, else a short
-/// linear search, else an index finds the key, so a row costs no hashing of its text.
-/// Each batch gets its own dictionary.
-#[derive(Default)]
-struct Dict {
-    keys: Int32Builder,
-    values: Vec<String>,
-    /// Raw bytes → key, once there are more than [`Dict::SCAN`] values.
-    index: HashMap<Vec<u8>, i32>,
-    /// Raw bytes of each value (the values are their lossy text).
-    raw: Vec<Vec<u8>>,
-    last: usize,
-}
-
-impl Dict {
-    const SCAN: usize = 16;
-
-    #[inline]
-    fn append_value(&mut self, v: &str) {
-        self.append_bytes(v.as_bytes());
-    }
-
-    #[inline]
-    fn append_bytes(&mut self, b: &[u8]) {
-        let k = match self.raw.get(self.last) {
-            Some(r) if r.as_slice() == b => self.last,
-            _ => self.key_of(b),
-        };
-        self.last = k;
-        self.keys.append_value(k as i32);
-    }
-
-    fn key_of(&mut self, b: &[u8]) -> usize {
-        let found = if self.raw.len() <= Self::SCAN {
-            self.raw.iter().position(|r| r.as_slice() == b)
-        } else {
-            self.index.get(b).map(|&k| k as usize)
-        };
-        if let Some(k) = found {
-            return k;
-        }
-        let k = self.raw.len();
-        self.raw.push(b.to_vec());
-        self.values.push(lossy(b).into_owned());
-        if self.raw.len() > Self::SCAN {
-            if self.index.is_empty() {
-                for (i, r) in self.raw.iter().enumerate() {
-                    self.index.insert(r.clone(), i as i32);
-                }
-            } else {
-                self.index.insert(b.to_vec(), k as i32);
-            }
-        }
-        k
-    }
-
-    #[inline]
-    fn append_null(&mut self) {
-        self.keys.append_null();
-    }
-
-    fn finish(&mut self) -> DictionaryArray<Int32Type> {
-        let keys = self.keys.finish();
-        let values = StringArray::from(std::mem::take(&mut self.values));
-        self.raw.clear();
-        self.index.clear();
-        self.last = 0;
-        DictionaryArray::new(keys, Arc::new(values))
-    }
-}
-
 /// Columns of one table under construction.
 trait Rows: Send {
     fn len(&self) -> usize;
+    /// A text column is at [`cols::TEXT_BATCH_BYTES`]: the batch ends here.
+    fn full(&self) -> bool;
     fn finish(&mut self) -> Result<RecordBatch, String>;
 }
 
 struct ReqRows {
-    ts: TimestampMicrosecondBuilder,
+    ts: Prim<TimestampMicrosecondType>,
     format: Dict,
     layer: Dict,
     file: Dict,
-    line: UInt64Builder,
-    offset: UInt64Builder,
-    client: StringBuilder,
+    line: Prim<UInt64Type>,
+    offset: Prim<UInt64Type>,
+    client: Text,
     method: Dict,
-    http_host: StringBuilder,
-    path: StringBuilder,
+    http_host: Text,
+    path: Text,
     protocol: Dict,
-    status: UInt16Builder,
+    status: Prim<UInt16Type>,
     status_class: Dict,
-    bytes_sent: UInt64Builder,
-    request_time: DurationMicrosecondBuilder,
-    upstream_time: DurationMicrosecondBuilder,
-    upstream: StringBuilder,
-    upstream_addr: StringBuilder,
-    upstream_status: StringBuilder,
-    trace_id: StringBuilder,
-    lb_flags: StringBuilder,
-    route: StringBuilder,
-    referer: StringBuilder,
-    user_agent: StringBuilder,
+    bytes_sent: Prim<UInt64Type>,
+    request_time: Prim<DurationMicrosecondType>,
+    upstream_time: Prim<DurationMicrosecondType>,
+    upstream: Text,
+    upstream_addr: Text,
+    upstream_status: Text,
+    trace_id: Text,
+    lb_flags: Text,
+    route: Text,
+    referer: Text,
+    user_agent: Text,
     n: usize,
 }
 
 impl ReqRows {
     fn new() -> Self {
         ReqRows {
-            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            ts: Prim::default(),
             format: Dict::default(),
             layer: Dict::default(),
             file: Dict::default(),
-            line: UInt64Builder::new(),
-            offset: UInt64Builder::new(),
-            client: StringBuilder::new(),
+            line: Prim::default(),
+            offset: Prim::default(),
+            client: Text::default(),
             method: Dict::default(),
-            http_host: StringBuilder::new(),
-            path: StringBuilder::new(),
+            http_host: Text::default(),
+            path: Text::default(),
             protocol: Dict::default(),
-            status: UInt16Builder::new(),
+            status: Prim::default(),
             status_class: Dict::default(),
-            bytes_sent: UInt64Builder::new(),
-            request_time: DurationMicrosecondBuilder::new(),
-            upstream_time: DurationMicrosecondBuilder::new(),
-            upstream: StringBuilder::new(),
-            upstream_addr: StringBuilder::new(),
-            upstream_status: StringBuilder::new(),
-            trace_id: StringBuilder::new(),
-            lb_flags: StringBuilder::new(),
-            route: StringBuilder::new(),
-            referer: StringBuilder::new(),
-            user_agent: StringBuilder::new(),
+            bytes_sent: Prim::default(),
+            request_time: Prim::default(),
+            upstream_time: Prim::default(),
+            upstream: Text::default(),
+            upstream_addr: Text::default(),
+            upstream_status: Text::default(),
+            trace_id: Text::default(),
+            lb_flags: Text::default(),
+            route: Text::default(),
+            referer: Text::default(),
+            user_agent: Text::default(),
             n: 0,
         }
     }
@@ -362,10 +294,23 @@ impl Rows for ReqRows {
     fn len(&self) -> usize {
         self.n
     }
+    fn full(&self) -> bool {
+        self.client.full()
+            || self.http_host.full()
+            || self.path.full()
+            || self.upstream.full()
+            || self.upstream_addr.full()
+            || self.upstream_status.full()
+            || self.trace_id.full()
+            || self.lb_flags.full()
+            || self.route.full()
+            || self.referer.full()
+            || self.user_agent.full()
+    }
     fn finish(&mut self) -> Result<RecordBatch, String> {
         self.n = 0;
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.ts.finish()),
+            Arc::new(self.ts.finish().with_timezone("UTC")),
             Arc::new(self.format.finish()),
             Arc::new(self.layer.finish()),
             Arc::new(self.file.finish()),
@@ -395,56 +340,56 @@ impl Rows for ReqRows {
 }
 
 struct EvRows {
-    ts: TimestampMicrosecondBuilder,
+    ts: Prim<TimestampMicrosecondType>,
     format: Dict,
     layer: Dict,
     file: Dict,
-    line: UInt64Builder,
-    offset: UInt64Builder,
+    line: Prim<UInt64Type>,
+    offset: Prim<UInt64Type>,
     kind: Dict,
     severity: Dict,
-    pid: UInt32Builder,
-    tid: UInt32Builder,
-    conn: UInt64Builder,
-    message: StringBuilder,
-    client: StringBuilder,
-    server: StringBuilder,
-    request: StringBuilder,
-    upstream: StringBuilder,
-    http_host: StringBuilder,
-    pool: StringBuilder,
-    child_pid: UInt32Builder,
-    number: Int64Builder,
-    script: StringBuilder,
-    frames: StringBuilder,
+    pid: Prim<UInt32Type>,
+    tid: Prim<UInt32Type>,
+    conn: Prim<UInt64Type>,
+    message: Text,
+    client: Text,
+    server: Text,
+    request: Text,
+    upstream: Text,
+    http_host: Text,
+    pool: Text,
+    child_pid: Prim<UInt32Type>,
+    number: Prim<Int64Type>,
+    script: Text,
+    frames: Text,
     n: usize,
 }
 
 impl EvRows {
     fn new() -> Self {
         EvRows {
-            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            ts: Prim::default(),
             format: Dict::default(),
             layer: Dict::default(),
             file: Dict::default(),
-            line: UInt64Builder::new(),
-            offset: UInt64Builder::new(),
+            line: Prim::default(),
+            offset: Prim::default(),
             kind: Dict::default(),
             severity: Dict::default(),
-            pid: UInt32Builder::new(),
-            tid: UInt32Builder::new(),
-            conn: UInt64Builder::new(),
-            message: StringBuilder::new(),
-            client: StringBuilder::new(),
-            server: StringBuilder::new(),
-            request: StringBuilder::new(),
-            upstream: StringBuilder::new(),
-            http_host: StringBuilder::new(),
-            pool: StringBuilder::new(),
-            child_pid: UInt32Builder::new(),
-            number: Int64Builder::new(),
-            script: StringBuilder::new(),
-            frames: StringBuilder::new(),
+            pid: Prim::default(),
+            tid: Prim::default(),
+            conn: Prim::default(),
+            message: Text::default(),
+            client: Text::default(),
+            server: Text::default(),
+            request: Text::default(),
+            upstream: Text::default(),
+            http_host: Text::default(),
+            pool: Text::default(),
+            child_pid: Prim::default(),
+            number: Prim::default(),
+            script: Text::default(),
+            frames: Text::default(),
             n: 0,
         }
     }
@@ -454,10 +399,21 @@ impl Rows for EvRows {
     fn len(&self) -> usize {
         self.n
     }
+    fn full(&self) -> bool {
+        self.message.full()
+            || self.client.full()
+            || self.server.full()
+            || self.request.full()
+            || self.upstream.full()
+            || self.http_host.full()
+            || self.pool.full()
+            || self.script.full()
+            || self.frames.full()
+    }
     fn finish(&mut self) -> Result<RecordBatch, String> {
         self.n = 0;
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.ts.finish()),
+            Arc::new(self.ts.finish().with_timezone("UTC")),
             Arc::new(self.format.finish()),
             Arc::new(self.layer.finish()),
             Arc::new(self.file.finish()),
@@ -488,12 +444,12 @@ struct RejRows {
     format: Dict,
     layer: Dict,
     file: Dict,
-    line: UInt64Builder,
-    offset: UInt64Builder,
-    lines: UInt64Builder,
+    line: Prim<UInt64Type>,
+    offset: Prim<UInt64Type>,
+    lines: Prim<UInt64Type>,
     reason: Dict,
-    bytes: UInt64Builder,
-    text: StringBuilder,
+    bytes: Prim<UInt64Type>,
+    text: Text,
     n: usize,
 }
 
@@ -503,12 +459,12 @@ impl RejRows {
             format: Dict::default(),
             layer: Dict::default(),
             file: Dict::default(),
-            line: UInt64Builder::new(),
-            offset: UInt64Builder::new(),
-            lines: UInt64Builder::new(),
+            line: Prim::default(),
+            offset: Prim::default(),
+            lines: Prim::default(),
             reason: Dict::default(),
-            bytes: UInt64Builder::new(),
-            text: StringBuilder::new(),
+            bytes: Prim::default(),
+            text: Text::default(),
             n: 0,
         }
     }
@@ -517,6 +473,9 @@ impl RejRows {
 impl Rows for RejRows {
     fn len(&self) -> usize {
         self.n
+    }
+    fn full(&self) -> bool {
+        self.text.full()
     }
     fn finish(&mut self) -> Result<RecordBatch, String> {
         self.n = 0;
@@ -1064,27 +1023,24 @@ impl RowSink for JobSink {
         let p = part_for(&mut self.req, &self.day.1, ReqRows::new);
         let b = &mut p.rows;
         b.ts.append_value(utc);
-        b.format.append_value(at.format.id());
-        b.layer.append_value(at.format.layer().id());
-        b.file.append_value(name);
+        b.format.append_stable(at.format.id());
+        b.layer.append_stable(at.format.layer().id());
+        b.file.append_stable(name);
         b.line.append_value(at.line);
         b.offset.append_value(at.offset);
-        opt_str(&mut b.client, r.client);
-        opt_dict(&mut b.method, r.method);
-        opt_str(&mut b.http_host, r.host);
-        opt_str(
-            &mut b.path,
-            if r.path.is_empty() {
-                r.request_line
-            } else {
-                r.path
-            },
-        );
-        opt_dict(&mut b.protocol, r.protocol);
+        b.client.opt(r.client);
+        b.method.opt(r.method);
+        b.http_host.opt(r.host);
+        b.path.opt(if r.path.is_empty() {
+            r.request_line
+        } else {
+            r.path
+        });
+        b.protocol.opt(r.protocol);
         b.status.append_value(r.status);
         let class = (r.status / 100) as usize;
         b.status_class
-            .append_value(STATUS_CLASS.get(class).copied().unwrap_or("other"));
+            .append_stable(STATUS_CLASS.get(class).copied().unwrap_or("other"));
         b.bytes_sent.append_option(r.bytes_sent);
         b.request_time
             .append_option(r.request_time_us.map(|v| v.min(i64::MAX as u64) as i64));
@@ -1094,17 +1050,17 @@ impl RowSink for JobSink {
         if last == b"-" {
             b.upstream.append_null();
         } else {
-            opt_str(&mut b.upstream, last);
+            b.upstream.opt(last);
         }
-        opt_str(&mut b.upstream_addr, r.upstream_addr);
-        opt_str(&mut b.upstream_status, r.upstream_status);
-        opt_str(&mut b.trace_id, r.trace_id);
-        opt_str(&mut b.lb_flags, r.lb_flags);
-        opt_str(&mut b.route, r.route);
-        opt_str(&mut b.referer, r.referer);
-        opt_str(&mut b.user_agent, r.user_agent);
+        b.upstream_addr.opt(r.upstream_addr);
+        b.upstream_status.opt(r.upstream_status);
+        b.trace_id.opt(r.trace_id);
+        b.lb_flags.opt(r.lb_flags);
+        b.route.opt(r.route);
+        b.referer.opt(r.referer);
+        b.user_agent.opt(r.user_agent);
         b.n += 1;
-        if b.n >= BATCH_ROWS {
+        if b.n >= BATCH_ROWS || b.full() {
             let r = flush_part(p, &self.tmp, Table::Requests, &self.shared);
             keep_err(&mut self.error, r);
         }
@@ -1116,29 +1072,29 @@ impl RowSink for JobSink {
         let p = part_for(&mut self.ev, &self.day.1, EvRows::new);
         let b = &mut p.rows;
         b.ts.append_value(utc);
-        b.format.append_value(at.format.id());
-        b.layer.append_value(at.format.layer().id());
-        b.file.append_value(name);
+        b.format.append_stable(at.format.id());
+        b.layer.append_stable(at.format.layer().id());
+        b.file.append_stable(name);
         b.line.append_value(at.line);
         b.offset.append_value(at.offset);
-        b.kind.append_value(e.kind.id());
-        b.severity.append_value(e.severity.id());
+        b.kind.append_stable(e.kind.id());
+        b.severity.append_stable(e.severity.id());
         b.pid.append_option(e.pid);
         b.tid.append_option(e.tid);
         b.conn.append_option(e.conn);
-        opt_str(&mut b.message, e.message);
-        opt_str(&mut b.client, e.client);
-        opt_str(&mut b.server, e.server);
-        opt_str(&mut b.request, e.request);
-        opt_str(&mut b.upstream, e.upstream);
-        opt_str(&mut b.http_host, e.host);
-        opt_str(&mut b.pool, e.pool);
+        b.message.opt(e.message);
+        b.client.opt(e.client);
+        b.server.opt(e.server);
+        b.request.opt(e.request);
+        b.upstream.opt(e.upstream);
+        b.http_host.opt(e.host);
+        b.pool.opt(e.pool);
         b.child_pid.append_option(e.child_pid);
         b.number.append_option(e.number);
-        opt_str(&mut b.script, e.script);
-        opt_str(&mut b.frames, e.frames);
+        b.script.opt(e.script);
+        b.frames.opt(e.frames);
         b.n += 1;
-        if b.n >= BATCH_ROWS {
+        if b.n >= BATCH_ROWS || b.full() {
             let r = flush_part(p, &self.tmp, Table::Events, &self.shared);
             keep_err(&mut self.error, r);
         }
@@ -1148,20 +1104,20 @@ impl RowSink for JobSink {
         let name = &self.name;
         let p = part_for(&mut self.rej, &self.rej_part, RejRows::new);
         let b = &mut p.rows;
-        b.format.append_value(at.format.id());
-        b.layer.append_value(at.format.layer().id());
-        b.file.append_value(name);
+        b.format.append_stable(at.format.id());
+        b.layer.append_stable(at.format.layer().id());
+        b.file.append_stable(name);
         b.line.append_value(at.line);
         b.offset.append_value(at.offset);
         b.lines.append_value(n_lines);
         b.reason.append_value(reason);
         b.bytes.append_value(len);
         match text {
-            Some(t) => b.text.append_value(lossy(t)),
+            Some(t) => b.text.append_bytes(t),
             None => b.text.append_null(),
         }
         b.n += 1;
-        if b.n >= BATCH_ROWS {
+        if b.n >= BATCH_ROWS || b.full() {
             let r = flush_part(p, &self.tmp, Table::Rejected, &self.shared);
             keep_err(&mut self.error, r);
         }
