@@ -61,19 +61,52 @@ enum Start {
 }
 
 /// `DDDD/DD/DD DD:DD:DD [` at `p` (shape only; values are checked when parsing).
+///
+/// Checked a word at a time (three overlapping 8-byte words cover the 21 bytes): it runs on
+/// every physical line twice (`starts_record`, then `parse`).
 #[inline]
 fn ts_shape_at(b: &[u8], p: usize) -> bool {
-    let Some(s) = b.get(p..p + 21) else {
+    let Some(s) = b.get(p..p.wrapping_add(21)) else {
         return false;
     };
-    const SHAPE: &[u8; 21] = b"0000/00/00 00:00:00 [";
-    s.iter().zip(SHAPE.iter()).all(|(&c, &t)| {
-        if t == b'0' {
-            c.is_ascii_digit()
+    #[inline(always)]
+    fn word(s: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    // per word: which bytes must be digits, and the exact value of the others
+    #[inline(always)]
+    fn shape_ok(w: u64, digits: u64, fixed: u64) -> bool {
+        let d = (w ^ 0x3030_3030_3030_3030) & digits;
+        // a byte of `d` is < 10 iff adding 0x76 leaves its high bit clear (bytes >= 0x80
+        // fail by the `| d`; a carry out of a failing byte cannot hide the failure)
+        let digit_fail =
+            (d.wrapping_add(0x7676_7676_7676_7676 & digits) | d) & 0x8080_8080_8080_8080;
+        digit_fail == 0 && (w & !digits) == fixed
+    }
+    const W0: (u64, u64) = shape_word(b"0000/00/");
+    const W1: (u64, u64) = shape_word(b"00 00:00");
+    const W2: (u64, u64) = shape_word(b":00:00 [");
+    shape_ok(word(s, 0), W0.0, W0.1)
+        && shape_ok(word(s, 8), W1.0, W1.1)
+        && shape_ok(word(s, 13), W2.0, W2.1)
+}
+
+/// The digit mask and the fixed bytes of an 8-byte piece of a shape (`0` = any digit).
+const fn shape_word(pat: &[u8; 8]) -> (u64, u64) {
+    let mut digits = 0u64;
+    let mut fixed = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        if pat[i] == b'0' {
+            digits |= 0xFF << (8 * i);
         } else {
-            c == t
+            fixed |= (pat[i] as u64) << (8 * i);
         }
-    })
+        i += 1;
+    }
+    (digits, fixed)
 }
 
 /// `nginx: [level] ` at `p`.
@@ -316,37 +349,29 @@ const BUDGET: u32 = 256;
 fn split_tail(body: &[u8]) -> (usize, Tail<'_>) {
     let last_line_start = memrchr(b'\n', body).map(|n| n + 1).unwrap_or(0);
     let last_line = body.get(last_line_start..).unwrap_or(&[]);
-    // (message end, client value start) within `last_line`
-    let mut cands = [(0usize, 0usize); MAX_CANDIDATES];
+    // The candidates, found from the end (the last one is nearly always the tail): `client: `
+    // cannot overlap itself, so these are the matches of a left-to-right search, last first.
+    // (message end, client value start) within `last_line` of the last candidate
+    let mut last: Option<(usize, usize)> = None;
     let mut n = 0usize;
-    for pos in memmem::find_iter(last_line, CLIENT) {
+    let mut end = last_line.len();
+    let mut budget = BUDGET;
+    while n < MAX_CANDIDATES {
+        let Some(pos) = memmem::rfind(last_line.get(..end).unwrap_or(&[]), CLIENT) else {
+            break;
+        };
+        end = pos;
         // ", client: " or the stream module's ", udp client: "
         let before = last_line.get(..pos).unwrap_or(&[]);
-        let cand = if before.ends_with(b", udp ") {
+        let (msg_end, vstart) = if before.ends_with(b", udp ") {
             (pos.saturating_sub(6), pos + CLIENT.len())
         } else if before.ends_with(b", ") {
             (pos.saturating_sub(2), pos + CLIENT.len())
         } else {
             continue;
         };
-        // keep the last MAX_CANDIDATES
-        if n < MAX_CANDIDATES {
-            if let Some(slot) = cands.get_mut(n) {
-                *slot = cand;
-            }
-            n += 1;
-        } else {
-            cands.rotate_left(1);
-            if let Some(slot) = cands.last_mut() {
-                *slot = cand;
-            }
-        }
-    }
-    if n == 0 {
-        return (body.len(), Tail::default());
-    }
-    let mut budget = BUDGET;
-    for &(msg_end, vstart) in cands.get(..n).unwrap_or(&[]).iter().rev() {
+        n += 1;
+        last.get_or_insert((msg_end, vstart));
         let rest = last_line.get(vstart..).unwrap_or(&[]);
         if let Some(t) = strict_tail(rest, &mut budget) {
             return (last_line_start + msg_end, t);
@@ -355,8 +380,10 @@ fn split_tail(body: &[u8]) -> (usize, Tail<'_>) {
             break;
         }
     }
+    let Some((msg_end, vstart)) = last else {
+        return (body.len(), Tail::default());
+    };
     // Lenient: the last candidate's client address.
-    let (msg_end, vstart) = cands.get(n - 1).copied().unwrap_or((0, 0));
     let rest = last_line.get(vstart..).unwrap_or(&[]);
     let end = memmem::find(rest, b", ").unwrap_or(rest.len());
     let client = rest.get(..end).unwrap_or(&[]);
@@ -403,6 +430,25 @@ const KEYS: [(&[u8], Key); 8] = [
     (b"bytes from/to client:", Key::Bytes),
 ];
 
+/// The tail key `r` starts with: its index in [`KEYS`] (no key is a prefix of another, so at
+/// most one matches), found by its first byte and one compare instead of a compare per key.
+#[inline]
+fn key_at(r: &[u8]) -> Option<(usize, &'static [u8], Key)> {
+    let i = match r.first()? {
+        b's' if r.starts_with(b"server: ") => 0,
+        b's' if r.starts_with(b"subrequest: ") => 3,
+        b'l' if r.starts_with(b"login: ") => 1,
+        b'r' if r.starts_with(b"request: ") => 2,
+        b'r' if r.starts_with(b"referrer: ") => 6,
+        b'u' if r.starts_with(b"upstream: ") => 4,
+        b'h' if r.starts_with(b"host: ") => 5,
+        b'b' if r.starts_with(b"bytes from/to client:") => 7,
+        _ => return None,
+    };
+    let (k, which) = KEYS[i];
+    Some((i, k, which))
+}
+
 /// A plain (unquoted) token value: no space, quote or newline.
 #[inline]
 fn plain_ok(v: &[u8]) -> bool {
@@ -435,17 +481,22 @@ fn next_key_ok(rest: &[u8], pos: usize, min_idx: usize) -> bool {
     let Some(r) = rest.get(pos..).and_then(|r| r.strip_prefix(b", ")) else {
         return false;
     };
-    KEYS.iter().skip(min_idx).any(|(k, _)| r.starts_with(k))
+    key_at(r).is_some_and(|(i, _, _)| i >= min_idx)
 }
 
 /// `HTTP/d` or `HTTP/d.d` at the end of a request value.
+///
+/// (The last ` HTTP/` of `v` is followed by exactly `d` or `d.d` iff `v` ends with ` HTTP/d`
+/// or ` HTTP/d.d`: neither ending holds a space after its own ` HTTP/`.)
+#[inline]
 fn ends_with_http_version(v: &[u8]) -> bool {
-    let Some(i) = memmem::rfind(v, b" HTTP/") else {
-        return false;
-    };
-    let ver = v.get(i + 6..).unwrap_or(&[]);
-    matches!(ver, [a] if a.is_ascii_digit())
-        || matches!(ver, [a, b'.', c] if a.is_ascii_digit() && c.is_ascii_digit())
+    match v {
+        [.., b' ', b'H', b'T', b'T', b'P', b'/', a, b'.', c] => {
+            a.is_ascii_digit() && c.is_ascii_digit()
+        }
+        [.., b' ', b'H', b'T', b'T', b'P', b'/', a] => a.is_ascii_digit(),
+        _ => false,
+    }
 }
 
 fn fields<'a>(
@@ -463,19 +514,14 @@ fn fields<'a>(
     }
     *budget -= 1;
     let r = rest.get(pos..)?.strip_prefix(b", ")?;
-    let (idx, (key, which)) = KEYS
-        .iter()
-        .enumerate()
-        .skip(min_idx)
-        .find(|(_, (k, _))| r.starts_with(k))?;
+    let (idx, key, which) = key_at(r).filter(|k| k.0 >= min_idx)?;
+    let which = &which;
     let vstart = pos + 2 + key.len();
     let v = rest.get(vstart..)?;
+    // `rest` is on the entry's last line: it holds no newline (checked in debug builds)
+    debug_assert!(memchr(b'\n', rest).is_none());
     if *which == Key::Bytes {
-        return if memchr(b'\n', v).is_none() {
-            Some(tail)
-        } else {
-            None
-        };
+        return Some(tail);
     }
     let set = |t: &mut Tail<'a>, val: &'a [u8]| match which {
         Key::Server => t.server = val,
@@ -514,9 +560,6 @@ fn fields<'a>(
             let q = from + q;
             from = q + 1;
             let val = rest.get(inner..q)?;
-            if memchr(b'\n', val).is_some() {
-                return None;
-            }
             if *which == Key::Request && ends_with_http_version(val) != want_http {
                 continue;
             }
@@ -1070,5 +1113,322 @@ mod tests {
             big.extend_from_slice(br#", client: 1, server: s, request: "", host: """#);
         }
         let _ = p.parse(&big);
+    }
+}
+
+/// The tail split and the timestamp shape check as they were before they were made cheaper
+/// (candidates searched from the end, keys found by their first byte, no newline checks on the
+/// last line, the shape checked a word at a time): the tests require the same answers.
+#[cfg(test)]
+mod reference {
+    use super::{Key, Tail, BUDGET, CLIENT, KEYS, MAX_CANDIDATES};
+    use crate::fastfind as memmem;
+    use memchr::{memchr, memrchr};
+
+    fn plain_ok(v: &[u8]) -> bool {
+        !v.iter().any(|&c| c == b' ' || c == b'"' || c == b'\n')
+    }
+
+    pub(super) fn ts_shape_at_ref(b: &[u8], p: usize) -> bool {
+        let Some(s) = b.get(p..p + 21) else {
+            return false;
+        };
+        const SHAPE: &[u8; 21] = b"0000/00/00 00:00:00 [";
+        s.iter().zip(SHAPE.iter()).all(|(&c, &t)| {
+            if t == b'0' {
+                c.is_ascii_digit()
+            } else {
+                c == t
+            }
+        })
+    }
+
+    pub(super) fn split_tail_ref(body: &[u8]) -> (usize, Tail<'_>) {
+        let last_line_start = memrchr(b'\n', body).map(|n| n + 1).unwrap_or(0);
+        let last_line = body.get(last_line_start..).unwrap_or(&[]);
+        // (message end, client value start) within `last_line`
+        let mut cands = [(0usize, 0usize); MAX_CANDIDATES];
+        let mut n = 0usize;
+        for pos in memmem::find_iter(last_line, CLIENT) {
+            // ", client: " or the stream module's ", udp client: "
+            let before = last_line.get(..pos).unwrap_or(&[]);
+            let cand = if before.ends_with(b", udp ") {
+                (pos.saturating_sub(6), pos + CLIENT.len())
+            } else if before.ends_with(b", ") {
+                (pos.saturating_sub(2), pos + CLIENT.len())
+            } else {
+                continue;
+            };
+            // keep the last MAX_CANDIDATES
+            if n < MAX_CANDIDATES {
+                if let Some(slot) = cands.get_mut(n) {
+                    *slot = cand;
+                }
+                n += 1;
+            } else {
+                cands.rotate_left(1);
+                if let Some(slot) = cands.last_mut() {
+                    *slot = cand;
+                }
+            }
+        }
+        if n == 0 {
+            return (body.len(), Tail::default());
+        }
+        let mut budget = BUDGET;
+        for &(msg_end, vstart) in cands.get(..n).unwrap_or(&[]).iter().rev() {
+            let rest = last_line.get(vstart..).unwrap_or(&[]);
+            if let Some(t) = strict_tail_ref(rest, &mut budget) {
+                return (last_line_start + msg_end, t);
+            }
+            if budget == 0 {
+                break;
+            }
+        }
+        // Lenient: the last candidate's client address.
+        let (msg_end, vstart) = cands.get(n - 1).copied().unwrap_or((0, 0));
+        let rest = last_line.get(vstart..).unwrap_or(&[]);
+        let end = memmem::find(rest, b", ").unwrap_or(rest.len());
+        let client = rest.get(..end).unwrap_or(&[]);
+        let client = client.strip_suffix(b" using starttls").unwrap_or(client);
+        // Only an address (IPv4, IPv6, unix:, hostname) counts; anything else is message text.
+        let is_addr = !client.is_empty()
+            && client
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || b".:[]%_-/".contains(&c));
+        if !is_addr {
+            return (body.len(), Tail::default());
+        }
+        (
+            last_line_start + msg_end,
+            Tail {
+                client,
+                ..Tail::default()
+            },
+        )
+    }
+    fn strict_tail_ref<'a>(rest: &'a [u8], budget: &mut u32) -> Option<Tail<'a>> {
+        let end = memmem::find(rest, b", ").unwrap_or(rest.len());
+        let mut client = rest.get(..end)?;
+        // mail proxy: "client: 1.2.3.4 using starttls, server: ..."
+        if let Some(c) = client.strip_suffix(b" using starttls") {
+            client = c;
+        }
+        if client.is_empty() || !plain_ok(client) {
+            return None;
+        }
+        let tail = Tail {
+            client,
+            ..Tail::default()
+        };
+        fields_ref(rest, end, 0, tail, budget)
+    }
+    fn next_key_ok_ref(rest: &[u8], pos: usize, min_idx: usize) -> bool {
+        if pos == rest.len() {
+            return true;
+        }
+        let Some(r) = rest.get(pos..).and_then(|r| r.strip_prefix(b", ")) else {
+            return false;
+        };
+        KEYS.iter().skip(min_idx).any(|(k, _)| r.starts_with(k))
+    }
+    fn ends_with_http_version_ref(v: &[u8]) -> bool {
+        let Some(i) = memmem::rfind(v, b" HTTP/") else {
+            return false;
+        };
+        let ver = v.get(i + 6..).unwrap_or(&[]);
+        matches!(ver, [a] if a.is_ascii_digit())
+            || matches!(ver, [a, b'.', c] if a.is_ascii_digit() && c.is_ascii_digit())
+    }
+    fn fields_ref<'a>(
+        rest: &'a [u8],
+        pos: usize,
+        min_idx: usize,
+        tail: Tail<'a>,
+        budget: &mut u32,
+    ) -> Option<Tail<'a>> {
+        if pos == rest.len() {
+            return Some(tail);
+        }
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let r = rest.get(pos..)?.strip_prefix(b", ")?;
+        let (idx, (key, which)) = KEYS
+            .iter()
+            .enumerate()
+            .skip(min_idx)
+            .find(|(_, (k, _))| r.starts_with(k))?;
+        let vstart = pos + 2 + key.len();
+        let v = rest.get(vstart..)?;
+        if *which == Key::Bytes {
+            return if memchr(b'\n', v).is_none() {
+                Some(tail)
+            } else {
+                None
+            };
+        }
+        let set = |t: &mut Tail<'a>, val: &'a [u8]| match which {
+            Key::Server => t.server = val,
+            Key::Request => t.request = val,
+            Key::Upstream => t.upstream = val,
+            Key::Host => t.host = val,
+            _ => {}
+        };
+        if v.first() != Some(&b'"') {
+            // Unquoted: server name/address, or the mail proxy's `upstream: ADDR`.
+            if !matches!(which, Key::Server | Key::Upstream) {
+                return None;
+            }
+            let vend = memmem::find(v, b", ").unwrap_or(v.len());
+            let val = v.get(..vend)?;
+            if !plain_ok(val) {
+                return None;
+            }
+            let mut t = tail;
+            set(&mut t, val);
+            return fields_ref(rest, vstart + vend, idx + 1, t, budget);
+        }
+        if *which == Key::Server {
+            return None;
+        }
+        // Quoted: try each closing quote that is followed by the end or a later key.
+        let inner = vstart + 1;
+        let passes: &[bool] = if *which == Key::Request {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        for &want_http in passes {
+            let mut from = inner;
+            while let Some(q) = rest.get(from..).and_then(|s| memchr(b'"', s)) {
+                let q = from + q;
+                from = q + 1;
+                let val = rest.get(inner..q)?;
+                if memchr(b'\n', val).is_some() {
+                    return None;
+                }
+                if *which == Key::Request && ends_with_http_version_ref(val) != want_http {
+                    continue;
+                }
+                if !next_key_ok_ref(rest, q + 1, idx + 1) {
+                    continue;
+                }
+                let mut t = tail;
+                set(&mut t, val);
+                if let Some(t) = fields_ref(rest, q + 1, idx + 1, t, budget) {
+                    return Some(t);
+                }
+                if *budget == 0 {
+                    return None;
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod same_as_reference {
+    use super::reference::{split_tail_ref, ts_shape_at_ref};
+    use super::{split_tail, ts_shape_at};
+
+    fn rng(x: &mut u64) -> u64 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        *x
+    }
+
+    /// Bodies built from tail pieces, fake tails, quotes, newlines and noise, and every
+    /// mutation of a real tail by one byte: `split_tail` gives what the old search gave.
+    #[test]
+    fn split_tail_agrees() {
+        let pieces: &[&[u8]] = &[
+            b"connect() failed (111: Connection refused) while connecting to upstream",
+            b", client: ",
+            b"1.2.3.4",
+            b", udp client: ",
+            b", server: ",
+            b"shop.example.com",
+            b", request: \"",
+            b"GET /a?b=\"c\" HTTP/1.1",
+            b"GET / HTTP/2.0",
+            b"POST /x HTTP/1",
+            b"\"",
+            b", upstream: \"",
+            b"fastcgi://10.0.1.11:9000",
+            b", upstream: ",
+            b", host: \"",
+            b", referrer: \"",
+            b", login: \"",
+            b", subrequest: \"",
+            b", bytes from/to client:1/2, bytes from/to upstream:3/4",
+            b" using starttls",
+            b"\n",
+            b"client: ",
+            b", ",
+            b" HTTP/",
+            b"x",
+            b" ",
+            b"[::1]",
+        ];
+        let real: &[u8] = b"upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.1.2.3, server: shop.example.com, request: \"GET /api/v1/orders/958421?expand=items HTTP/2.0\", upstream: \"fastcgi://10.0.1.12:9000/x\", host: \"shop.example.com\", referrer: \"https://www.google.com/\"";
+        let mut bodies: Vec<Vec<u8>> = vec![real.to_vec(), Vec::new()];
+        for i in 0..real.len() {
+            for c in [b'"', b',', b' ', b'\n', b'x', b':'] {
+                let mut b = real.to_vec();
+                b[i] = c;
+                bodies.push(b);
+            }
+            let mut b = real.to_vec();
+            b.remove(i);
+            bodies.push(b);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let n = 1 + (rng(&mut x) % 14) as usize;
+            let mut b = Vec::new();
+            for _ in 0..n {
+                b.extend_from_slice(pieces[(rng(&mut x) % pieces.len() as u64) as usize]);
+            }
+            bodies.push(b);
+        }
+        for b in &bodies {
+            assert_eq!(
+                split_tail(b),
+                split_tail_ref(b),
+                "{}",
+                String::from_utf8_lossy(b)
+            );
+        }
+    }
+
+    #[test]
+    fn timestamp_shape_agrees() {
+        let good: &[u8] = b"2026/11/23 00:00:24 [error] 1#1: x";
+        let mut lines: Vec<Vec<u8>> = vec![good.to_vec(), good[..20].to_vec(), good[..21].to_vec()];
+        for i in 0..22 {
+            for c in 0u8..=255 {
+                let mut l = good.to_vec();
+                l[i] = c;
+                lines.push(l);
+            }
+        }
+        let mut x = 7u64;
+        for _ in 0..20_000 {
+            let mut l = good.to_vec();
+            for _ in 0..3 {
+                let i = (rng(&mut x) % 22) as usize;
+                l[i] = rng(&mut x) as u8;
+            }
+            lines.push(l);
+        }
+        for l in &lines {
+            for p in 0..3 {
+                assert_eq!(ts_shape_at(l, p), ts_shape_at_ref(l, p), "{l:?} at {p}");
+            }
+        }
     }
 }

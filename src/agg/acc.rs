@@ -50,6 +50,8 @@ pub fn auto_step(span: i64) -> usize {
 pub const MAX_UPSTREAMS: usize = 1024;
 /// Compact rows kept for joins and cause analysis.
 pub const MAX_ROWS: usize = 100_000;
+/// How many upstreams of event rows an accumulator keeps shared copies of.
+const EV_UPSTREAMS: usize = 16;
 /// Longest key (path, client, upstream) kept in a top-N table, in bytes.
 pub const MAX_KEY: usize = 512;
 /// Evidence lines kept per (bucket, kind).
@@ -883,7 +885,9 @@ pub struct EventRow {
     pub line: u64,
     pub client: u64,
     pub request: u64,
-    pub upstream: Box<[u8]>,
+    /// Shared by the rows of one accumulator that name the same upstream
+    /// ([`Acc::event_upstream`]): an error log names a handful of upstreams, row after row.
+    pub upstream: std::sync::Arc<[u8]>,
     pub pool: Box<[u8]>,
     pub child_pid: Option<u32>,
     pub number: Option<i64>,
@@ -989,6 +993,9 @@ pub struct Acc {
     /// above are exact).
     pub side_rows: Vec<ReqRow>,
     pub event_rows: Vec<EventRow>,
+    /// The upstreams of the last event rows ([`Acc::event_upstream`]), replaced in turn.
+    ev_upstreams: Vec<std::sync::Arc<[u8]>>,
+    ev_upstreams_next: usize,
     pub rows_dropped: u64,
     pub samples: BTreeMap<(i64, u16), Vec<Sample>>,
     /// Keys of `samples` known to be full (a full entry stays full), most recent first out.
@@ -1056,6 +1063,8 @@ impl Acc {
             req_rows: Vec::new(),
             side_rows: Vec::new(),
             event_rows: Vec::new(),
+            ev_upstreams: Vec::new(),
+            ev_upstreams_next: 0,
             rows_dropped: 0,
             samples: BTreeMap::new(),
             full_keys: [(i64::MIN, u16::MAX); 4], // u16::MAX is no sample key
@@ -1305,6 +1314,23 @@ impl Acc {
         }
     }
 
+    /// The shared copy of an event row's upstream (a small cache of the last ones seen: no
+    /// allocation per row for the usual few upstreams).
+    fn event_upstream(&mut self, u: &[u8]) -> std::sync::Arc<[u8]> {
+        if let Some(a) = self.ev_upstreams.iter().find(|a| ***a == *u) {
+            return a.clone();
+        }
+        let a: std::sync::Arc<[u8]> = u.into();
+        if self.ev_upstreams.len() < EV_UPSTREAMS {
+            self.ev_upstreams.push(a.clone());
+        } else {
+            let i = self.ev_upstreams_next % EV_UPSTREAMS;
+            self.ev_upstreams[i] = a.clone();
+            self.ev_upstreams_next = i + 1;
+        }
+        a
+    }
+
     pub fn add_event(
         &mut self,
         utc_us: i64,
@@ -1338,6 +1364,7 @@ impl Acc {
             } else {
                 e.request
             };
+            let upstream = self.event_upstream(e.upstream);
             self.event_rows.push(EventRow {
                 utc_us,
                 kind: e.kind,
@@ -1353,7 +1380,7 @@ impl Acc {
                 } else {
                     hash(e.request)
                 },
-                upstream: e.upstream.into(),
+                upstream,
                 pool: e.pool.into(),
                 child_pid: e.child_pid,
                 number: e.number,

@@ -1,40 +1,157 @@
-//! Causes added for issue 15 (SPEC "Cause vocabulary"): one detector per cause, called from
-//! [`DETECTORS`] by `analysis::attribute`, and the ranking and chains of SPEC "Which cause
-//! comes first, and the chain behind it" ([`rank`]).
+//! The causes of an incident (SPEC "Cause vocabulary"): one detector per cause, run in
+//! order from one table, [`CHAIN`], by [`attribute`]; then the ranking and chains of SPEC
+//! "Which cause comes first, and the chain behind it" ([`rank`]).
 //!
-//! Detectors here also name causes from partial logs: an nginx access log alone (with its
-//! timing fields) or an error log alone.
+//! The detectors live by what they read: [`fpm`] (php-fpm's log), [`nginx`] (nginx's error
+//! log), [`lb`] (the load balancer's verdicts), [`spread`] (where the failures fell and who
+//! sent them, `unknown` last), and those of this file, which also name causes from partial
+//! logs: an nginx access log alone (with its timing fields) or an error log alone.
 
 use gatelog_parsers::{EventKind, Layer};
 
 use crate::agg::acc::ReqRow;
-use crate::analysis::report::{Cause, Saturation};
+use crate::analysis::report::{Cause, IncidentJoins, Saturation};
 use crate::analysis::{cause, fmt_us, plural, share, CauseCtx};
 
-type Detector = fn(&CauseCtx<'_>, &[Cause]) -> Option<Cause>;
+mod fpm;
+mod lb;
+mod nginx;
+mod spread;
 
-/// Every detector of this file, in the order they run (a later one may look at what the
-/// earlier ones found).
-const DETECTORS: &[(&str, Detector)] = &[
-    ("fpm_oom_kill", fpm_oom_kill),
-    ("upstream_reset", upstream_reset),
-    ("proxy_connections_exhausted", proxy_connections_exhausted),
-    ("upstream_unreachable", upstream_unreachable),
-    ("maintenance", maintenance),
-    ("request_header_too_big", request_header_too_big),
-    ("lb_health_check_blocked", lb_health_check_blocked),
-    ("bandwidth_saturated", bandwidth_saturated),
-    ("upstream_read_timeout (access log)", access_timeout),
-    ("502 from access fields", access_502),
-    ("app_error (access log)", access_500),
+/// What every detector reads: the incident, the joins of its window, the pool's saturation,
+/// and the counts several detectors share (computed once per incident).
+pub(crate) struct Scene<'a, 'c> {
+    pub(crate) c: &'a CauseCtx<'c>,
+    pub(crate) joins: &'a IncidentJoins,
+    pub(crate) sat: Option<&'a Saturation>,
+    pub(crate) n: Counts,
+}
+
+/// Figures of the incident more than one detector uses.
+pub(crate) struct Counts {
+    pub(crate) s500: u64,
+    pub(crate) s502: u64,
+    pub(crate) s503: u64,
+    pub(crate) s504: u64,
+    /// Failed requests, at least 1 (a denominator).
+    pub(crate) errs: u64,
+    /// How far before the incident php-fpm's max_children lines count (5 minutes, µs).
+    pub(crate) five_min: i64,
+    /// php-fpm `max_children` and `seems busy` lines (from 5 minutes before).
+    pub(crate) maxch: u64,
+    pub(crate) busy: u64,
+    /// Upstream timeouts reading the header or body, and connecting.
+    pub(crate) t_header: u64,
+    pub(crate) t_connect: u64,
+    /// EAGAIN (11) connecting to a unix socket: a full listen backlog.
+    pub(crate) eagain: u64,
+    /// Connection resets and premature closes.
+    pub(crate) resets: u64,
+    /// Connections refused and missing sockets.
+    pub(crate) refused: u64,
+    /// nginx proxied to itself ([`spread::is_proxy_loop`]).
+    pub(crate) self_loop: bool,
+}
+
+impl Counts {
+    fn of(c: &CauseCtx<'_>) -> Counts {
+        use EventKind::*;
+        let five_min = 300_000_000;
+        Counts {
+            s500: c.status(500),
+            s502: c.status(502),
+            s503: c.status(503),
+            s504: c.status(504),
+            errs: c.errors.max(1),
+            five_min,
+            maxch: c.rows(&[FpmMaxChildren], five_min).count() as u64,
+            busy: c.rows(&[FpmSeemsBusy], five_min).count() as u64,
+            t_header: c.events(&[UpstreamTimeoutHeader, UpstreamTimeoutRead]),
+            t_connect: c.events(&[UpstreamTimeoutConnect]),
+            eagain: c.events(&[ConnectAgain]),
+            resets: c.events(&[RecvReset, UpstreamPrematureClose]),
+            refused: c.events(&[ConnectRefused, ConnectNoSocket]),
+            self_loop: spread::is_proxy_loop(c),
+        }
+    }
+}
+
+/// A detector: the cause it names in this incident, if any, given the causes found before it.
+type Detector = fn(&Scene<'_, '_>, &[Cause]) -> Option<Cause>;
+
+/// Every detector, in the order they run: (what it names, the detector). The order is the
+/// order of `causes` before [`rank`] sorts them (ties keep it), and a detector that reads
+/// what others found comes after them: the error-log causes first (php-fpm's saturation
+/// before the timeouts it explains), then the load balancer's, then the causes of this file
+/// (some weigh the ones above), then `single_backend` (says only where when a cause above
+/// says why), the loops, `retry_storm`, `client_subset` (stays below a loop, a backend-less
+/// LB or a retry storm), `overload` (less sure when a cause above is sure) and `unknown`
+/// (only when nothing above reached 0.3). `table_order` in the tests checks these.
+pub(crate) const CHAIN: &[(&str, Detector)] = &[
+    ("fpm_max_children", fpm::max_children),
+    ("upstream_read_timeout", nginx::read_timeout),
+    ("upstream_connect_timeout", nginx::connect_timeout),
+    ("fpm_request_terminate", fpm::request_terminate),
+    ("fpm_worker_crash", fpm::worker_crash),
+    ("upstream_refused", nginx::refused),
+    ("fpm_listen_backlog", fpm::listen_backlog),
+    ("upstream_header_too_big", nginx::header_too_big),
+    ("no_live_upstreams", nginx::no_live_upstreams),
+    ("rate_limited", nginx::rate_limited),
+    ("app_error", nginx::app_error),
+    ("lb_backend_down", lb::backend_down),
+    ("lb_target_timeout", lb::target_timeout),
+    ("fpm_oom_kill", |x, out| fpm_oom_kill(x.c, out)),
+    ("upstream_reset", |x, out| upstream_reset(x.c, out)),
+    ("proxy_connections_exhausted", |x, out| {
+        proxy_connections_exhausted(x.c, out)
+    }),
+    ("upstream_unreachable", |x, out| {
+        upstream_unreachable(x.c, out)
+    }),
+    ("maintenance", |x, out| maintenance(x.c, out)),
+    ("request_header_too_big", |x, out| {
+        request_header_too_big(x.c, out)
+    }),
+    ("lb_health_check_blocked", |x, out| {
+        lb_health_check_blocked(x.c, out)
+    }),
+    ("bandwidth_saturated", |x, out| {
+        bandwidth_saturated(x.c, out)
+    }),
+    ("upstream_read_timeout (access log)", |x, out| {
+        access_timeout(x.c, out)
+    }),
+    ("502 from access fields", |x, out| access_502(x.c, out)),
+    ("app_error (access log)", |x, out| access_500(x.c, out)),
+    ("single_backend", spread::single_backend),
+    ("self_loop (proxy)", spread::proxy_loop),
+    ("self_loop (backend through its LB)", spread::lb_loop),
+    ("retry_storm", spread::retry_storm),
+    ("client_subset", spread::client_subset),
+    ("overload", spread::overload),
+    ("unknown", spread::unknown),
 ];
 
-pub(crate) fn detect(c: &CauseCtx<'_>, out: &mut Vec<Cause>) {
-    for (_, d) in DETECTORS {
-        if let Some(x) = d(c, out) {
+/// The causes of one incident, unranked: every detector of [`CHAIN`] in order.
+pub(crate) fn attribute(
+    c: &CauseCtx<'_>,
+    joins: &IncidentJoins,
+    sat: Option<&Saturation>,
+) -> Vec<Cause> {
+    let scene = Scene {
+        c,
+        joins,
+        sat,
+        n: Counts::of(c),
+    };
+    let mut out = Vec::new();
+    for (_, d) in CHAIN {
+        if let Some(x) = d(&scene, &out) {
             out.push(x);
         }
     }
+    out
 }
 
 fn has(out: &[Cause], ids: &[&str]) -> bool {
@@ -1182,5 +1299,60 @@ mod tests {
         assert_eq!(setting(2_500_000), "2.5s");
         assert!(http_loopback(b"http://127.0.0.1:80/favicon.ico"));
         assert!(!http_loopback(b"fastcgi://127.0.0.1:9000"));
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::CHAIN;
+
+    /// The cause id a table entry names (`upstream_read_timeout (access log)` names
+    /// `upstream_read_timeout`).
+    fn id(label: &str) -> &str {
+        label.split(" (").next().unwrap()
+    }
+
+    fn last_of(id_: &str) -> usize {
+        CHAIN
+            .iter()
+            .rposition(|(l, _)| id(l) == id_)
+            .unwrap_or_else(|| panic!("{id_} is not in CHAIN"))
+    }
+
+    fn first_of(id_: &str) -> usize {
+        CHAIN.iter().position(|(l, _)| id(l) == id_).unwrap()
+    }
+
+    /// A detector that reads what others found runs after every detector of those causes.
+    #[test]
+    fn table_order() {
+        let after = |later: &str, earlier: &[&str]| {
+            for e in earlier {
+                assert!(
+                    last_of(e) < first_of(later),
+                    "{later} reads {e}: it must run after it in CHAIN"
+                );
+            }
+        };
+        after("single_backend", super::spread::WHY_ONE_SERVER);
+        after("retry_storm", &["self_loop"]);
+        after(
+            "client_subset",
+            &["self_loop", "lb_backend_down", "retry_storm"],
+        );
+        // overload weighs every cause above it, unknown needs them all
+        let others: Vec<&str> = CHAIN
+            .iter()
+            .map(|(l, _)| id(l))
+            .filter(|x| !["overload", "unknown"].contains(x))
+            .collect();
+        after("overload", &others);
+        assert_eq!(CHAIN.last().map(|x| x.0), Some("unknown"));
+        // php-fpm's saturation comes before the read timeouts it explains
+        after("upstream_read_timeout", &["fpm_max_children"]);
+        let mut labels: Vec<&str> = CHAIN.iter().map(|x| x.0).collect();
+        labels.sort();
+        labels.dedup();
+        assert_eq!(labels.len(), CHAIN.len(), "labels are unique");
     }
 }
