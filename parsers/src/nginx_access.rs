@@ -917,6 +917,14 @@ fn find_lit(hay: &[u8], lit: &Lit, list: bool) -> Option<usize> {
         }
         return find_list_space(hay);
     }
+    if !list {
+        // the usual case inline: the first `first` starts the literal (` uct="` after
+        // `rt=0.127`); else the search below starts over
+        let j = crate::fields::find_byte(hay, first)?;
+        if lit.at(hay.get(j..)?) {
+            return Some(j);
+        }
+    }
     find_long_lit(hay, lit, list, first)
 }
 

@@ -891,10 +891,13 @@ impl<'o> Worker<'o> {
                 } else {
                     None
                 };
-                let up_us = if r.upstream_response_time.is_empty() {
-                    None
-                } else {
-                    gatelog_parsers::lb::upstream_time_us(format, r.upstream_response_time)
+                let up_us = match r.upstream_response_time {
+                    [] => None,
+                    // nginx's single value in seconds without a call (what `upstream_time_us`
+                    // tries first for nginx, so the same answer)
+                    t if format == Format::NginxAccess => gatelog_parsers::time::parse_secs_us(t)
+                        .or_else(|| gatelog_parsers::lb::upstream_time_us(format, t)),
+                    t => gatelog_parsers::lb::upstream_time_us(format, t),
                 };
                 acc.add_request(
                     utc,

@@ -3,5 +3,6 @@
 
 pub mod export;
 pub mod metrics;
+pub mod metrics_http;
 pub mod text;
 pub mod tui;
