@@ -1,5 +1,5 @@
 //! Units shared by every layer: the duration grammar of `--bucket`, `--interval`,
-//! `--since 1h` and the rules' `for 5m`.
+//! `--since 1h` and the rules' `for 5m`; log bytes as text and instants as RFC 3339.
 
 /// Parse a duration such as `10s`, `1m`, `2h`, `1d`, `500ms` into seconds (at least 1).
 pub fn parse_duration_s(s: &str) -> Result<i64, String> {
@@ -67,6 +67,46 @@ impl std::fmt::Display for Duration {
         } else {
             write!(f, "{s}s")
         }
+    }
+}
+
+/// Lossy text of log bytes for reports: invalid UTF-8 replaced, control characters escaped
+/// (`\x1b`) so no log line can drive a terminal.
+pub fn display_bytes(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            if c == '\n' {
+                out.push_str("\\n");
+            } else if c == '\t' {
+                out.push_str("\\t");
+            } else {
+                let n = c as u32;
+                if n < 0x100 {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else {
+                    out.push_str(&format!("\\u{{{n:x}}}"));
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// RFC 3339 with offset (UTC, `Z` written as `+00:00`) for µs since the epoch.
+pub fn rfc3339(us: i64) -> String {
+    match chrono::DateTime::from_timestamp_micros(us) {
+        Some(d) => {
+            if us % 1_000_000 == 0 {
+                d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+            } else {
+                d.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+            }
+        }
+        None => us.to_string(),
     }
 }
 

@@ -28,12 +28,10 @@ const KNOWN: &[(&str, &str)] = &[
     ("ingest/pipeline.rs", "acc"),
     // The Parquet row hook's trait lives with the sink.
     ("ingest/pipeline.rs", "export"),
-    // Reading knows the demux plan, the pipeline's jobs and the report's formatting.
+    // Reading knows the demux plan and the pipeline's jobs.
     ("read/input.rs", "demux"),
-    ("read/progress.rs", "report"),
     ("read/seek.rs", "pipeline"),
     ("read/seek.rs", "tz"),
-    ("read/state.rs", "report"),
 ];
 
 /// Module name -> layer, from the files: `src/<layer>/<name>.rs` and `src/<layer>/<name>/`.

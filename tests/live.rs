@@ -1231,3 +1231,69 @@ fn a_429_burst_opens_the_live_incident() {
     assert_eq!(v["incident"]["status"]["429"], 90, "{v:#}");
     assert_eq!(v["incident"]["start"], "2026-11-23T10:01:30+00:00", "{v:#}");
 }
+
+/// Issue 13: live detects as analyze does (one detection, `pipeline::detect_head`): a
+/// Docker json-file log with `--format` forced is still unwrapped (lab2's php-fpm container,
+/// as dockerd wrote it), where live used to parse the JSON records as php-fpm lines and
+/// reject them all. Both commands read the same lines the same way.
+#[test]
+fn forced_format_inside_a_docker_json_log_is_unwrapped_as_by_analyze() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples/lab2/fpm_down/var/lib/docker/containers");
+    // php-fpm's container: its first record is php-fpm's "fpm is running"
+    let log = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let id = e.file_name().to_string_lossy().into_owned();
+            e.path().join(format!("{id}-json.log"))
+        })
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .map(|s| {
+                    s.lines()
+                        .next()
+                        .unwrap_or("")
+                        .contains("NOTICE: fpm is running")
+                })
+                .unwrap_or(false)
+        })
+        .expect("lab2 php-fpm container log");
+    let n = std::fs::read_to_string(&log).unwrap().lines().count() as u64;
+    let a = Command::new(BIN)
+        .args(["analyze", "--json", "--format", "fpm-error"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(r["totals"]["lines"], n);
+    assert_eq!(r["totals"]["parsed"], n, "{}", r["totals"]);
+    assert_eq!(
+        r["inputs"][0]["detected"],
+        "docker-json: fpm-error forced with --format"
+    );
+    let fpm_terminating = r["totals"]["events"]["fpm_terminating"].as_u64().unwrap();
+    assert!(fpm_terminating > 0);
+
+    let mut live = Live::start(
+        &[
+            "--from-start",
+            "--format",
+            "fpm-error",
+            "--interval",
+            "1s",
+            log.to_str().unwrap(),
+        ],
+        Stdio::null(),
+    );
+    let got = live.wait_for(Duration::from_secs(15), |v| total(v) >= n);
+    let last = live.last.clone();
+    let err = live.stop();
+    let got = got.unwrap_or_else(|| panic!("total never reached {n}: {last:?}\n{err}"));
+    assert_eq!(total(&got), n, "{got}\n{err}");
+    assert_eq!(got["rejected_lines"], 0, "{got}\n{err}");
+    assert_eq!(
+        got["window"]["events"]["fpm_terminating"], fpm_terminating,
+        "{got}\n{err}"
+    );
+}

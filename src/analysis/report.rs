@@ -311,45 +311,8 @@ pub struct UpstreamCapacity {
     pub errors_began_rps: Option<f64>,
 }
 
-/// Lossy text of log bytes for reports: invalid UTF-8 replaced, control characters escaped
-/// (`\x1b`) so no log line can drive a terminal.
-pub fn display_bytes(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            if c == '\n' {
-                out.push_str("\\n");
-            } else if c == '\t' {
-                out.push_str("\\t");
-            } else {
-                let n = c as u32;
-                if n < 0x100 {
-                    out.push_str(&format!("\\x{n:02x}"));
-                } else {
-                    out.push_str(&format!("\\u{{{n:x}}}"));
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// RFC 3339 with offset (UTC, `Z` written as `+00:00`) for µs since the epoch.
-pub fn rfc3339(us: i64) -> String {
-    match chrono::DateTime::from_timestamp_micros(us) {
-        Some(d) => {
-            if us % 1_000_000 == 0 {
-                d.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
-            } else {
-                d.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
-            }
-        }
-        None => us.to_string(),
-    }
-}
+// Text of log bytes and instants, shared by every layer (reading's progress and state too).
+pub use crate::units::{display_bytes, rfc3339};
 
 pub fn fmt_duration_s(s: i64) -> String {
     if s % 86400 == 0 {

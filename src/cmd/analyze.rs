@@ -188,13 +188,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         with_inferred = q;
         &with_inferred
     };
-    let tz = match &p.opts.tz {
-        Some(t) => t.clone(),
-        None => match &offset_seen {
-            Some((o, name)) => TzChoice::Fixed(*o, format!("offset of $time_local in {name}")),
-            None => TzChoice::Local,
-        },
-    };
+    let tz = TzChoice::for_run(p.opts.tz.as_ref(), offset_seen.as_ref());
     let (jobs, state, prior) = match crate::read::seek::plan_run(
         &chosen,
         p.state.as_deref(),
@@ -275,6 +269,33 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         state,
         inferred,
         outside,
+    }
+}
+
+/// What the state file needs of the report: each input's lines and errors, the timeline.
+fn run_read(r: &analysis::report::Report) -> crate::read::state::RunRead {
+    use crate::read::state::{InputRead, RowRead, RunRead};
+    RunRead {
+        inputs: r
+            .inputs
+            .iter()
+            .map(|i| InputRead {
+                path: i.path.clone(),
+                lines: i.lines,
+                ok: i.errors.is_empty(),
+            })
+            .collect(),
+        bucket_seconds: r.timeline.bucket_seconds,
+        rows: r
+            .timeline
+            .rows
+            .iter()
+            .map(|row| RowRead {
+                start_us: row.start_us,
+                requests: row.requests,
+                err5xx: row.err5xx,
+            })
+            .collect(),
     }
 }
 
@@ -364,7 +385,7 @@ pub fn run(a: AnalyzeArgs) -> Result<Exit, UserError> {
     let empty = empty_window(&a, &out);
     // the state advances only now that every output is written
     if let Some(plan) = out.state {
-        if let Err(e) = plan.commit(&out.report) {
+        if let Err(e) = plan.commit(&run_read(&out.report)) {
             eprintln!("gatelog: error: {e}");
             return Ok(Exit::Error);
         }

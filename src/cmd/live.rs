@@ -29,7 +29,7 @@ use crate::exit::{Exit, UserError};
 use crate::ingest::pipeline::{self, LineFeed, RunOptions};
 use crate::ingest::tz::TzChoice;
 use crate::read::follow::{Follower, Notice, PipeDemux};
-use crate::read::input::LineItem;
+use crate::read::input::{self, LineItem};
 use crate::sink::metrics::{self, Metrics};
 use crate::sink::tui::{self, View};
 
@@ -245,13 +245,7 @@ impl<'o> Live<'o> {
     }
 
     fn tz_for_new(&self) -> TzChoice {
-        match (&self.tz_forced, &self.offset_seen) {
-            (Some(t), _) => t.clone(),
-            (None, Some((o, name))) => {
-                TzChoice::Fixed(*o, format!("offset of $time_local in {name}"))
-            }
-            (None, None) => TzChoice::Local,
-        }
+        TzChoice::for_run(self.tz_forced.as_ref(), self.offset_seen.as_ref())
     }
 
     fn tz_describe(&self) -> String {
@@ -281,15 +275,6 @@ impl<'o> Live<'o> {
             self.by_follow.insert(f, i);
         }
         i
-    }
-
-    fn forced(&self, name: &str) -> Option<Format> {
-        for (p, f) in &self.opts.force_path {
-            if p == name || Path::new(p) == Path::new(name) {
-                return Some(*f);
-            }
-        }
-        self.opts.force_all
     }
 
     /// A feed for source `s` in format `f`.
@@ -325,24 +310,17 @@ impl<'o> Live<'o> {
             return true;
         };
         let name = src.name.clone();
-        // As `analyze`: when no built-in layout matches the whole sample, infer the nginx
-        // log_format from it (only then: a partial sample waits for more lines first).
-        let (format, reason, offset, inferred) = match self.forced(&name) {
-            Some(f) => (Some(f), "forced with --format".to_string(), None, None),
-            None => match crate::ingest::demux::detect(
-                &pipeline::sample_lines(head, complete),
-                &self.opts.parser_opts,
-            ) {
-                Some((plan, reason, offset, lf)) => {
-                    let f = plan.primary();
-                    if let Some(src) = self.sources.get_mut(s) {
-                        src.demux = Some(std::sync::Arc::new(plan));
-                    }
-                    (Some(f), reason, offset, lf)
-                }
-                None => pipeline::detect_sample(head, complete, &self.opts.parser_opts, final_try),
-            },
-        };
+        // The detection of `analyze`: when no built-in layout matches the whole sample,
+        // infer the nginx log_format from it (only then: a partial sample waits for more
+        // lines first).
+        let forced = pipeline::forced_format(&name, self.opts);
+        let d = pipeline::detect_head(head, complete, forced, &self.opts.parser_opts, final_try);
+        if d.demux.is_some() {
+            if let Some(src) = self.sources.get_mut(s) {
+                src.demux = d.demux;
+            }
+        }
+        let (format, reason, offset, inferred) = (d.format, d.reason, d.offset, d.log_format);
         if let (Some(_), Some(lf)) = (format, &inferred) {
             if let Some(src) = self.sources.get_mut(s) {
                 src.log_format = Some(lf.clone());
@@ -989,24 +967,6 @@ pub fn active_incident(r: &Report) -> Option<&Incident> {
         .find(|i| i.end_us >= last_end - 3 * width)
 }
 
-/// Read the first bytes of a file for format detection.
-fn read_head(p: &Path) -> Option<(Vec<u8>, bool)> {
-    let mut f = std::fs::File::open(p).ok()?;
-    let mut buf = vec![0u8; SAMPLE_BYTES];
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break,
-        }
-    }
-    let complete = n < buf.len();
-    buf.truncate(n);
-    Some((buf, complete))
-}
-
 /// Write to stdout; true when stdout was closed (a pipe whose reader went away).
 fn emit_closed(s: &str) -> Result<bool, UserError> {
     use std::io::Write;
@@ -1016,10 +976,6 @@ fn emit_closed(s: &str) -> Result<bool, UserError> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
         Err(e) => Err(UserError(format!("cannot write to stdout: {e}"))),
     }
-}
-
-fn has_glob_meta(s: &str) -> bool {
-    s.contains(['*', '?', '['])
 }
 
 /// `--metrics` value: a bare port (or `:port`) listens on loopback.
@@ -1112,10 +1068,12 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
             let fid = follower.add_file(p, !a.from_start, false);
             let s = live.add_source(arg.clone(), false, Some(fid));
             startup.push((s, p.to_path_buf()));
-        } else if has_glob_meta(arg) {
-            let paths: Vec<PathBuf> = glob::glob(arg)
-                .map_err(|e| UserError(format!("{arg}: invalid glob pattern: {e}")))?
-                .filter_map(Result::ok)
+        } else if input::has_glob_meta(arg) {
+            // the expansion of `analyze` (rotation order), files only: a directory matched
+            // is not followed
+            let paths: Vec<PathBuf> = input::glob_paths(arg)
+                .map_err(|e| UserError(format!("{arg}: {e}")))?
+                .into_iter()
                 .filter(|p| p.is_file())
                 .collect();
             if paths.is_empty() {
@@ -1146,7 +1104,10 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     }
     // formats of the files there now, from their first bytes
     for (s, p) in &startup {
-        let Some((head, complete)) = read_head(p) else {
+        // the sample `analyze` sniffs (the raw bytes: live follows files as they are)
+        let Ok((head, complete)) =
+            std::fs::File::open(p).and_then(|mut f| input::read_head(&mut f))
+        else {
             continue;
         };
         if head.is_empty() {

@@ -74,9 +74,6 @@ pub struct Detected {
     pub demux: Option<std::sync::Arc<crate::ingest::demux::Plan>>,
 }
 
-const SNIFF_BYTES: usize = 64 * 1024;
-/// The most detection reads looking for complete lines.
-const SNIFF_MAX: usize = 4 << 20;
 const SNIFF_LINES: usize = 200;
 
 pub(crate) fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
@@ -90,38 +87,6 @@ pub(crate) fn sample_lines(head: &[u8], complete: bool) -> Vec<&[u8]> {
         .filter(|l| !l.starts_with(b"# failJSON") && !l.starts_with(b"# filterOptions"))
         .take(SNIFF_LINES)
         .collect()
-}
-
-/// Read the sample detection looks at: 64 KiB, extended (up to [`SNIFF_MAX`]) until it
-/// holds a few complete lines, so that one long first line does not leave nothing to sniff.
-/// Returns the bytes and whether they are the whole input.
-fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
-    let mut head = vec![0u8; SNIFF_BYTES];
-    let mut n = 0;
-    loop {
-        if n == head.len() {
-            let lines = memchr::memchr_iter(b'\n', &head[..n]).take(4).count();
-            if lines >= 4 || head.len() >= SNIFF_MAX {
-                return Ok((head, false));
-            }
-            head.resize((head.len() * 2).min(SNIFF_MAX), 0);
-        }
-        match r.read(&mut head[n..]) {
-            Ok(0) => {
-                head.truncate(n);
-                return Ok((head, true));
-            }
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                if n == 0 {
-                    return Err(e);
-                }
-                head.truncate(n);
-                return Ok((head, true));
-            }
-        }
-    }
 }
 
 /// Detect the format of a sample of bytes. With `infer`, a sample that no format matches may
@@ -204,106 +169,103 @@ fn sample_offset(f: Format, opts: &ParserOptions, lines: &[&[u8]]) -> Option<i32
     None
 }
 
-/// Detect one input's format (reading its first 64 KiB). Stdin's rest (after the head) is
-/// kept in `ctx` for the run's job.
+/// Detect one input's format from its first bytes ([`input::read_head`]). Stdin's rest
+/// (after the head) is kept in `ctx` for the run's job, its head in the answer.
 pub fn detect_input(inp: &Input, opts: &RunOptions, ctx: &RunCtx) -> Detected {
-    if let Some(f) = forced_format(inp, opts) {
-        let mut d = Detected {
-            format: Some(f),
-            reason: "forced with --format".into(),
-            offset: None,
-            head: None,
-            log_format: None,
-            demux: None,
-        };
-        if let Source::Stdin = inp.source {
-            // still buffer the head so the stream can be replayed
-            if let Ok(mut r) = input::open(inp) {
-                if let Ok((h, _)) = read_head(&mut r) {
-                    d.head = Some(h);
-                }
-                ctx.set_stdin_rest(r);
+    let forced = forced_format(&inp.name, opts);
+    let sample = input::open(inp)
+        .map_err(|e| format!("cannot open: {e}"))
+        .and_then(|mut r| match input::read_head(&mut r) {
+            Ok((head, complete)) => Ok((r, head, complete)),
+            Err(e) => Err(format!("cannot read: {e}")),
+        });
+    let (r, head, complete) = match sample {
+        Ok(x) => x,
+        // forced: the error shows when the input is read
+        Err(reason) => {
+            return Detected {
+                format: forced,
+                reason: if forced.is_some() {
+                    "forced with --format".into()
+                } else {
+                    reason
+                },
+                offset: None,
+                head: None,
+                log_format: None,
+                demux: None,
             }
         }
+    };
+    let mut d = detect_head(&head, complete, forced, &opts.parser_opts, true);
+    if let Source::Stdin = inp.source {
+        ctx.set_stdin_rest(r);
+        d.head = Some(head);
+    }
+    d
+}
+
+/// Detect a format from a sample of an input's first bytes (`analyze` reads it with
+/// [`input::read_head`], `live` too or from the first lines it follows): `forced` (from
+/// `--format`; a container wrapper around the lines is still recognised), else a wrapped or
+/// mixed input ([`crate::ingest::demux`]), else one format ([`detect_sample`], `infer` as
+/// there). One detection for `analyze` and `live`; `head` is left empty.
+pub fn detect_head(
+    head: &[u8],
+    complete: bool,
+    forced: Option<Format>,
+    popts: &ParserOptions,
+    infer: bool,
+) -> Detected {
+    let lines = sample_lines(head, complete);
+    if let Some(f) = forced {
         // a container wrapper is not a format: the forced one is the inner lines'
-        let head = match &d.head {
-            Some(h) => Some((h.clone(), false)),
-            None => input::open(inp)
-                .ok()
-                .and_then(|mut r| read_head(&mut r).ok()),
-        };
-        if let Some((h, complete)) = head {
-            if let Some(w) = parsers::wrap::sniff(&sample_lines(&h, complete)) {
-                d.reason = format!("{}: {f} forced with --format", w.id());
-                d.demux = Some(std::sync::Arc::new(crate::ingest::demux::Plan {
+        let (reason, demux) = match parsers::wrap::sniff(&lines) {
+            Some(w) => (
+                format!("{}: {f} forced with --format", w.id()),
+                Some(std::sync::Arc::new(crate::ingest::demux::Plan {
                     wrapper: Some(w),
                     streams: [vec![f], vec![f]],
                     klog: [false; 2],
-                }));
-            }
-        }
-        return d;
+                })),
+            ),
+            None => ("forced with --format".to_string(), None),
+        };
+        return Detected {
+            format: Some(f),
+            reason,
+            offset: None,
+            head: None,
+            log_format: None,
+            demux,
+        };
     }
-    let mut r = match input::open(inp) {
-        Ok(r) => r,
-        Err(e) => {
-            return Detected {
-                format: None,
-                reason: format!("cannot open: {e}"),
-                offset: None,
-                head: None,
-                log_format: None,
-                demux: None,
-            }
-        }
-    };
-    let (head, complete) = match read_head(&mut r) {
-        Ok(x) => x,
-        Err(e) => {
-            return Detected {
-                format: None,
-                reason: format!("cannot read: {e}"),
-                offset: None,
-                head: None,
-                log_format: None,
-                demux: None,
-            }
-        }
-    };
-    let is_stdin = matches!(inp.source, Source::Stdin);
-    if let Some((plan, reason, offset, log_format)) =
-        crate::ingest::demux::detect(&sample_lines(&head, complete), &opts.parser_opts)
-    {
-        if is_stdin {
-            ctx.set_stdin_rest(r);
-        }
+    if let Some((plan, reason, offset, log_format)) = crate::ingest::demux::detect(&lines, popts) {
         return Detected {
             format: Some(plan.primary()),
             reason,
             offset,
-            head: if is_stdin { Some(head) } else { None },
+            head: None,
             log_format,
             demux: Some(std::sync::Arc::new(plan)),
         };
     }
-    let (format, reason, offset, log_format) =
-        detect_sample(&head, complete, &opts.parser_opts, true);
-    if is_stdin {
-        ctx.set_stdin_rest(r);
-    }
+    let (format, reason, offset, log_format) = detect_sample(head, complete, popts, infer);
     Detected {
         format,
         reason,
         offset,
-        head: if is_stdin { Some(head) } else { None },
+        head: None,
         log_format,
         demux: None,
     }
 }
 
-fn forced_format(inp: &Input, opts: &RunOptions) -> Option<Format> {
+/// The format `--format` forces on the input named `name` (`NAME=FORMAT`, else a bare
+/// `FORMAT` for all).
+pub fn forced_format(name: &str, opts: &RunOptions) -> Option<Format> {
     for (p, f) in &opts.force_path {
-        if *p == inp.name || std::path::Path::new(p) == std::path::Path::new(&inp.name) {
+        if p == name || std::path::Path::new(p) == std::path::Path::new(name) {
             return Some(*f);
         }
     }

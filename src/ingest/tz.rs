@@ -36,6 +36,19 @@ impl TzChoice {
             .map_err(|_| format!("unknown --tz zone '{s}': use UTC, +08:00 or an IANA name such as Asia/Shanghai"))
     }
 
+    /// The zone of a run's zone-less timestamps: `--tz` (`forced`), else the offset of the
+    /// first `$time_local` seen (and the input it was seen in), else the machine's local
+    /// zone. One fallback for `analyze` and `live`.
+    pub fn for_run(forced: Option<&TzChoice>, offset_seen: Option<&(i32, String)>) -> TzChoice {
+        match (forced, offset_seen) {
+            (Some(t), _) => t.clone(),
+            (None, Some((o, name))) => {
+                TzChoice::Fixed(*o, format!("offset of $time_local in {name}"))
+            }
+            (None, None) => TzChoice::Local,
+        }
+    }
+
     /// A human description for reports.
     pub fn describe(&self) -> String {
         match self {

@@ -58,8 +58,55 @@ pub struct InputProblem {
     pub message: String,
 }
 
-fn has_glob_meta(s: &str) -> bool {
+/// Whether a command-line argument that names no file is a glob pattern.
+pub fn has_glob_meta(s: &str) -> bool {
     s.contains(['*', '?', '['])
+}
+
+/// The paths a glob pattern matches (files and directories), in rotation order (oldest
+/// first); the problem, one line, when the pattern is invalid or matches nothing. One
+/// expansion for `analyze` and `live`.
+pub fn glob_paths(arg: &str) -> Result<Vec<PathBuf>, String> {
+    let paths = glob::glob(arg).map_err(|e| format!("invalid glob pattern: {e}"))?;
+    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+    if files.is_empty() {
+        return Err("the pattern matches no file; check the path and quoting".into());
+    }
+    sort_rotated(&mut files);
+    Ok(files)
+}
+
+/// Sniffing: the first bytes of an input that detection looks at, 64 KiB extended (up to
+/// [`SNIFF_MAX`]) until they hold a few complete lines, so that one long first line does not
+/// leave nothing to sniff. Returns the bytes and whether they are the whole input. The same
+/// sample for `analyze` and `live`.
+pub fn read_head(r: &mut dyn Read) -> io::Result<(Vec<u8>, bool)> {
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let mut n = 0;
+    loop {
+        if n == head.len() {
+            let lines = memchr::memchr_iter(b'\n', &head[..n]).take(4).count();
+            if lines >= 4 || head.len() >= SNIFF_MAX {
+                return Ok((head, false));
+            }
+            head.resize((head.len() * 2).min(SNIFF_MAX), 0);
+        }
+        match r.read(&mut head[n..]) {
+            Ok(0) => {
+                head.truncate(n);
+                return Ok((head, true));
+            }
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if n == 0 {
+                    return Err(e);
+                }
+                head.truncate(n);
+                return Ok((head, true));
+            }
+        }
+    }
 }
 
 /// Expand command-line arguments into inputs: `-` is stdin, directories are recursed (in
@@ -87,17 +134,8 @@ pub fn discover(args: &[String]) -> (Vec<Input>, Vec<InputProblem>) {
                 found.push((arg.clone(), Source::File(p.to_path_buf()), true));
             }
         } else if has_glob_meta(arg) {
-            match glob::glob(arg) {
-                Ok(paths) => {
-                    let mut files: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-                    if files.is_empty() {
-                        problems.push(InputProblem {
-                            name: arg.clone(),
-                            message: "the pattern matches no file; check the path and quoting"
-                                .into(),
-                        });
-                    }
-                    sort_rotated(&mut files);
+            match glob_paths(arg) {
+                Ok(files) => {
                     for f in files {
                         if f.is_dir() {
                             let mut seen = HashSet::new();
@@ -112,9 +150,9 @@ pub fn discover(args: &[String]) -> (Vec<Input>, Vec<InputProblem>) {
                         }
                     }
                 }
-                Err(e) => problems.push(InputProblem {
+                Err(message) => problems.push(InputProblem {
                     name: arg.clone(),
-                    message: format!("invalid glob pattern: {e}"),
+                    message,
                 }),
             }
         } else {
@@ -213,6 +251,10 @@ fn walk(
 /// another format, configuration folders, scripts. Files named on the command line are
 /// always read.
 pub const IGNORE_FILE: &str = ".gatelogignore";
+
+/// What [`read_head`] reads first, and at most.
+const SNIFF_BYTES: usize = 64 * 1024;
+const SNIFF_MAX: usize = 4 << 20;
 
 fn read_ignore(dir: &Path) -> Vec<glob::Pattern> {
     let Ok(text) = std::fs::read_to_string(dir.join(IGNORE_FILE)) else {
@@ -521,6 +563,45 @@ impl LineReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The glob expansion `analyze` and `live` share: rotation order, one-line problems.
+    #[test]
+    fn glob_paths_in_rotation_order_or_a_one_line_problem() {
+        let d = tempfile::tempdir().unwrap();
+        for n in ["x.log", "x.log.1", "x.log.2.gz", "y.log"] {
+            std::fs::write(d.path().join(n), "a\n").unwrap();
+        }
+        let pat = format!("{}/x.log*", d.path().display());
+        let got: Vec<String> = glob_paths(&pat)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(got, ["x.log.2.gz", "x.log.1", "x.log"]);
+        let none = format!("{}/z*.log", d.path().display());
+        assert_eq!(
+            glob_paths(&none).unwrap_err(),
+            "the pattern matches no file; check the path and quoting"
+        );
+        let bad = glob_paths("a[").unwrap_err();
+        assert!(bad.starts_with("invalid glob pattern: "), "{bad}");
+        assert!(!has_glob_meta("access.log") && has_glob_meta("access.log.*"));
+    }
+
+    /// The sample detection sniffs: the whole of a short input; 64 KiB of a long one, more
+    /// when its first lines are long.
+    #[test]
+    fn read_head_extends_over_long_first_lines() {
+        let short = b"a\nb\n".to_vec();
+        assert_eq!(read_head(&mut &short[..]).unwrap(), (short.clone(), true));
+        let many = "x\n".repeat(100_000);
+        let (h, complete) = read_head(&mut many.as_bytes()).unwrap();
+        assert_eq!((h.len(), complete), (SNIFF_BYTES, false));
+        let long = format!("{}\n", "y".repeat(300_000)).repeat(7);
+        let (h, complete) = read_head(&mut long.as_bytes()).unwrap();
+        assert!(!complete);
+        assert!(memchr::memchr_iter(b'\n', &h).count() >= 4, "{}", h.len());
+    }
 
     fn collect(data: &[u8], block: usize, max: usize) -> Vec<String> {
         let mut out = Vec::new();

@@ -70,7 +70,7 @@ impl Progress {
                     pb.set_position(DONE.load(Ordering::Relaxed).min(total));
                     if let Ok(c) = CURRENT.lock() {
                         // file names are user input: show them without control characters
-                        pb.set_message(crate::analysis::report::display_bytes(c.as_bytes()));
+                        pb.set_message(crate::units::display_bytes(c.as_bytes()));
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use gatelog_parsers::Format;
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::report::{rfc3339, Report};
 use crate::exit::UserError;
 use crate::read::input::{self, Compression, Input, Source};
 use crate::read::run_ctx::RunCtx;
 use crate::read::seek::{self, Bounds};
+use crate::units::rfc3339;
 
 pub const VERSION: u32 = 1;
 /// Bytes of a file's (decompressed) beginning that identify it.
@@ -323,6 +323,32 @@ pub fn plan(
     })
 }
 
+/// What a run read, as the state needs it to advance (the report's inputs and timeline,
+/// without the report: reading sits below analysis).
+#[derive(Clone, Debug, Default)]
+pub struct RunRead {
+    pub inputs: Vec<InputRead>,
+    /// Width of the timeline's buckets, seconds.
+    pub bucket_seconds: i64,
+    pub rows: Vec<RowRead>,
+}
+
+/// One input of a run: its lines, and whether it was read without error.
+#[derive(Clone, Debug)]
+pub struct InputRead {
+    pub path: String,
+    pub lines: u64,
+    pub ok: bool,
+}
+
+/// One timeline bucket of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct RowRead {
+    pub start_us: i64,
+    pub requests: u64,
+    pub err5xx: u64,
+}
+
 impl Plan {
     /// Bounds for each chosen input, in order.
     pub fn bounds(&self) -> Vec<Option<Bounds>> {
@@ -343,9 +369,9 @@ impl Plan {
 
     /// After the outputs are written: advance every input read without error and write
     /// the state atomically.
-    pub fn commit(self, report: &Report) -> Result<(), UserError> {
+    pub fn commit(self, read: &RunRead) -> Result<(), UserError> {
         let path = self.path.clone();
-        self.commit_io(report).map_err(|e| {
+        self.commit_io(read).map_err(|e| {
             UserError(format!(
                 "{}: cannot write the state file: {e}; the next run reads the same bytes again",
                 path.display()
@@ -353,7 +379,7 @@ impl Plan {
         })
     }
 
-    fn commit_io(self, report: &Report) -> io::Result<()> {
+    fn commit_io(self, read: &RunRead) -> io::Result<()> {
         if std::env::var_os("GATELOG_CRASH_BEFORE_STATE").is_some() {
             // tests: a crash after the outputs were written, before the state was
             std::process::abort();
@@ -371,8 +397,8 @@ impl Plan {
         let mut replaced = vec![false; state.files.len()];
         for (inp, plan) in chosen.iter().zip(inputs) {
             let Some(plan) = plan else { continue };
-            let rep = report.inputs.iter().find(|r| r.path == inp.name);
-            let ok = rep.is_some_and(|r| r.errors.is_empty());
+            let rep = read.inputs.iter().find(|r| r.path == inp.name);
+            let ok = rep.is_some_and(|r| r.ok);
             let lines = rep.map_or(0, |r| r.lines);
             let compressed = inp.compression != Compression::None;
             let old = plan.matched.and_then(|i| state.files.get(i).cloned());
@@ -426,8 +452,8 @@ impl Plan {
         files.extend(fresh);
         state.files = files;
         // recent buckets
-        let w = report.timeline.bucket_seconds;
-        for row in &report.timeline.rows {
+        let w = read.bucket_seconds;
+        for row in &read.rows {
             if row.requests > 0 {
                 state.recent.push(RecentRow {
                     start_s: row.start_us.div_euclid(1_000_000),
