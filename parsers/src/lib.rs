@@ -205,6 +205,14 @@ pub trait LineParser: Send {
     ) {
         out(&self.parse(rec))
     }
+
+    /// The time of the request or event [`LineParser::parse`] reads from `rec`, for callers
+    /// that only need the instants of a sample (the input's time span): `Some(None)` when it
+    /// reads none (an error, an ignored line). `None` (the default): not known without the
+    /// whole parse, call `parse_each`. A parser answers only when it is cheaper and the same.
+    fn instant(&mut self, _rec: &[u8]) -> Option<Option<Ts>> {
+        None
+    }
 }
 
 /// What a record turned out to be.

@@ -191,25 +191,25 @@ fn parse_u32(b: &[u8]) -> Option<u32> {
     parse_u64(b).and_then(|v| u32::try_from(v).ok())
 }
 
-impl LineParser for NginxErrorParser {
-    fn format(&self) -> Format {
-        Format::NginxError
-    }
+/// The header of an entry and its body (message and tail).
+struct Head<'a> {
+    ts: crate::Ts,
+    severity: Severity,
+    pid: u32,
+    tid: u32,
+    conn: Option<u64>,
+    body: &'a [u8],
+}
 
-    fn framing(&self) -> Framing {
-        Framing::MultiLine
-    }
-
-    fn starts_record(&self, line: &[u8]) -> bool {
-        find_start(line).is_some() || looks_like_access_line(line)
-    }
-
-    fn parse<'a>(&mut self, rec: &'a [u8]) -> Result<Record<'a>, ParseError> {
+impl NginxErrorParser {
+    /// An entry's header (time, level, pid#tid, connection) and the rest of it; `None` for
+    /// what `parse` reads as [`Record::Ignored`].
+    fn head<'a>(&mut self, rec: &'a [u8]) -> Result<Option<Head<'a>>, ParseError> {
         let rec = trim_end(rec);
         if rec.is_empty() || rec.iter().all(|c| c.is_ascii_whitespace()) {
             // nginx writes no blank lines, but a blank line is harmless (and common at the
             // start of hand-made files).
-            return Ok(Record::Ignored);
+            return Ok(None);
         }
         let first_line = match memchr(b'\n', rec) {
             Some(n) => rec.get(..n).unwrap_or(&[]),
@@ -217,7 +217,7 @@ impl LineParser for NginxErrorParser {
         };
         let p = match find_start(first_line) {
             Some(Start::Ts(p)) => p,
-            Some(Start::Stderr(_)) => return Ok(Record::Ignored),
+            Some(Start::Stderr(_)) => return Ok(None),
             None => return Err(ParseError::not_this_format(0)),
         };
         let b = rec.get(p..).unwrap_or(&[]);
@@ -287,6 +287,42 @@ impl LineParser for NginxErrorParser {
             }
         }
         let body = b.get(i..).unwrap_or(&[]);
+        Ok(Some(Head {
+            ts,
+            severity,
+            pid,
+            tid,
+            conn,
+            body,
+        }))
+    }
+}
+
+impl LineParser for NginxErrorParser {
+    fn format(&self) -> Format {
+        Format::NginxError
+    }
+
+    fn framing(&self) -> Framing {
+        Framing::MultiLine
+    }
+
+    fn starts_record(&self, line: &[u8]) -> bool {
+        find_start(line).is_some() || looks_like_access_line(line)
+    }
+
+    fn parse<'a>(&mut self, rec: &'a [u8]) -> Result<Record<'a>, ParseError> {
+        let Some(Head {
+            ts,
+            severity,
+            pid,
+            tid,
+            conn,
+            body,
+        }) = self.head(rec)?
+        else {
+            return Ok(Record::Ignored);
+        };
         let (msg_end, tail) = split_tail(body);
         let message = trim_end(body.get(..msg_end).unwrap_or(body));
         let (kind, script) = classify(message);
@@ -310,6 +346,11 @@ impl LineParser for NginxErrorParser {
 
     fn clone_box(&self) -> Box<dyn LineParser> {
         Box::new(self.clone())
+    }
+
+    /// The header's time: once the header reads, the rest of an entry cannot fail.
+    fn instant(&mut self, rec: &[u8]) -> Option<Option<crate::Ts>> {
+        Some(self.head(rec).ok().flatten().map(|h| h.ts))
     }
 }
 
@@ -1403,6 +1444,50 @@ mod same_as_reference {
                 String::from_utf8_lossy(b)
             );
         }
+    }
+
+    /// `instant` (the header's time, for the span's sample) is the time of what `parse`
+    /// reads, and `None` where `parse` reads no event, on real entries and their mutations.
+    #[test]
+    fn instant_is_the_parsed_time() {
+        use crate::{LineParser, Record};
+        let good: &[&[u8]] = &[
+            b"2026/11/23 00:00:24 [error] 20054#20054: *261 connect() failed (111: Connection refused) while connecting to upstream, client: 175.90.153.224, server: shop.example.com, request: \"GET /product/5099 HTTP/2.0\", upstream: \"fastcgi://10.0.1.14:9000\", host: \"shop.example.com\"",
+            b"host nginx[983478]: 2023/12/09 21:35:20 [warn] 1#1: conflicting server name",
+            b"nginx: [emerg] unknown directive \"x\"",
+            b"2026/11/23 00:00:24 [crit] 1#0: accept4() failed (24: Too many open files)",
+            b"2026/11/23 00:00:24 [error] 7#7: *1 FastCGI sent in stderr: \"PHP message: x\nstack\" while reading, client: 1.2.3.4",
+            b"   ",
+            b"",
+        ];
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for g in good {
+            lines.push(g.to_vec());
+            for i in 0..g.len().min(60) {
+                for c in [b'x', b' ', b'9', b'#', b']', b':', b'\n', 0xff] {
+                    let mut l = g.to_vec();
+                    l[i] = c;
+                    lines.push(l);
+                }
+                lines.push(g[..i].to_vec());
+            }
+        }
+        let mut p = super::NginxErrorParser::new();
+        let mut q = super::NginxErrorParser::new();
+        let mut timed = 0;
+        for l in &lines {
+            let want = match p.parse(l) {
+                Ok(Record::Event(e)) => Some(e.ts),
+                _ => None,
+            };
+            timed += usize::from(want.is_some());
+            assert_eq!(q.instant(l), Some(want), "{}", String::from_utf8_lossy(l));
+        }
+        assert!(
+            timed > 100 && timed < lines.len(),
+            "{timed} of {}",
+            lines.len()
+        );
     }
 
     #[test]

@@ -254,6 +254,15 @@ fn instants(
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             for p in ps.iter_mut() {
                 let before = ts.len();
+                // the header's time when the parser can tell it alone (the nginx error log)
+                if let Some(t) = p.instant(line) {
+                    if let Some(t) = t.filter(|t| t.wall_us != 0 || t.offset.is_some()) {
+                        let off = t.offset.unwrap_or_else(|| tz.offset(t.wall_us));
+                        ts.push(t.wall_us - off as i64 * 1_000_000);
+                        break;
+                    }
+                    continue;
+                }
                 p.parse_each(line, &mut |r| {
                     let t = match r {
                         Ok(Record::Request(r)) => r.ts,
