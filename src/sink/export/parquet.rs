@@ -186,9 +186,6 @@ fn props() -> WriterProperties {
     ] {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
     }
-    // the user agent repeats (a few thousand per day on a busy site): a dictionary holds
-    // it whole, not the default 1 MB of it
-    b = b.set_column_dictionary_page_size_limit(ColumnPath::from("user_agent"), 16 << 20);
     // min/max statistics cost two comparisons per value and a column: kept where they
     // prune (ts, numbers, file, status_class), off on free text and on tiny domains
     for c in [
