@@ -511,7 +511,100 @@ fn strict_tail<'a>(rest: &'a [u8], budget: &mut u32) -> Option<Tail<'a>> {
         client,
         ..Tail::default()
     };
+    // the path `fields` tries first, without recursion; when it does not reach the end,
+    // `fields` from the same budget (it tries that path again, then the others)
+    let before = *budget;
+    if let Some(t) = first_path(rest, end, tail, budget) {
+        return Some(t);
+    }
+    *budget = before;
     fields(rest, end, 0, tail, budget)
+}
+
+/// The first path [`fields`] explores, in a loop: at each key the same checks, and for a
+/// quoted value the first closing quote `fields` would recurse from. `Some` when that path
+/// reaches the end: `fields` returns the same tail after the same budget, since it explores
+/// depth first and returns the first success. `None` when `fields` would have to backtrack or
+/// fail (the caller then runs `fields`). Nearly every real tail takes this path: it spares
+/// the recursion's copies of [`Tail`].
+fn first_path<'a>(
+    rest: &'a [u8],
+    mut pos: usize,
+    mut tail: Tail<'a>,
+    budget: &mut u32,
+) -> Option<Tail<'a>> {
+    let mut min_idx = 0;
+    loop {
+        if pos == rest.len() {
+            return Some(tail);
+        }
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
+        let r = rest.get(pos..)?.strip_prefix(b", ")?;
+        let (idx, key, which) = key_at(r).filter(|k| k.0 >= min_idx)?;
+        let vstart = pos + 2 + key.len();
+        let v = rest.get(vstart..)?;
+        if which == Key::Bytes {
+            return Some(tail);
+        }
+        let slot = match which {
+            Key::Server => Some(&mut tail.server),
+            Key::Request => Some(&mut tail.request),
+            Key::Upstream => Some(&mut tail.upstream),
+            Key::Host => Some(&mut tail.host),
+            _ => None,
+        };
+        if v.first() != Some(&b'"') {
+            if !matches!(which, Key::Server | Key::Upstream) {
+                return None;
+            }
+            let vend = memmem::find(v, b", ").unwrap_or(v.len());
+            let val = v.get(..vend)?;
+            if !plain_ok(val) {
+                return None;
+            }
+            if let Some(s) = slot {
+                *s = val;
+            }
+            pos = vstart + vend;
+            min_idx = idx + 1;
+            continue;
+        }
+        if which == Key::Server {
+            return None;
+        }
+        let inner = vstart + 1;
+        let passes: &[bool] = if which == Key::Request {
+            &[true, false]
+        } else {
+            &[false]
+        };
+        let mut first = None;
+        'passes: for &want_http in passes {
+            let mut from = inner;
+            while let Some(q) = rest.get(from..).and_then(|s| memchr(b'"', s)) {
+                let q = from + q;
+                from = q + 1;
+                let val = rest.get(inner..q)?;
+                if which == Key::Request && ends_with_http_version(val) != want_http {
+                    continue;
+                }
+                if !next_key_ok(rest, q + 1, idx + 1) {
+                    continue;
+                }
+                first = Some((q, val));
+                break 'passes;
+            }
+        }
+        let (q, val) = first?;
+        if let Some(s) = slot {
+            *s = val;
+        }
+        pos = q + 1;
+        min_idx = idx + 1;
+    }
 }
 
 /// Whether `rest[pos..]` is the end or `, KEY` with a key index >= `min_idx`.
