@@ -555,3 +555,52 @@ fn reasoned_partial_rows_say_which_log_would_tell() {
         assert!(s.contains(says), "{sc}: {s}");
     }
 }
+
+/// A limit read from the access log alone says what the nginx error log would show; when an
+/// error log was given and holds no 'limiting requests' line (the client_subset lab's is
+/// empty: its 503s come from a geo rule's `return 503`), it says so instead of claiming the
+/// log would show one.
+#[test]
+fn access_limited_says_what_the_error_log_given_shows() {
+    let limited = |r: &Value| -> String {
+        let c = top(r);
+        assert_eq!(c["cause"], "rate_limited", "{c:#}");
+        c["summary"].as_str().unwrap().to_string()
+    };
+    // access log alone: the error log would tell
+    let s = limited(&analyze_subset("client_subset", &["access.log"]));
+    assert!(
+        s.contains("the nginx error log would say 'limiting requests"),
+        "{s}"
+    );
+    // with its (empty) error log: not "would say"; what the silence means
+    let s = limited(&analyze_subset(
+        "client_subset",
+        &["access.log", "error.log"],
+    ));
+    assert!(!s.contains("would say 'limiting requests"), "{s}");
+    assert!(s.contains("error.log) is empty"), "{s}");
+    assert!(
+        s.contains("limit_req_log_level") && s.contains("`return 503`"),
+        "{s}"
+    );
+    // a non-empty nginx error log without a limiting line (another lab run's)
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        src.join("client_subset/access.log"),
+        d.path().join("access.log"),
+    )
+    .unwrap();
+    std::fs::copy(
+        src.join("fpm_down/error.log"),
+        d.path().join("nginx-error.log"),
+    )
+    .unwrap();
+    let s = limited(&analyze(d.path()));
+    assert!(
+        s.contains("nginx-error.log) has no 'limiting requests' or 'limiting connections' line in this window"),
+        "{s}"
+    );
+    assert!(!s.contains("would say 'limiting requests"), "{s}");
+}

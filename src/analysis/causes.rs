@@ -608,8 +608,25 @@ fn access_limited(c: &CauseCtx<'_>, own: u64, served: u64) -> Option<Cause> {
     if c.events(&[EventKind::LimitingRequests, EventKind::LimitingConnections]) > 0 {
         return None;
     }
+    // what the error log says: nothing was given (it would tell), or one was given and has no
+    // limiting line in the window (limit_req logs at `error` unless told otherwise)
+    let error_log = match c.error_logs {
+        [] => "the nginx error log would say 'limiting requests, excess: ... by zone'".to_string(),
+        logs => {
+            let names: Vec<&str> = logs.iter().map(|l| l.name.as_str()).collect();
+            let how = if logs.iter().all(|l| l.empty) {
+                "is empty"
+            } else {
+                "has no 'limiting requests' or 'limiting connections' line in this window"
+            };
+            format!(
+                "the nginx error log given ({}) {how}: either the limit logs below the error_log's level (limit_req_log_level / limit_conn_log_level), or a rule of nginx's own answered the 503s (`return 503` from a geo or map block, a WAF), or that is not the error log of the nginx that answered",
+                names.join(", ")
+            )
+        }
+    };
     let summary = format!(
-        "nginx answered {own} 503s itself (no upstream contacted) while {served} requests reached the upstream and succeeded in the same window: a limit rejected the excess, most likely limit_req or limit_conn (the nginx error log would say 'limiting requests, excess: ... by zone'). The load balancer's log would tell whether the 503s came from a few client networks while others were served (client_subset): nginx behind a load balancer sees only the LB as its client."
+        "nginx answered {own} 503s itself (no upstream contacted) while {served} requests reached the upstream and succeeded in the same window: a limit rejected the excess, most likely limit_req or limit_conn ({error_log}). The load balancer's log would tell whether the 503s came from a few client networks while others were served (client_subset): nginx behind a load balancer sees only the LB as its client."
     );
     let mut x = cause("rate_limited", 0.45, summary, c.ev_status(&[503], 3));
     x.explains = own.min(c.status(503));

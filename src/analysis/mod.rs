@@ -76,6 +76,7 @@ pub fn report_of(
     let tl = &acc.timeline;
     let width = tl.width_s();
     let names: HashMap<u32, &str> = inputs.iter().map(|i| (i.id, i.name.as_str())).collect();
+    let error_logs = nginx_error_logs(inputs);
     let name_of = |f: u32| names.get(&f).copied().unwrap_or("?").to_string();
     let up_name = |id: u32| -> String {
         acc.upstream_names
@@ -321,6 +322,7 @@ pub fn report_of(
                 name_of: &name_of,
                 up_name: &up_name,
                 by_kind: &by_kind,
+                error_logs: &error_logs,
             };
             let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
             let saturation = saturation(acc, start_us - 300_000_000, end_us);
@@ -925,6 +927,34 @@ pub(crate) struct CauseCtx<'a> {
     pub(crate) up_name: &'a dyn Fn(u32) -> String,
     /// The accumulator's event rows by kind ([`CauseCtx::rows`]).
     pub(crate) by_kind: &'a RowsByKind,
+    /// The nginx error logs given ([`nginx_error_logs`]): a cause read from the access log
+    /// alone says what their silence means.
+    pub(crate) error_logs: &'a [ErrorLogGiven],
+}
+
+/// An nginx error log among the inputs: its name, and whether it was empty.
+pub(crate) struct ErrorLogGiven {
+    pub(crate) name: String,
+    pub(crate) empty: bool,
+}
+
+/// The inputs that are nginx error logs: read as `nginx-error`, or empty and named like one
+/// (`error.log`, `nginx_error.log.1`: an empty file has no format, and an empty error log
+/// beside an access log is itself an answer: nginx logged nothing).
+pub(crate) fn nginx_error_logs(inputs: &[InputMeta]) -> Vec<ErrorLogGiven> {
+    inputs
+        .iter()
+        .filter_map(|i| {
+            let base = i.name.rsplit('/').next().unwrap_or(&i.name);
+            let empty = i.format == "empty";
+            (i.format == "nginx-error" || (empty && base.contains("error"))).then(|| {
+                ErrorLogGiven {
+                    name: i.name.clone(),
+                    empty,
+                }
+            })
+        })
+        .collect()
 }
 
 /// The indexes of an accumulator's event rows, by event kind, in row order: a cause asks for
