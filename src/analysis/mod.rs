@@ -1051,24 +1051,28 @@ impl CauseCtx<'_> {
         if to <= lo {
             return out;
         }
-        for &k in keys {
-            for ((_, key), v) in self.acc.samples.range((lo, 0)..(to, 0)) {
-                if *key != k {
-                    continue;
-                }
+        // one pass over the window's samples; the samples of `keys[0]` in time order come
+        // first, then those of `keys[1]`..., the first `max` in all (each key's own list
+        // needs no more than `max`)
+        let mut per: Vec<Vec<&crate::agg::acc::Sample>> = vec![Vec::new(); keys.len()];
+        for ((_, key), v) in self.acc.samples.range((lo, 0)..(to, 0)) {
+            for (i, _) in keys.iter().enumerate().filter(|(_, k)| **k == *key) {
                 for s in v {
-                    if s.utc_us >= from && s.utc_us < to && out.len() < max {
-                        out.push(Evidence {
-                            path: (self.name_of)(s.file),
-                            line: s.line,
-                            text: display_bytes(&s.text),
-                        });
+                    if per[i].len() >= max {
+                        break;
+                    }
+                    if s.utc_us >= from && s.utc_us < to {
+                        per[i].push(s);
                     }
                 }
-                if out.len() >= max {
-                    return out;
-                }
             }
+        }
+        for s in per.into_iter().flatten().take(max) {
+            out.push(Evidence {
+                path: (self.name_of)(s.file),
+                line: s.line,
+                text: display_bytes(&s.text),
+            });
         }
         out
     }
