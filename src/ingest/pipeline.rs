@@ -855,10 +855,6 @@ impl<'o> Worker<'o> {
                 };
                 let up_us = match r.upstream_response_time {
                     [] => None,
-                    // nginx's single value in seconds without a call (what `upstream_time_us`
-                    // tries first for nginx, so the same answer)
-                    t if format == Format::NginxAccess => gatelog_parsers::time::parse_secs_us(t)
-                        .or_else(|| gatelog_parsers::lb::upstream_time_us(format, t)),
                     t => gatelog_parsers::lb::upstream_time_us(format, t),
                 };
                 acc.add_request(

@@ -41,7 +41,7 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long stopping waits for the answers being written.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
-/// Largest request head hyper reads.
+/// Largest request head hyper reads (hyper's minimum is 8 KiB).
 const MAX_HEAD: usize = 16 * 1024;
 /// Content type of the exposition text (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -162,7 +162,7 @@ async fn run(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.head_timeout)
-        .max_buf_size(MAX_HEAD.max(8192))
+        .max_buf_size(MAX_HEAD)
         .keep_alive(true);
     let http = Arc::new(http);
     loop {

@@ -28,6 +28,7 @@ pub use slb::{SLB_LB_GENERATED, SLB_LB_TRANSLATED};
 /// Decode the raw `upstream_response_time` of a record of `format` into microseconds, using
 /// that format's unit (see the module docs). For lists (`a, b`) the last entry is used.
 /// `None` for `-`, empty, `-1` or garbage.
+#[inline]
 pub fn upstream_time_us(format: Format, raw: &[u8]) -> Option<u64> {
     let one = |v: &[u8]| match format {
         Format::Haproxy | Format::Envoy => ms_us(v),
