@@ -1568,38 +1568,84 @@ impl Acc {
         self.rows_dropped += o.event_rows.len().saturating_sub(room) as u64;
         o.event_rows.truncate(room);
         self.event_rows.append(&mut o.event_rows);
-        // Keys after this accumulator's last (a later chunk's, the usual case) move over in
-        // one bulk append; the others are merged one by one.
-        let mut later = match self.samples.last_key_value() {
-            Some((&last, _)) => {
-                let mut later = o.samples.split_off(&last);
-                if let Some(v) = later.remove(&last) {
-                    o.samples.insert(last, v);
-                }
-                later
-            }
-            None => std::mem::take(&mut o.samples),
-        };
-        for (k, v) in o.samples {
-            match self.samples.entry(k) {
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    e.insert(v);
-                }
-                std::collections::btree_map::Entry::Occupied(mut e) => {
-                    let t = e.get_mut();
-                    for s in v {
-                        if t.len() < SAMPLES_PER_KEY {
-                            t.push(s);
-                        }
-                    }
-                }
-            }
-        }
-        self.samples.append(&mut later);
+        merge_samples(&mut self.samples, std::mem::take(&mut o.samples));
         for (f, st) in o.files {
             self.files.entry(f).or_default().add(st);
         }
     }
+}
+
+/// Merge `b`'s samples into `a`'s: a key of both keeps `a`'s samples, then `b`'s, up to
+/// [`SAMPLES_PER_KEY`]. `b`'s keys after `a`'s last (a later chunk's, the usual case) are
+/// appended, the others merged; each part the cheaper way for its size: key by key
+/// (logarithmic each) when it is small next to `a`, else walking both maps together and
+/// building the result in one pass (linear in both): merging many chunks into a growing
+/// total stays near-linear, not quadratic.
+fn merge_samples(
+    a: &mut BTreeMap<SampleKey, Vec<Sample>>,
+    mut b: BTreeMap<SampleKey, Vec<Sample>>,
+) {
+    let Some((&last, _)) = a.last_key_value() else {
+        *a = b;
+        return;
+    };
+    let mut later = b.split_off(&last);
+    if let Some(v) = later.remove(&last) {
+        b.insert(last, v);
+    }
+    if !b.is_empty() {
+        if b.len() < a.len() {
+            for (k, v) in b {
+                add_samples(a.entry(k).or_default(), v);
+            }
+        } else {
+            *a = merged(std::mem::take(a), b);
+        }
+    }
+    if later.len().saturating_mul(4) < a.len() {
+        // at the end of `a`: each insert walks its right edge
+        for (k, v) in later {
+            a.insert(k, v);
+        }
+    } else {
+        a.append(&mut later);
+    }
+}
+
+/// `v` after `t`, up to [`SAMPLES_PER_KEY`] in all.
+fn add_samples(t: &mut Vec<Sample>, v: Vec<Sample>) {
+    let room = SAMPLES_PER_KEY.saturating_sub(t.len());
+    t.extend(v.into_iter().take(room));
+}
+
+/// The samples of `a` and `b` in one map (as [`merge_samples`]), in one pass over both.
+fn merged(
+    a: BTreeMap<SampleKey, Vec<Sample>>,
+    b: BTreeMap<SampleKey, Vec<Sample>>,
+) -> BTreeMap<SampleKey, Vec<Sample>> {
+    let mut out: Vec<(SampleKey, Vec<Sample>)> = Vec::with_capacity(a.len() + b.len());
+    let mut ia = a.into_iter().peekable();
+    let mut ib = b.into_iter().peekable();
+    loop {
+        let next = match (ia.peek(), ib.peek()) {
+            (Some(x), Some(y)) => match x.0.cmp(&y.0) {
+                std::cmp::Ordering::Less => ia.next(),
+                std::cmp::Ordering::Greater => ib.next(),
+                std::cmp::Ordering::Equal => {
+                    let (k, mut t) = ia.next().unwrap_or_default();
+                    let (_, v) = ib.next().unwrap_or_default();
+                    add_samples(&mut t, v);
+                    Some((k, t))
+                }
+            },
+            (Some(_), None) => ia.next(),
+            (None, Some(_)) => ib.next(),
+            (None, None) => break,
+        };
+        out.extend(next);
+    }
+    // sorted, distinct keys: built in one pass
+    out.into_iter().collect()
 }
 
 fn opt_min(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -1670,6 +1716,73 @@ pub fn request_hash(r: &gatelog_parsers::Request<'_>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `merge_samples` against the definition (a key of both: `a`'s samples then `b`'s, up
+    /// to the cap), on each of its paths: before and inside `a` (key by key, or one pass),
+    /// after `a` (appended, or inserted when few).
+    #[test]
+    fn samples_merge_as_defined_on_every_path() {
+        type M = BTreeMap<SampleKey, Vec<Sample>>;
+        let smp = |t: i64, line: u64| Sample {
+            utc_us: t,
+            file: 0,
+            line,
+            text: Box::from(&b"x"[..]),
+        };
+        let map = |keys: &[(i64, u16, u64)]| -> M {
+            let mut m = M::new();
+            for &(b, k, line) in keys {
+                m.entry((b, k)).or_default().push(smp(b, line));
+            }
+            m
+        };
+        let want = |a: &M, b: &M| -> Vec<(SampleKey, Vec<u64>)> {
+            let mut w: BTreeMap<SampleKey, Vec<u64>> = BTreeMap::new();
+            for (k, v) in a.iter().chain(b.iter()) {
+                let e = w.entry(*k).or_default();
+                for s in v {
+                    if e.len() < SAMPLES_PER_KEY {
+                        e.push(s.line);
+                    }
+                }
+            }
+            w.into_iter().collect()
+        };
+        let got = |m: &M| -> Vec<(SampleKey, Vec<u64>)> {
+            m.iter()
+                .map(|(k, v)| (*k, v.iter().map(|s| s.line).collect()))
+                .collect()
+        };
+        let big: Vec<(i64, u16, u64)> = (0..100).map(|i| (i * 10, 1, i as u64)).collect();
+        type Keys = Vec<(i64, u16, u64)>;
+        let cases: Vec<(Keys, Keys)> = vec![
+            // empty sides
+            (vec![], big.clone()),
+            (big.clone(), vec![]),
+            // after `a`: few (inserted) and many (appended), sharing `a`'s last key
+            (
+                big.clone(),
+                vec![(990, 1, 500), (2000, 1, 501), (2000, 2, 502)],
+            ),
+            (vec![(0, 1, 1)], big.clone()),
+            // inside `a`: few (key by key), many (one pass), with shared keys and the cap
+            (
+                big.clone(),
+                vec![(10, 1, 600), (10, 1, 601), (15, 3, 602), (-5, 1, 603)],
+            ),
+            (
+                vec![(10, 1, 1), (10, 1, 2), (20, 1, 3), (30, 2, 4)],
+                (0..50).map(|i| (i, 1, 700 + i as u64)).collect(),
+            ),
+        ];
+        for (a, b) in cases {
+            let (ma, mb) = (map(&a), map(&b));
+            let w = want(&ma, &mb);
+            let mut m = ma;
+            merge_samples(&mut m, mb);
+            assert_eq!(got(&m), w, "{a:?} + {b:?}");
+        }
+    }
 
     /// Evidence samples: the first two lines of each (second, key), whatever the order the
     /// keys come in (the cache of full keys skips the map only for keys that are full).

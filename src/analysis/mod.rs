@@ -243,9 +243,9 @@ pub fn report_of(
     };
 
     // joins (whole run), and the event rows of each kind (`CauseCtx::rows`)
-    let ((rows, join), by_kind) = rayon::join(
+    let ((rows, join), (by_kind, samples)) = rayon::join(
         || rayon::join(timeline_rows, || Joiner::new(acc)),
-        || RowsByKind::new(acc),
+        || (RowsByKind::new(acc), SamplesByKey::new(acc)),
     );
     let mut joins = Joins::default();
 
@@ -324,6 +324,7 @@ pub fn report_of(
                 name_of: &name_of,
                 up_name: &up_name,
                 by_kind: &by_kind,
+                samples: &samples,
                 error_logs: &error_logs,
             };
             let ij = join.incident(start_us - width * 1_000_000, end_us + width * 1_000_000);
@@ -775,43 +776,79 @@ const JOIN_SLACK_US: i64 = 2_000_000;
 
 impl<'a> Joiner<'a> {
     fn new(acc: &'a Acc) -> Self {
-        // error-log rows with a (client, request) key, sorted by (key, time, row): each
-        // key's candidates are one run, in time order (binary search, no hash map)
-        let mut by_key: Vec<(u64, u64, i64, u32)> = acc
-            .event_rows
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.client != 0 && e.request != 0)
-            .map(|(i, e)| (e.client, e.request, e.utc_us, i as u32))
-            .collect();
-        by_key.sort_unstable();
-        // request rows in (time, row) order
+        // error-log rows with a (client, request) key, grouped by key (a group number per
+        // key, then the rows counted into place by group), each group in (time, row) order
+        let mut group_of: hashbrown::HashMap<(u64, u64), u32> = hashbrown::HashMap::new();
+        let mut gid: Vec<u32> = vec![u32::MAX; acc.event_rows.len()];
+        let mut start: Vec<u32> = Vec::new();
+        for (i, e) in acc.event_rows.iter().enumerate() {
+            if e.client != 0 && e.request != 0 {
+                let next = start.len() as u32;
+                let g = *group_of.entry((e.client, e.request)).or_insert(next);
+                if g == next {
+                    start.push(0);
+                }
+                start[g as usize] += 1;
+                gid[i] = g;
+            }
+        }
+        // counts to starts (and the end of the last group)
+        let mut sum = 0u32;
+        for x in start.iter_mut() {
+            let n = *x;
+            *x = sum;
+            sum += n;
+        }
+        start.push(sum);
+        let mut fill = start.clone();
+        let mut cands: Vec<(i64, u32)> = vec![(0, 0); sum as usize];
+        for (i, &g) in gid.iter().enumerate() {
+            if g != u32::MAX {
+                let at = &mut fill[g as usize];
+                cands[*at as usize] = (acc.event_rows[i].utc_us, i as u32);
+                *at += 1;
+            }
+        }
+        for w in start.windows(2) {
+            let c = &mut cands[w[0] as usize..w[1] as usize];
+            if !c.is_sorted() {
+                c.sort_unstable();
+            }
+        }
+        drop(gid);
+        drop(fill);
+        // request rows in (time, row) order (a stable sort: the rows of a file come mostly
+        // in time order, runs it merges)
         let mut order: Vec<(i64, u32)> = acc
             .req_rows
             .iter()
             .enumerate()
             .map(|(i, r)| (r.utc_us, i as u32))
             .collect();
-        order.sort_unstable();
+        order.sort();
         let mut used = vec![false; acc.event_rows.len()];
         let mut explained_by = vec![None; acc.req_rows.len()];
         // (no error-log lines to explain anything with: nothing to do)
-        for &(_, i) in order.iter().filter(|_| !by_key.is_empty()) {
+        for &(_, i) in order.iter().filter(|_| !group_of.is_empty()) {
             let i = i as usize;
             let r = &acc.req_rows[i];
             if r.status < 500 || r.layer == Layer::Lb {
                 continue;
             }
+            let Some(&g) = group_of.get(&(r.client, r.request)) else {
+                continue;
+            };
             let dur = r.dur_us.unwrap_or(0) as i64;
             let lo = r.utc_us - dur - JOIN_SLACK_US;
             let hi = r.utc_us + JOIN_SLACK_US;
             // the key's candidates from `lo` on, in time order: the first unused one up to `hi`
-            let from = by_key.partition_point(|c| (c.0, c.1, c.2) < (r.client, r.request, lo));
-            for c in &by_key[from..] {
-                if c.0 != r.client || c.1 != r.request || c.2 > hi {
+            let c = &cands[start[g as usize] as usize..start[g as usize + 1] as usize];
+            let from = c.partition_point(|x| x.0 < lo);
+            for &(t, k) in &c[from..] {
+                if t > hi {
                     break;
                 }
-                let k = c.3 as usize;
+                let k = k as usize;
                 if !used[k] {
                     used[k] = true;
                     explained_by[i] = Some(k);
@@ -959,6 +996,8 @@ pub(crate) struct CauseCtx<'a> {
     pub(crate) up_name: &'a dyn Fn(u32) -> String,
     /// The accumulator's event rows by kind ([`CauseCtx::rows`]).
     pub(crate) by_kind: &'a RowsByKind,
+    /// The accumulator's evidence samples by key ([`CauseCtx::evidence`]).
+    pub(crate) samples: &'a SamplesByKey<'a>,
     /// The nginx error logs given ([`nginx_error_logs`]): a cause read from the access log
     /// alone says what their silence means.
     pub(crate) error_logs: &'a [ErrorLogGiven],
@@ -1017,6 +1056,24 @@ impl RowsByKind {
             }
         }
         RowsOf(lists)
+    }
+}
+
+/// An accumulator's evidence samples by key, each key's buckets in time order: a cause asks
+/// for the samples of a key or two in its window several times per incident, and scanning
+/// every key's samples of the window for each question cost more than the index.
+pub(crate) struct SamplesByKey<'a>(
+    hashbrown::HashMap<u16, Vec<(i64, &'a [crate::agg::acc::Sample])>>,
+);
+
+impl<'a> SamplesByKey<'a> {
+    pub(crate) fn new(acc: &'a Acc) -> Self {
+        let mut m: hashbrown::HashMap<u16, Vec<(i64, &'a [crate::agg::acc::Sample])>> =
+            hashbrown::HashMap::new();
+        for (&(bucket, key), v) in &acc.samples {
+            m.entry(key).or_default().push((bucket, v));
+        }
+        SamplesByKey(m)
     }
 }
 
@@ -1129,23 +1186,32 @@ impl CauseCtx<'_> {
         if to <= lo {
             return out;
         }
-        // one pass over the window's samples; the samples of `keys[0]` in time order come
-        // first, then those of `keys[1]`..., the first `max` in all (each key's own list
-        // needs no more than `max`)
-        let mut per: Vec<Vec<&crate::agg::acc::Sample>> = vec![Vec::new(); keys.len()];
-        for ((_, key), v) in self.acc.samples.range((lo, 0)..(to, 0)) {
-            for (i, _) in keys.iter().enumerate().filter(|(_, k)| **k == *key) {
+        // the samples of `keys[0]` in time order come first, then those of `keys[1]`..., the
+        // first `max` in all: each key's buckets from `lo` on, found by binary search
+        let mut per: Vec<&crate::agg::acc::Sample> = Vec::new();
+        for key in keys {
+            if per.len() >= max {
+                break;
+            }
+            let Some(list) = self.samples.0.get(key) else {
+                continue;
+            };
+            let first = list.partition_point(|x| x.0 < lo);
+            'key: for &(bucket, v) in &list[first..] {
+                if bucket >= to {
+                    break;
+                }
                 for s in v {
-                    if per[i].len() >= max {
-                        break;
+                    if per.len() >= max {
+                        break 'key;
                     }
                     if s.utc_us >= from && s.utc_us < to {
-                        per[i].push(s);
+                        per.push(s);
                     }
                 }
             }
         }
-        for s in per.into_iter().flatten().take(max) {
+        for s in per {
             out.push(Evidence {
                 path: (self.name_of)(s.file),
                 line: s.line,
@@ -1255,25 +1321,33 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
             && r.utc_us >= c.start_us
             && r.utc_us < c.end_us
     };
-    let mut keys5: Vec<u64> = Vec::new();
+    // (counted in a foldhash table: one probe per row, where a sort of the keys cost a
+    // dozen comparisons each; the networks are then sorted as before)
+    let mut per_net: hashbrown::HashMap<u64, u64> = hashbrown::HashMap::new();
     let mut rows5 = 0u64;
     for r in &c.acc.req_rows {
         if in_incident(r) {
             rows5 += 1;
             if r.net != 0 {
-                keys5.push(r.net);
+                *per_net.entry(r.net).or_insert(0) += 1;
             }
         }
     }
-    keys5.sort_unstable();
-    let mut nets: Vec<(u64, u64)> = Vec::new();
-    for k in keys5 {
-        match nets.last_mut() {
-            Some(x) if x.0 == k => x.1 += 1,
-            _ => nets.push((k, 1)),
-        }
+    let mut nets: Vec<(u64, u64)> = per_net.into_iter().collect();
+    let n_nets = linear_count(&sketch.cells[..crate::agg::acc::NET_CELLS])
+        .max(linear_count(&sketch.cells[crate::agg::acc::NET_CELLS..]))
+        .round()
+        .max(nets.len() as f64);
+    // More than `most` failing networks is no subset (below): only the first `most + 1` in
+    // (count desc, key) order can be listed, so only they are sorted (selected first, in
+    // linear time, when there are more).
+    let by_count = |a: &(u64, u64), b: &(u64, u64)| b.1.cmp(&a.1).then(a.0.cmp(&b.0));
+    let most = (SUBSET_MAX_SHARE * n_nets).floor().max(0.0) as usize;
+    if nets.len() > most + 1 {
+        nets.select_nth_unstable_by(most + 1, by_count);
+        nets.truncate(most + 1);
     }
-    nets.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    nets.sort_unstable_by(by_count);
     let mut failing: Vec<(u64, u64)> = Vec::new();
     let mut err_f = 0u64;
     for &(k, n) in &nets {
@@ -1284,10 +1358,6 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         err_f += n;
     }
     let cover = share(err_f, rows5);
-    let n_nets = linear_count(&sketch.cells[..crate::agg::acc::NET_CELLS])
-        .max(linear_count(&sketch.cells[crate::agg::acc::NET_CELLS..]))
-        .round()
-        .max(nets.len() as f64);
     if failing.is_empty()
         || err_f < 5
         || cover < SUBSET_COVER
@@ -1325,7 +1395,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         conf *= 0.85;
     }
     // how each listed network is shown: the address of its first kept 5xx row
-    let mut shown: HashMap<u64, Option<u64>> =
+    let mut shown: hashbrown::HashMap<u64, Option<u64>> =
         with_req.iter().take(5).map(|x| (x.0, None)).collect();
     for r in c.acc.req_rows.iter().filter(|r| in_incident(r)) {
         if let Some(v @ None) = shown.get_mut(&r.net) {
@@ -1360,8 +1430,8 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         LAYERS[l].id()
     );
     // example lines: kept 5xx samples that came from the failing networks
-    let keys: std::collections::HashSet<u64> = failing.iter().map(|x| x.0).collect();
-    let lines: std::collections::HashSet<(u32, u64)> = c
+    let keys: hashbrown::HashSet<u64> = failing.iter().map(|x| x.0).collect();
+    let lines: hashbrown::HashSet<(u32, u64)> = c
         .acc
         .req_rows
         .iter()
@@ -1374,7 +1444,7 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
         .map(|r| (r.file, r.line))
         .collect();
     let mut ev = Vec::new();
-    let mut shown_lines: std::collections::HashSet<(u32, u64)> = std::collections::HashSet::new();
+    let mut shown_lines: hashbrown::HashSet<(u32, u64)> = hashbrown::HashSet::new();
     // 5xx samples of any layer (rows of other layers are filtered out by file:line), and the
     // LB's own
     let lo = crate::agg::acc::layer_sample_key(Layer::Lb, 500);
@@ -1532,8 +1602,11 @@ fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
     if traces.is_empty() {
         return None;
     }
-    let mut scripts: HashMap<&[u8], u64> = HashMap::new();
-    let mut frames: HashMap<String, u64> = HashMap::new();
+    let mut scripts: hashbrown::HashMap<&[u8], u64> = hashbrown::HashMap::new();
+    // the frames a trace is named by (its innermost; the application function, the builtin it
+    // waits in and where), counted as bytes and shown once each
+    type FrameKey<'k> = (u8, &'k [u8], &'k [u8], &'k [u8]);
+    let mut raw: hashbrown::HashMap<FrameKey<'_>, u64> = hashbrown::HashMap::new();
     for t in &traces {
         *scripts.entry(&t.detail).or_insert(0) += 1;
         // innermost first: the builtins it waits in, then the application function
@@ -1544,18 +1617,27 @@ fn saturation(acc: &Acc, from: i64, to: i64) -> Option<Saturation> {
             .collect();
         if let Some(&(func, _)) = fr.first() {
             let app = fr.iter().position(|(f, _)| !php_builtin(f));
-            let key = match app {
-                Some(0) => format!("{} at {}", display_bytes(func), display_bytes(fr[0].1)),
-                Some(k) => format!(
-                    "{} waiting in {} at {}",
-                    display_bytes(fr[k].0),
-                    display_bytes(fr[k - 1].0),
-                    display_bytes(fr[k - 1].1)
-                ),
-                None => display_bytes(func),
+            let key: FrameKey<'_> = match app {
+                Some(0) => (0, func, fr[0].1, b""),
+                Some(k) => (1, fr[k].0, fr[k - 1].0, fr[k - 1].1),
+                None => (2, func, b"", b""),
             };
-            *frames.entry(key).or_insert(0) += 1;
+            *raw.entry(key).or_insert(0) += 1;
         }
+    }
+    let mut frames: HashMap<String, u64> = HashMap::new();
+    for ((how, a, b, c), n) in raw {
+        let key = match how {
+            0 => format!("{} at {}", display_bytes(a), display_bytes(b)),
+            1 => format!(
+                "{} waiting in {} at {}",
+                display_bytes(a),
+                display_bytes(b),
+                display_bytes(c)
+            ),
+            _ => display_bytes(a),
+        };
+        *frames.entry(key).or_insert(0) += n;
     }
     let top_script = scripts
         .iter()
@@ -1743,6 +1825,32 @@ pub fn ladder_step_at_most(width_s: i64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rows of several kinds come merged in row order, each once, whatever the order
+    /// (or repetition) of the kinds asked for.
+    #[test]
+    fn rows_of_kinds_merge_in_row_order() {
+        use EventKind::*;
+        let by = RowsByKind({
+            let mut v: Vec<Vec<u32>> = vec![Vec::new(); EventKind::ALL.len()];
+            v[ConnectRefused.index()] = vec![0, 3, 4, 9];
+            v[ConnectNoSocket.index()] = vec![1, 2, 10];
+            v[FpmMaxChildren.index()] = vec![5];
+            v
+        });
+        let of = |k: &[EventKind]| by.of(k).collect::<Vec<u32>>();
+        assert_eq!(of(&[ConnectRefused]), vec![0, 3, 4, 9]);
+        assert_eq!(
+            of(&[ConnectNoSocket, ConnectRefused, ConnectNoSocket]),
+            vec![0, 1, 2, 3, 4, 9, 10]
+        );
+        assert_eq!(
+            of(&[FpmMaxChildren, ConnectRefused, ConnectNoSocket]),
+            vec![0, 1, 2, 3, 4, 5, 9, 10]
+        );
+        assert_eq!(of(&[FpmSeemsBusy]), Vec::<u32>::new());
+        assert_eq!(of(&[]), Vec::<u32>::new());
+    }
 
     /// Timelines that coarsen as they go (`Timeline::auto`, `analyze` without `--bucket`)
     /// give the report exactly the rows of one that keeps fine buckets to the end, whether

@@ -334,6 +334,12 @@ mod tests {
     fn control_bytes_are_escaped() {
         assert_eq!(display_bytes(b"GET /\x1b[2J x"), "GET /\\x1b[2J x");
         assert_eq!(display_bytes(b"a\xffb"), "a\u{fffd}b");
+        // printable ASCII as itself, its neighbours escaped (the fast path's edges)
+        assert_eq!(display_bytes(b" ~az09/"), " ~az09/");
+        assert_eq!(display_bytes(b"a\x7fb\x1f"), "a\\x7fb\\x1f");
+        assert_eq!(display_bytes(b"t\tn\n"), "t\\tn\\n");
+        assert_eq!(display_bytes("\u{85}é".as_bytes()), "\\x85é");
+        assert_eq!(display_bytes(b""), "");
         assert_eq!(display_bytes("\u{9b}".as_bytes()), "\\x9b");
     }
 

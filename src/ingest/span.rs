@@ -163,11 +163,45 @@ fn input_time(
         FULL_SPAN
     } else {
         let (blocks, two_sided) = if is_stdin {
-            (vec![stdin_head.unwrap_or(&[]).to_vec()], false)
+            (Vec::new(), false)
         } else {
             sample(inp).unwrap_or_default()
         };
-        let mut ts = instants(parsers, &blocks, tz);
+        let lines: Vec<&[u8]> = if is_stdin {
+            vec![stdin_head.unwrap_or(&[])]
+        } else {
+            blocks.iter().map(|(b, r)| &b[r.clone()]).collect()
+        };
+        // Blocks of a large file are read in parallel, each part with parsers of its own, as
+        // the file's chunks are (line formats without a year to infer: nothing carries over
+        // from line to line but caches)
+        let parts = rayon::current_num_threads().min(lines.len());
+        let mut ts = if parts > 1
+            && year_hint.is_none()
+            && parsers
+                .iter()
+                .all(|p| p.framing() == gatelog_parsers::Framing::Line)
+        {
+            use rayon::prelude::*;
+            let build = || -> Vec<_> {
+                formats
+                    .iter()
+                    .filter_map(|f| gatelog_parsers::build(*f, &popts).ok())
+                    .collect()
+            };
+            let mut first = Some(parsers);
+            let chunks: Vec<(Option<_>, &[&[u8]])> = lines
+                .chunks(lines.len().div_ceil(parts))
+                .map(|c| (first.take(), c))
+                .collect();
+            chunks
+                .into_par_iter()
+                .map(|(ps, c)| instants(ps.unwrap_or_else(build), c, tz))
+                .flatten_iter()
+                .collect()
+        } else {
+            instants(parsers, &lines, tz)
+        };
         core_span(&mut ts, two_sided, now_us())
     };
     InputTime { year_hint, span }
@@ -193,9 +227,11 @@ fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
-/// Complete lines sampled from an input, and whether they cover it from end to end (else
-/// they are its head).
-fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
+/// Complete lines sampled from an input (blocks read, and the range of their complete lines:
+/// not copied again), and whether they cover it from end to end (else they are its head).
+type Blocks = Vec<(Vec<u8>, std::ops::Range<usize>)>;
+
+fn sample(inp: &Input) -> std::io::Result<(Blocks, bool)> {
     use std::io::{Seek, SeekFrom};
     let Source::File(p) = &inp.source else {
         return Ok((Vec::new(), false));
@@ -203,7 +239,12 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
     if inp.compression != crate::read::input::Compression::None || inp.size <= BLOCKS * BLOCK_BYTES
     {
         let mut r = input::open(inp)?;
-        let mut b = Vec::new();
+        // (the whole file, when it is not compressed: read without growing the buffer)
+        let mut b = if inp.compression == crate::read::input::Compression::None {
+            Vec::with_capacity(inp.size.min(COMPRESSED_SAMPLE) as usize + 1)
+        } else {
+            Vec::new()
+        };
         (&mut r).take(COMPRESSED_SAMPLE).read_to_end(&mut b)?;
         let complete = (b.len() as u64) < COMPRESSED_SAMPLE || {
             let mut one = [0u8; 1];
@@ -213,7 +254,8 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
             let end = memchr::memrchr(b'\n', &b).map_or(0, |i| i + 1);
             b.truncate(end);
         }
-        return Ok((vec![b], complete));
+        let all = 0..b.len();
+        return Ok((vec![(b, all)], complete));
     }
     let mut f = std::fs::File::open(p)?;
     let mut out = Vec::new();
@@ -233,7 +275,7 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
             memchr::memrchr(b'\n', &b).map_or(0, |i| i + 1)
         };
         if start < end {
-            out.push(b[start..end].to_vec());
+            out.push((b, start..end));
         }
     }
     Ok((out, true))
@@ -243,7 +285,7 @@ fn sample(inp: &Input) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
 /// A line is read by the first of `ps` that reads it with a time.
 fn instants(
     mut ps: Vec<Box<dyn gatelog_parsers::LineParser>>,
-    blocks: &[Vec<u8>],
+    blocks: &[&[u8]],
     tz: &crate::ingest::tz::TzChoice,
 ) -> Vec<i64> {
     use gatelog_parsers::Record;
