@@ -318,8 +318,8 @@ fn lib_rs_reexports_no_flat_paths() {
 }
 
 /// Values are typed at the edge (`src/cli/`): the flags below reach `cmd/` as `TimeBound`,
-/// `BucketWidth`, `Duration`, `TzChoice`, `ColorChoice`, `Partition`, never as a `String` to
-/// parse later.
+/// `BucketWidth`, `Duration`, `TzChoice`, `ColorChoice`, `Partition`, `FormatChoice` and
+/// `Rule` (`--fail-on`, `--alert`), never as a `String` to parse later.
 #[test]
 fn typed_flags_reach_cmd_typed() {
     const TYPED: &[&str] = &[
@@ -331,6 +331,9 @@ fn typed_flags_reach_cmd_typed() {
         "window",
         "color",
         "partition",
+        "format",
+        "fail_on",
+        "alert",
     ];
     let cli =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli/mod.rs")).unwrap();
@@ -353,4 +356,22 @@ fn typed_flags_reach_cmd_typed() {
         }
     }
     assert_eq!(seen.len(), TYPED.len(), "flags found: {seen:?}");
+}
+
+/// The rules' `for` window is the typed `Duration` of `src/units.rs`, read by the same
+/// grammar as `--bucket`: `analysis/rules.rs` parses no duration of its own.
+#[test]
+fn rules_for_windows_are_typed_durations() {
+    let rules =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/analysis/rules.rs"))
+            .unwrap();
+    let code = without_tests(&rules);
+    assert!(
+        code.contains("pub window: Option<Duration>"),
+        "Rule::window"
+    );
+    assert!(
+        !code.contains("parse_duration_s"),
+        "rules.rs parses durations itself"
+    );
 }
