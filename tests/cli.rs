@@ -730,7 +730,7 @@ fn rules_and_formats_are_refused_on_one_line_naming_the_position() {
     ]);
     assert!(
         err.starts_with(
-            "error: invalid value 'p99(reqest_time) > 2s' for '--fail-on <RULE>': \
+            "gatelog: error: invalid value 'p99(reqest_time) > 2s' for '--fail-on <RULE>': \
              expected request_time or upstream_time at 'reqest_time' (column 5); examples: "
         ),
         "{err}"
@@ -738,7 +738,7 @@ fn rules_and_formats_are_refused_on_one_line_naming_the_position() {
     let err = one_line(&["live", "-", "--alert", "p99(reqest_time) > 2s"]);
     assert!(
         err.starts_with(
-            "error: invalid value 'p99(reqest_time) > 2s' for '--alert <RULE>': \
+            "gatelog: error: invalid value 'p99(reqest_time) > 2s' for '--alert <RULE>': \
              expected request_time or upstream_time at 'reqest_time' (column 5); examples: "
         ),
         "{err}"
@@ -746,7 +746,7 @@ fn rules_and_formats_are_refused_on_one_line_naming_the_position() {
     let err = one_line(&["live", "-", "--alert", "count(504) > 9 for 61m"]);
     assert_eq!(
         err,
-        "error: invalid value 'count(504) > 9 for 61m' for '--alert <RULE>': \
+        "gatelog: error: invalid value 'count(504) > 9 for 61m' for '--alert <RULE>': \
          'for' is at most 1h in live mode"
     );
     let err = one_line(&["analyze", "--fail-on", "incidents >", "/nonexistent"]);
@@ -762,7 +762,7 @@ fn rules_and_formats_are_refused_on_one_line_naming_the_position() {
     ]);
     assert!(
         err.starts_with(
-            "error: invalid value 'logs/x.log=nginx-acces' for '--format <FMT|PATH=FMT>': \
+            "gatelog: error: invalid value 'logs/x.log=nginx-acces' for '--format <FMT|PATH=FMT>': \
              unknown format 'nginx-acces'; known formats: nginx-access, nginx-error, "
         ),
         "{err}"

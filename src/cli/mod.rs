@@ -196,8 +196,8 @@ pub struct DetectArgs {
 
 /// Print a usage error and give the exit status: 0 for `--help` and `--version`, else 1
 /// (SPEC: 2 is reserved for --strict). A value its parser refused (`--bucket 10x`, a
-/// `--fail-on` rule) is one line, `error: invalid value 'V' for '--FLAG <X>': why`, like
-/// every other gatelog error; other usage errors print as clap writes them.
+/// `--fail-on` rule) is one line like every other gatelog error, `gatelog: error: invalid
+/// value 'V' for '--FLAG <X>': why`; other usage errors print as clap writes them.
 pub fn usage_error(e: &clap::Error) -> i32 {
     if !e.use_stderr() {
         let _ = e.print();
@@ -206,7 +206,11 @@ pub fn usage_error(e: &clap::Error) -> i32 {
     if e.kind() == clap::error::ErrorKind::ValueValidation {
         let text = e.render().to_string();
         if let Some(line) = text.lines().find(|l| !l.trim().is_empty()) {
-            eprintln!("{}", line.trim_end());
+            let line = line.trim_end();
+            eprintln!(
+                "gatelog: error: {}",
+                line.strip_prefix("error: ").unwrap_or(line)
+            );
             return 1;
         }
     }
