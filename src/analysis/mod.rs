@@ -783,7 +783,8 @@ impl<'a> Joiner<'a> {
     fn new(acc: &'a Acc) -> Self {
         // error-log rows with a (client, request) key, grouped by key (a group number per
         // key, then the rows counted into place by group), each group in (time, row) order
-        let mut group_of: hashbrown::HashMap<(u64, u64), u32> = hashbrown::HashMap::new();
+        let mut group_of: hashbrown::HashMap<(u64, u64), u32> =
+            hashbrown::HashMap::with_capacity(acc.event_rows.len().min(1 << 16));
         let mut gid: Vec<u32> = vec![u32::MAX; acc.event_rows.len()];
         let mut start: Vec<u32> = Vec::new();
         for (i, e) in acc.event_rows.iter().enumerate() {
@@ -1067,16 +1068,18 @@ impl RowsByKind {
 /// An accumulator's evidence samples by key, each key's buckets in time order: a cause asks
 /// for the samples of a key or two in its window several times per incident, and scanning
 /// every key's samples of the window for each question cost more than the index.
-pub(crate) struct SamplesByKey<'a>(
-    hashbrown::HashMap<u16, Vec<(i64, &'a [crate::agg::acc::Sample])>>,
-);
+/// (Indexed by the key itself: keys are kinds and statuses, a few thousand at most.)
+pub(crate) struct SamplesByKey<'a>(Vec<Vec<(i64, &'a [crate::agg::acc::Sample])>>);
 
 impl<'a> SamplesByKey<'a> {
     pub(crate) fn new(acc: &'a Acc) -> Self {
-        let mut m: hashbrown::HashMap<u16, Vec<(i64, &'a [crate::agg::acc::Sample])>> =
-            hashbrown::HashMap::new();
+        let mut m: Vec<Vec<(i64, &'a [crate::agg::acc::Sample])>> = Vec::new();
         for (&(bucket, key), v) in &acc.samples {
-            m.entry(key).or_default().push((bucket, v));
+            let k = key as usize;
+            if k >= m.len() {
+                m.resize_with(k + 1, Vec::new);
+            }
+            m[k].push((bucket, v));
         }
         SamplesByKey(m)
     }
@@ -1198,7 +1201,7 @@ impl CauseCtx<'_> {
             if per.len() >= max {
                 break;
             }
-            let Some(list) = self.samples.0.get(key) else {
+            let Some(list) = self.samples.0.get(*key as usize) else {
                 continue;
             };
             let first = list.partition_point(|x| x.0 < lo);
