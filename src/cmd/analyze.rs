@@ -31,7 +31,7 @@ pub struct Prepared {
 }
 
 pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
-    let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
+    let (force_all, force_path) = super::parse_formats(&a.fmt.format);
     let parser_opts = super::parser_options(&a.fmt)?;
     let tz = a.read.tz.clone();
     let now_us = chrono::Utc::now().timestamp_micros();
@@ -46,14 +46,7 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     if a.max_line_too_small() {
         return Err(UserError("--max-line must be at least 256 bytes".into()));
     }
-    if a.strict && a.fail_on.is_empty() {
-        // nothing more to check
-    }
-    let rules = a
-        .fail_on
-        .iter()
-        .map(|r| crate::analysis::rules::parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let rules = a.fail_on.clone();
     if a.state.is_some() && a.inputs.iter().any(|i| i == "-") {
         return Err(UserError(
             "--state reads files only: stdin cannot be resumed; name the log files instead".into(),
