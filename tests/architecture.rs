@@ -18,15 +18,11 @@ const ORDER: &[&str] = &["read", "ingest", "agg", "analysis", "sink", "cli", "cm
 
 /// (file under src/, module it names): upward edges not yet removed.
 const KNOWN: &[(&str, &str)] = &[
-    // Ingest folds into the accumulators and fills report notes.
+    // Ingest folds into the accumulators.
     ("ingest/dedup.rs", "acc"),
-    ("ingest/dedup.rs", "report"),
     ("ingest/pipeline.rs", "acc"),
     // The Parquet row hook's trait lives with the sink.
     ("ingest/pipeline.rs", "export"),
-    // Reading knows the demux plan and the pipeline's jobs.
-    ("read/seek.rs", "pipeline"),
-    ("read/seek.rs", "tz"),
 ];
 
 /// Module name -> layer, from the files: `src/<layer>/<name>.rs` and `src/<layer>/<name>/`.

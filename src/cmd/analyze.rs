@@ -182,7 +182,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         &with_inferred
     };
     let tz = TzChoice::for_run(p.opts.tz.as_ref(), offset_seen.as_ref());
-    let (jobs, state, prior) = match crate::read::seek::plan_run(
+    let (jobs, state, prior) = match crate::ingest::jobs::plan_run(
         &chosen,
         p.state.as_deref(),
         &p.opts,
@@ -239,7 +239,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         Err(_) => report_of(&mut acc),
     };
     if let Some(d) = &dedup {
-        d.annotate(&mut report, &acc);
+        report.mark_duplicates(d.duplicates(&acc));
     }
     // `for` windows of quantile rules merge the buckets' latency histograms
     report.rules = crate::analysis::rules::eval_all_with(&p.rules, &report, Some(&acc.timeline)).1;
