@@ -5,6 +5,7 @@ pub(crate) mod causes;
 pub mod report;
 pub mod rules;
 pub mod summary;
+pub mod totals;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -146,7 +147,7 @@ pub fn report_of(
             duplicate_of: None,
         });
     }
-    crate::agg::totals::count_once(&mut totals, acc);
+    crate::analysis::totals::count_once(&mut totals, acc);
     let sums = fold_buckets(&tl.buckets);
     for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
         if sums.requests_by_layer[i] > 0 {
@@ -371,7 +372,7 @@ pub fn report_of(
         ));
     }
 
-    let top = crate::agg::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
+    let top = crate::analysis::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
     let capacity = capacity(tl, &spans, &up_name);
 
     let mut report = Report {
@@ -465,9 +466,13 @@ fn fine_spans(
     if !prior.is_empty() || tl.buckets.is_empty() {
         return exact;
     }
-    let Some(times) =
-        crate::agg::fine::incidents(&acc.fine, tl.width_s(), rates, opts.min_incident_errors)
-    else {
+    let Some(times) = crate::agg::fine::incidents(
+        &acc.fine,
+        tl.width_s(),
+        rates,
+        opts.min_incident_errors,
+        find_incidents,
+    ) else {
         return exact;
     };
     spans.clear();
