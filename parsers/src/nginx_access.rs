@@ -802,7 +802,16 @@ impl Compiled {
         let [b'"', b' ', d0, d1, d2, b' ', ..] = *rest else {
             return None;
         };
-        req.status = parse_status(&[d0, d1, d2])?;
+        // `parse_status` of three bytes, inline
+        let (d0, d1, d2) = (
+            d0.wrapping_sub(b'0'),
+            d1.wrapping_sub(b'0'),
+            d2.wrapping_sub(b'0'),
+        );
+        if d0 > 9 || d1 > 9 || d2 > 9 {
+            return None;
+        }
+        req.status = d0 as u16 * 100 + d1 as u16 * 10 + d2 as u16;
         pos += 6;
         let rest = line.get(pos..)?;
         // digits, summed as they are counted (19 cannot overflow; more go to parse_u64)
@@ -869,7 +878,7 @@ impl Compiled {
             return None;
         }
         if !is_dash(v) && !v.is_empty() {
-            req.request_time_us = Some(parse_secs_us(v)?);
+            req.request_time_us = Some(crate::time::parse_secs_us_inline(v)?);
         }
         // uct="$upstream_connect_time" uht="$upstream_header_time" urt="..."
         let rest = rest.get(6..)?;
