@@ -73,6 +73,12 @@ impl std::fmt::Display for Duration {
 /// Lossy text of log bytes for reports: invalid UTF-8 replaced, control characters escaped
 /// (`\x1b`) so no log line can drive a terminal.
 pub fn display_bytes(b: &[u8]) -> String {
+    // printable ASCII (most log text) shows as itself
+    if b.iter().all(|&c| (0x20..0x7f).contains(&c)) {
+        if let Ok(s) = std::str::from_utf8(b) {
+            return s.to_owned();
+        }
+    }
     let s = String::from_utf8_lossy(b);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

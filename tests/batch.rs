@@ -533,7 +533,7 @@ fn seeking_gives_the_report_of_reading_from_the_top() {
 
     // the seeked window starts at a line start before the first line at --since, and no
     // line before it is at or after --since
-    let w = gatelog::read::seek::window(
+    let w = gatelog::ingest::jobs::window(
         &p,
         s.len() as u64,
         0,

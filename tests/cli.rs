@@ -640,6 +640,26 @@ fn typed_values_fail_at_the_edge_naming_flag_and_value() {
         (&["analyze", "--color", "sometimes"], "--color", "sometimes"),
         (&["live", "--interval", "1x"], "--interval", "1x"),
         (&["live", "--window", "16m"], "--window", "16m"),
+        (
+            &["analyze", "--format", "nginx-acces"],
+            "--format",
+            "nginx-acces",
+        ),
+        (
+            &["detect", "--format", "x.log=nope"],
+            "--format",
+            "x.log=nope",
+        ),
+        (
+            &["analyze", "--fail-on", "rate(5xx) > 5x for 5m"],
+            "--fail-on",
+            "rate(5xx) > 5x for 5m",
+        ),
+        (
+            &["live", "--alert", "rate(5xx) > 5% for 2h"],
+            "--alert",
+            "rate(5xx) > 5% for 2h",
+        ),
     ] {
         // the input does not exist: the value is refused before it is looked for
         let mut a = args.to_vec();
@@ -687,4 +707,87 @@ fn typed_values_fail_at_the_edge_naming_flag_and_value() {
     let bucket = |b: &str| json_of(&[log, "--bucket", b])["timeline"]["bucket_seconds"].clone();
     assert_eq!(bucket("90"), 90);
     assert_eq!(bucket("2m"), 120);
+}
+
+/// Issue 13: `--format`, `--fail-on` and `--alert` are typed by clap too; the refusal is one
+/// line naming the flag, the value and (for a rule) the token and its column, and the same
+/// grammar serves both rule flags.
+#[test]
+fn rules_and_formats_are_refused_on_one_line_naming_the_position() {
+    let one_line = |args: &[&str]| {
+        let out = gatelog(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    let err = one_line(&[
+        "analyze",
+        "--fail-on",
+        "p99(reqest_time) > 2s",
+        "/nonexistent",
+    ]);
+    assert!(
+        err.starts_with(
+            "gatelog: error: invalid value 'p99(reqest_time) > 2s' for '--fail-on <RULE>': \
+             expected request_time or upstream_time at 'reqest_time' (column 5); examples: "
+        ),
+        "{err}"
+    );
+    let err = one_line(&["live", "-", "--alert", "p99(reqest_time) > 2s"]);
+    assert!(
+        err.starts_with(
+            "gatelog: error: invalid value 'p99(reqest_time) > 2s' for '--alert <RULE>': \
+             expected request_time or upstream_time at 'reqest_time' (column 5); examples: "
+        ),
+        "{err}"
+    );
+    let err = one_line(&["live", "-", "--alert", "count(504) > 9 for 61m"]);
+    assert_eq!(
+        err,
+        "gatelog: error: invalid value 'count(504) > 9 for 61m' for '--alert <RULE>': \
+         'for' is at most 1h in live mode"
+    );
+    let err = one_line(&["analyze", "--fail-on", "incidents >", "/nonexistent"]);
+    assert!(
+        err.contains(": expected a threshold after the comparison at the end of the rule; "),
+        "{err}"
+    );
+    let err = one_line(&[
+        "analyze",
+        "--format",
+        "logs/x.log=nginx-acces",
+        "/nonexistent",
+    ]);
+    assert!(
+        err.starts_with(
+            "gatelog: error: invalid value 'logs/x.log=nginx-acces' for '--format <FMT|PATH=FMT>': \
+             unknown format 'nginx-acces'; known formats: nginx-access, nginx-error, "
+        ),
+        "{err}"
+    );
+    // an hour is allowed; the forced format reaches the run (PATH=FMT by the last '=')
+    let d = tmpdir();
+    let log = write(d.path(), "a=b.log", LINES.as_bytes());
+    let log = log.to_str().unwrap();
+    let forced = format!("{log}=nginx-access");
+    let out = gatelog(&["detect", log, "--format", &forced]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("nginx-access"), "{s}");
+    let out = gatelog(&[
+        "analyze",
+        "--json",
+        log,
+        "--fail-on",
+        "count(5xx) > 0 for 1h",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rules"][0]["rule"], "count(5xx) > 0 for 1h");
+    assert_eq!(
+        v["rules"][0]["held"], false,
+        "the logs span 2 s, less than the hour"
+    );
 }

@@ -178,12 +178,18 @@ pub fn upstream_list(b: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// The last entry of an upstream list (the server that gave the final answer). Addresses
 /// such as `unix:/run/php.sock` and `127.0.0.1:9000` contain `:` themselves, so this splits on
 /// `, ` and ` : ` (with their spaces) only. Searches backwards: usually one or two jumps.
-#[inline]
+#[inline(always)]
 pub fn upstream_last(b: &[u8]) -> &[u8] {
     if !contains2(b, b',', b' ') {
-        // one entry, nothing to split or trim (the usual case)
+        // one entry, nothing to split or trim (the usual case, inline at the caller)
         return b;
     }
+    upstream_last_of_list(b)
+}
+
+/// [`upstream_last`] of a list (or of an entry to trim).
+#[inline(never)]
+fn upstream_last_of_list(b: &[u8]) -> &[u8] {
     if b.len() <= 48 {
         // short (the usual single address or time): a plain backward scan
         let mut i = b.len();

@@ -411,6 +411,43 @@ struct Compiled {
     /// (8, or 7 when `$remote_user` is the literal `-`, as inferred formats write it), 0 when
     /// the format does not start that way.
     combined: usize,
+    /// After a `combined` prefix, the number of items of the NGINX blog's `key=` timing tail
+    /// (` rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time"
+    /// urt="$upstream_response_time"`, optionally followed by ` ua="$upstream_addr"
+    /// us="$upstream_status"`, ending the format) that [`Compiled::timing_tail`] reads by
+    /// straight-line code: 4, 6, or 0 when the format does not end that way.
+    tail: usize,
+}
+
+/// The `key=` timing tails [`Compiled::timing_tail`] reads: each item's variable, delimiter
+/// and following literal.
+const TIMING_TAIL: [(Var, Delim, &[u8]); 6] = [
+    (Var::RequestTime, Delim::Until, b" uct=\""),
+    (Var::UpConnect, Delim::Quoted, b"\" uht=\""),
+    (Var::UpHeader, Delim::Quoted, b"\" urt=\""),
+    (Var::UpResponse, Delim::Quoted, b"\" ua=\""),
+    (Var::UpAddr, Delim::Quoted, b"\" us=\""),
+    (Var::UpStatus, Delim::Quoted, b"\""),
+];
+
+/// Whether `items` (what follows a `combined` prefix) are exactly a `key=` timing tail: the
+/// number of items [`Compiled::timing_tail`] reads (4 or 6), or 0.
+fn timing_tail_items(items: &[Item]) -> usize {
+    let n = items.len();
+    if n != 4 && n != 6 {
+        return 0;
+    }
+    let ok = items.iter().enumerate().all(|(k, it)| {
+        let (v, d, l) = TIMING_TAIL[k];
+        // the 4-item tail ends with `urt="$upstream_response_time"`
+        let l: &[u8] = if n == 4 && k == 3 { b"\"" } else { l };
+        it.var == v && it.delim == d && &*it.lit.bytes == l && it.fused == (k != 0 && k != 4)
+    });
+    if ok {
+        n
+    } else {
+        0
+    }
 }
 
 /// Whether `items` start with the `combined` layout (the literal after
@@ -709,9 +746,15 @@ impl Compiled {
             });
         }
         let lead = Lit::new(lits.first().cloned().unwrap_or_default());
+        let combined = starts_combined(&lead, &items);
+        let tail = match combined {
+            0 => 0,
+            n => timing_tail_items(items.get(n..).unwrap_or_default()),
+        };
         Ok(Compiled {
             name: name.to_string(),
-            combined: starts_combined(&lead, &items),
+            combined,
+            tail,
             lead,
             items,
         })
@@ -759,7 +802,16 @@ impl Compiled {
         let [b'"', b' ', d0, d1, d2, b' ', ..] = *rest else {
             return None;
         };
-        req.status = parse_status(&[d0, d1, d2])?;
+        // `parse_status` of three bytes, inline
+        let (d0, d1, d2) = (
+            d0.wrapping_sub(b'0'),
+            d1.wrapping_sub(b'0'),
+            d2.wrapping_sub(b'0'),
+        );
+        if d0 > 9 || d1 > 9 || d2 > 9 {
+            return None;
+        }
+        req.status = d0 as u16 * 100 + d1 as u16 * 10 + d2 as u16;
         pos += 6;
         let rest = line.get(pos..)?;
         // digits, summed as they are counted (19 cannot overflow; more go to parse_u64)
@@ -808,6 +860,65 @@ impl Compiled {
         Some(pos + ua.lit.len())
     }
 
+    /// The `key=` timing tail (see [`Compiled::tail`]) from `pos` (just after
+    /// `$http_user_agent` and its literal) to the end of `line`, read by straight-line code:
+    /// `Some` when the whole rest of the line is the plain case, with `req` holding what the
+    /// item loop would have put there; `None` (a `\"` in the address, a bad byte in a list, a
+    /// missing literal, trailing bytes...) is not an error: the item loop then reads the tail
+    /// and says what is wrong.
+    #[inline(always)]
+    fn timing_tail<'a>(&self, line: &'a [u8], pos: usize, req: &mut Request<'a>) -> Option<()> {
+        // rt=$request_time: digits and dots up to ` uct="` (so that literal's first
+        // occurrence is where the run ends)
+        let rest = line.get(pos..)?;
+        let n = value_run(rest);
+        let v = rest.get(..n)?;
+        let rest = rest.get(n..)?;
+        if !rest.starts_with(b" uct=\"") {
+            return None;
+        }
+        if !is_dash(v) && !v.is_empty() {
+            req.request_time_us = Some(crate::time::parse_secs_us_inline(v)?);
+        }
+        // uct="$upstream_connect_time" uht="$upstream_header_time" urt="..."
+        let rest = rest.get(6..)?;
+        let n = scan_list(rest, true, b'"')?;
+        req.upstream_connect_time = dash_empty(rest.get(..n)?);
+        let rest = rest.get(n..)?;
+        if !rest.starts_with(b"\" uht=\"") {
+            return None;
+        }
+        let rest = rest.get(7..)?;
+        let n = scan_list(rest, true, b'"')?;
+        req.upstream_header_time = dash_empty(rest.get(..n)?);
+        let rest = rest.get(n..)?;
+        if !rest.starts_with(b"\" urt=\"") {
+            return None;
+        }
+        let rest = rest.get(7..)?;
+        let n = scan_list(rest, true, b'"')?;
+        req.upstream_response_time = dash_empty(rest.get(..n)?);
+        let rest = rest.get(n..)?;
+        if self.tail == 4 {
+            return (rest == b"\"").then_some(());
+        }
+        // ua="$upstream_addr" us="$upstream_status"
+        if !rest.starts_with(b"\" ua=\"") {
+            return None;
+        }
+        let rest = rest.get(6..)?;
+        let q = closing_quote(rest)?;
+        req.upstream_addr = dash_empty(rest.get(..q)?);
+        let rest = rest.get(q..)?;
+        if !rest.starts_with(b"\" us=\"") {
+            return None;
+        }
+        let rest = rest.get(6..)?;
+        let n = scan_list(rest, false, b'"')?;
+        req.upstream_status = dash_empty(rest.get(..n)?);
+        (rest.get(n..)? == b"\"").then_some(())
+    }
+
     fn parse<'a>(
         &self,
         line: &'a [u8],
@@ -831,6 +942,19 @@ impl Compiled {
             _ => self.combined_prefix(line, req, cache),
         };
         let (mut pos, items) = match fast {
+            Some(pos) if self.tail != 0 => {
+                if self.timing_tail(line, pos, req).is_some() {
+                    return Ok(());
+                }
+                // the item loop reads the tail again and says what is wrong with it
+                req.request_time_us = None;
+                req.upstream_connect_time = &[];
+                req.upstream_header_time = &[];
+                req.upstream_response_time = &[];
+                req.upstream_addr = &[];
+                req.upstream_status = &[];
+                (pos, self.items.get(self.combined..).unwrap_or_default())
+            }
             Some(pos) => (pos, self.items.get(self.combined..).unwrap_or_default()),
             None => {
                 if self.combined != 0 {
@@ -987,6 +1111,10 @@ fn set_fast(f: &mut Compiled, on: bool) {
     for it in &mut f.items {
         it.fused = on && fusable(it.var, it.delim, &it.lit.bytes);
     }
+    f.tail = match f.combined {
+        0 => 0,
+        n => timing_tail_items(f.items.get(n..).unwrap_or_default()),
+    };
 }
 
 /// One pass over an `$upstream_status` (`times == false`) or `$upstream_*_time` list that
@@ -1030,6 +1158,27 @@ fn scan_list(hay: &[u8], times: bool, end: u8) -> Option<usize> {
             return None;
         }
     }
+}
+
+/// The length of the run of digits, `.` and `-` at the start of `hay` (eight bytes at a
+/// time, as [`scan_list`]).
+#[inline(always)]
+fn value_run(hay: &[u8]) -> usize {
+    let mut j = 0;
+    while let Some(w) = crate::fields::word_at(hay, j) {
+        let bad = crate::fields::not_list_value(w, true);
+        if bad != 0 {
+            return j + (bad.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while let Some(&c) = hay.get(j) {
+        if !(c.is_ascii_digit() || c == b'-' || c == b'.') {
+            break;
+        }
+        j += 1;
+    }
+    j
 }
 
 #[inline]
@@ -1757,7 +1906,102 @@ mod tests {
             assert_eq!(r.upstream_addr, b"10.0.1.11:9000, 10.0.1.12:9000");
             assert_eq!(r.upstream_status, b"502, 502");
             assert_eq!(r.user_agent, b"Mozilla/5.0 (X11)");
+            assert_eq!(c_tail(&p), 6);
         }
+    }
+
+    fn c_tail(p: &NginxAccessMulti) -> usize {
+        p.formats.first().map_or(0, |f| f.tail)
+    }
+
+    /// The straight-line `key=` timing tail (issue 16) and where it hands over to the item
+    /// loop: each line is parsed with the fast paths and without, and must give the same
+    /// record (or the same error) both ways, with the values asserted here.
+    #[test]
+    fn key_timing_tail_and_its_fallbacks() {
+        let fmt = r#"$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" rt=$request_time uct="$upstream_connect_time" uht="$upstream_header_time" urt="$upstream_response_time" ua="$upstream_addr" us="$upstream_status""#;
+        // an escaped quote and raw non-UTF-8 bytes in the user agent
+        let head =
+            r#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET /x HTTP/2.0" 502 157 "-" "ua\x22 "#;
+        let both = |tail: &str| {
+            let line = [head.as_bytes(), b"\xff\xc3\" rt=", tail.as_bytes()].concat();
+            let mut fast = NginxAccessMulti::new(&[fmt.to_string()]).unwrap();
+            assert_eq!(c_tail(&fast), 6);
+            let mut slow = fast.clone();
+            slow.set_fast_prefix(false);
+            assert_eq!(c_tail(&slow), 0);
+            let a = fast.parse_request(&line).map(|r| format!("{r:?}"));
+            let b = slow.parse_request(&line).map(|r| format!("{r:?}"));
+            assert_eq!(a, b, "{tail}");
+            let mut fast = NginxAccessMulti::new(&[fmt.to_string()]).unwrap();
+            fast.parse_request(&line)
+                .map(|r| {
+                    (
+                        r.request_time_us,
+                        String::from_utf8_lossy(r.upstream_connect_time).into_owned(),
+                        String::from_utf8_lossy(r.upstream_addr).into_owned(),
+                        String::from_utf8_lossy(r.upstream_status).into_owned(),
+                    )
+                })
+                .map_err(|e| e.to_string())
+        };
+        let ok = |t: Option<u64>, c: &str, a: &str, s: &str| {
+            Ok((t, c.to_string(), a.to_string(), s.to_string()))
+        };
+        // the plain case
+        assert_eq!(
+            both(r#"6.862 uct="0.000" uht="-" urt="6.862" ua="10.0.1.13:9000" us="502""#),
+            ok(Some(6_862_000), "0.000", "10.0.1.13:9000", "502")
+        );
+        // `-` everywhere, IPv6 and unix-socket upstreams, both list separators
+        assert_eq!(
+            both(r#"- uct="-" uht="-" urt="-" ua="-" us="-""#),
+            ok(None, "", "", "")
+        );
+        assert_eq!(
+            both(
+                r#"0.002 uct="0.000, 0.001 : -" uht="-" urt="0.001, 0.001 : 0.000" ua="[2001:db8::1]:9000, 10.0.0.2:9000 : unix:/run/php.sock" us="502, 504 : 200""#
+            ),
+            ok(
+                Some(2000),
+                "0.000, 0.001 : -",
+                "[2001:db8::1]:9000, 10.0.0.2:9000 : unix:/run/php.sock",
+                "502, 504 : 200"
+            )
+        );
+        // an escaped quote in the address: the item loop reads it
+        assert_eq!(
+            both(r#"0.010 uct="0.000" uht="0.010" urt="0.010" ua="a\"b" us="200""#),
+            ok(Some(10_000), "0.000", r#"a\"b"#, "200")
+        );
+        // errors: the item loop's, at the same place
+        for bad in [
+            r#"1.2.x uct="0.000" uht="0.010" urt="0.010" ua="a" us="200""#,
+            r#"1.2.3 uct="0.000" uht="0.010" urt="0.010" ua="a" us="200""#,
+            r#"0.010 uct="0.0x0" uht="0.010" urt="0.010" ua="a" us="200""#,
+            r#"0.010 uct="0.000" uht="0.010" urt="0.010" ua="a" us="200"x"#,
+            r#"0.010 uct="0.000" uht="0.010" urt="0.010" ua="a" us="20 0""#,
+            r#"0.010 uct="0.000" uht="0.010" urt="0.010" ua="a" us=""#,
+            r#"0.010 uct="0.000" uht="0.010" urt="0.010""#,
+            r#"0.010 uct="0.000"  uht="0.010" urt="0.010" ua="a" us="200""#,
+        ] {
+            assert!(both(bad).is_err(), "{bad}");
+        }
+        // the built-in four-item tail (no `ua=`/`us=`)
+        let mut p = NginxAccessMulti::defaults();
+        let l = br#"10.1.2.3 - - [23/Nov/2026:10:00:00 +0000] "GET /x HTTP/2.0" 504 0 "-" "x" rt=60.001 uct="0.001" uht="-" urt="60.000""#;
+        let r = req(&mut p, l);
+        assert_eq!(p.current_format(), Some("upstream_time_sp"));
+        assert_eq!(
+            p.formats
+                .iter()
+                .find(|f| f.name == "upstream_time_sp")
+                .map(|f| f.tail),
+            Some(4)
+        );
+        assert_eq!(r.request_time_us, Some(60_001_000));
+        assert_eq!(r.upstream_response_time, b"60.000");
+        assert_eq!(r.upstream_header_time, b"");
     }
 
     #[test]

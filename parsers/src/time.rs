@@ -170,6 +170,11 @@ pub struct SecondCache {
     /// The last `+hhmm` zone seen and its offset (a log's zone rarely changes).
     zone: [u8; 5],
     zone_off: Option<i32>,
+    /// CLF: the date and hour (`23/Nov/2026:10`) of the last second parsed in full and the
+    /// instant of its `:00:00`, so that a new second of the same hour (a log of a few lines a
+    /// second changes second every few lines) costs two digit pairs, not a date.
+    clf_hour: [u8; 14],
+    clf_hour_secs: Option<i64>,
 }
 
 impl SecondCache {
@@ -247,13 +252,32 @@ impl SecondCache {
         let secs = match self.get(head) {
             Some(s) => s,
             None => {
-                let d = digits(b, 0, 2)?;
-                let mo = month_from_abbr(&b[3..6])?;
-                let y = digits(b, 7, 4)?;
-                if b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
-                    return None;
-                }
-                let s = ymd_secs(y, mo, d)? + hms(b, 12)?;
+                let s = match self.clf_hour_secs {
+                    // the same date and hour: what `hms` checks of the minutes and seconds
+                    Some(hour) if head.get(..14) == Some(&self.clf_hour[..]) => {
+                        let m = digits(b, 15, 2)?;
+                        let s = digits(b, 18, 2)?;
+                        if b[14] != b':' || b[17] != b':' || m > 59 || s > 60 {
+                            return None;
+                        }
+                        hour + (m * 60 + s) as i64
+                    }
+                    _ => {
+                        let d = digits(b, 0, 2)?;
+                        let mo = month_from_abbr(&b[3..6])?;
+                        let y = digits(b, 7, 4)?;
+                        if b[2] != b'/' || b[6] != b'/' || b[11] != b':' {
+                            return None;
+                        }
+                        let day = ymd_secs(y, mo, d)?;
+                        let s = day + hms(b, 12)?;
+                        // `hms` read the hour
+                        let h = digits(b, 12, 2)? as i64;
+                        self.clf_hour.copy_from_slice(&b[..14]);
+                        self.clf_hour_secs = Some(day + h * 3600);
+                        s
+                    }
+                };
                 self.put(head, s);
                 s
             }
@@ -379,6 +403,30 @@ pub fn parse_epoch(b: &[u8]) -> Option<Ts> {
         return None;
     }
     Some(Ts::new(s_us(secs, us), Some(0)))
+}
+
+/// [`parse_secs_us`] with its fast path (nginx's `D+.DDD`) inlined at the caller (the
+/// once-a-line `$request_time`); the other shapes go to [`parse_secs_us`].
+#[inline(always)]
+pub fn parse_secs_us_inline(b: &[u8]) -> Option<u64> {
+    let n = b.len();
+    if let (true, Some(b'.')) = ((5..=8).contains(&n), b.get(n.wrapping_sub(4))) {
+        let mut whole: u64 = 0;
+        for &c in b.get(..n - 4)? {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            whole = whole * 10 + d as u64;
+        }
+        let d = |i: usize| b.get(i).map_or(10, |c| c.wrapping_sub(b'0'));
+        let (d1, d2, d3) = (d(n - 3), d(n - 2), d(n - 1));
+        if d1 > 9 || d2 > 9 || d3 > 9 {
+            return None;
+        }
+        return Some(whole * 1_000_000 + (d1 as u64 * 100 + d2 as u64 * 10 + d3 as u64) * 1000);
+    }
+    parse_secs_us(b)
 }
 
 /// Parse a duration written in seconds with optional fraction (`0.123`, `12`) into
@@ -552,12 +600,42 @@ mod tests {
             b"23/Nov/2026:10:00:01 +0000]",
             b"24/Nov/2026:10:00:01 +0000]",
             b"24/Xyz/2026:10:00:01 +0000]",
+            // new seconds of a cached date and hour (and what that hour's cache must refuse)
+            b"24/Nov/2026:10:00:01 +0000]",
+            b"24/Nov/2026:10:59:60 +0000]",
+            b"24/Nov/2026:10:59:59 +0000]",
+            b"24/Nov/2026:10:07:09 +0000]",
+            b"24/Nov/2026:10:60:00 +0000]",
+            b"24/Nov/2026:10:00:61 +0000]",
+            b"24/Nov/2026:10:0x:00 +0000]",
+            b"24/Nov/2026:10:00:x0 +0000]",
+            b"24/Nov/2026:10-00:00 +0000]",
+            b"24/Nov/2026:10:00-00 +0000]",
+            b"24/Nov/2026:10:00:02.5 +0000]",
+            b"24/Nov/2026:11:00:02 +0000]",
+            b"24/Nov/2026:10:00:03 +0000]",
+            b"25/Nov/2026:10:00:03 +0000]",
+            b"31/Dec/2026:23:59:59 +0000]",
+            b"31/Dec/2026:23:00:00 +0000]",
+            b"01/Jan/2027:00:00:00 +0000]",
         ];
         let mut warm = SecondCache::new();
         for (i, b) in inputs.iter().enumerate() {
             let got = warm.clf(b);
             let want = SecondCache::new().clf(b);
             assert_eq!(got, want, "input {i}: {}", String::from_utf8_lossy(b));
+        }
+        // and the values themselves, from the hour's cache
+        let mut c = SecondCache::new();
+        let day = 20781 * 86400; // 24 Nov 2026
+        for (b, s) in [
+            (&b"24/Nov/2026:10:00:01 +0000"[..], 36001),
+            (b"24/Nov/2026:10:59:60 +0000", 36000 + 3600),
+            (b"24/Nov/2026:10:07:09 +0000", 36000 + 429),
+            (b"24/Nov/2026:11:00:00 +0000", 39600),
+        ] {
+            let (ts, _) = c.clf(b).unwrap();
+            assert_eq!(ts.wall_us, (day + s) * 1_000_000);
         }
     }
 
@@ -637,6 +715,32 @@ mod tests {
         assert_eq!(parse_secs_us(b"0.a00"), None);
         assert_eq!(parse_secs_us(b"x.000"), None);
         assert_eq!(parse_secs_us(b"1.0000001"), Some(1_000_000));
+        // the inlined fast path is the same function
+        for b in [
+            &b"0.004"[..],
+            b"-",
+            b"",
+            b"12",
+            b"60.001",
+            b"1234.567",
+            b"12345.678",
+            b"0.5",
+            b"0.a00",
+            b"x.000",
+            b"1.0000001",
+            b".000",
+            b"1.00x",
+            b"1-.000",
+            b"99999999999999999999.000",
+            b"\xff.000",
+        ] {
+            assert_eq!(
+                parse_secs_us_inline(b),
+                parse_secs_us(b),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
     }
     #[test]
     fn year_hints() {

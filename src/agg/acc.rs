@@ -879,6 +879,14 @@ fn req_row(
 ) -> ReqRow {
     let client = hash(r.client);
     let host = host_of(r.client);
+    // an IPv6 network's key is the network itself: parsed once for both
+    let origin = r.origin_client();
+    let net_ip = net_of(origin);
+    let net = if net_ip != 0 && net_ip & NET_V4 == 0 {
+        net_ip
+    } else {
+        net_key(origin)
+    };
     ReqRow {
         utc_us,
         dur_us,
@@ -901,13 +909,10 @@ fn req_row(
         } else {
             hash(host)
         },
-        net: net_key(r.origin_client()),
-        net_ip: net_of(r.origin_client()),
+        net,
+        net_ip,
         up_us,
-        up_status: std::str::from_utf8(fields::upstream_last(r.upstream_status))
-            .ok()
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0),
+        up_status: parse_u16(fields::upstream_last(r.upstream_status)).unwrap_or(0),
         up_none: (r.upstream_addr.is_empty() || r.upstream_addr == b"-") && dur_us.is_some(),
         up_connected: {
             let t = fields::upstream_last(r.upstream_connect_time);
@@ -916,6 +921,28 @@ fn req_row(
         bytes: r.bytes_sent,
         health_check: health_path(r.path),
     }
+}
+
+/// `u16`'s `FromStr` on bytes (no UTF-8 check: a byte that is not ASCII is not a digit):
+/// an optional `+`, then one or more digits, without overflow.
+#[inline]
+fn parse_u16(b: &[u8]) -> Option<u16> {
+    let d = match b {
+        [b'+', rest @ ..] => rest,
+        _ => b,
+    };
+    if d.is_empty() {
+        return None;
+    }
+    let mut v: u16 = 0;
+    for &c in d {
+        let x = c.wrapping_sub(b'0');
+        if x > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(x as u16)?;
+    }
+    Some(v)
 }
 
 /// A usual health-check path (a load balancer's check request), with or without a query.
@@ -1070,6 +1097,10 @@ pub struct Acc {
     /// Keys of `samples` known to be full (a full entry stays full), most recent first out.
     full_keys: [(i64, u16); 4],
     full_next: usize,
+    /// The event-kind keys (< 64) of `samples` known to be full in the bucket
+    /// `full_ev_bucket`, one bit per key (an error log's burst repeats a few kinds per second).
+    full_ev: u64,
+    full_ev_bucket: i64,
     pub files: BTreeMap<u32, FileStats>,
     /// Requests per status code (0..=999).
     pub status_counts: Box<[u64; 1000]>,
@@ -1110,11 +1141,14 @@ pub fn host_of(addr: &[u8]) -> &[u8] {
             None => rest,
         };
     }
-    let colons = addr.iter().filter(|&&c| c == b':').count();
-    match (colons, memchr::memrchr(b':', addr)) {
-        (1, Some(i)) => &addr[..i],
-        _ => addr,
+    // the last colon is searched for only when there is exactly one (an address without
+    // a port, the usual client, needs no search; an IPv6 address keeps its colons)
+    if addr.iter().filter(|&&c| c == b':').count() == 1 {
+        if let Some(i) = memchr::memrchr(b':', addr) {
+            return &addr[..i];
+        }
     }
+    addr
 }
 
 pub const OTHER_UPSTREAM: &[u8] = b"(other)";
@@ -1138,6 +1172,8 @@ impl Acc {
             samples: BTreeMap::new(),
             full_keys: [(i64::MIN, u16::MAX); 4], // u16::MAX is no sample key
             full_next: 0,
+            full_ev: 0,
+            full_ev_bucket: i64::MIN,
             files: BTreeMap::new(),
             status_counts: Box::new([0; 1000]),
             layer_status_counts: Box::new([[0; 1000]; 3]),
@@ -1205,10 +1241,18 @@ impl Acc {
     pub fn add_sample(&mut self, key: u16, utc_us: i64, file: u32, line: u64, text: &[u8]) {
         let w = self.timeline.base_width_s * 1_000_000;
         let b = utc_us.div_euclid(w) * w;
-        if self.full_keys.contains(&(b, key)) {
-            return; // an incident's errors repeat the last few keys: no map lookup for them
+        // an incident's errors repeat the last few keys: no map lookup for them
+        if key < 64 {
+            if self.full_ev_bucket == b && self.full_ev & (1u64 << key) != 0 {
+                return;
+            }
+        } else if self.full_keys.contains(&(b, key)) {
+            return;
         }
-        let v = self.samples.entry((b, key)).or_default();
+        let v = self
+            .samples
+            .entry((b, key))
+            .or_insert_with(|| Vec::with_capacity(SAMPLES_PER_KEY));
         if v.len() < SAMPLES_PER_KEY {
             v.push(Sample {
                 utc_us,
@@ -1218,8 +1262,16 @@ impl Acc {
             });
         }
         if v.len() >= SAMPLES_PER_KEY {
-            self.full_keys[self.full_next] = (b, key);
-            self.full_next = (self.full_next + 1) % self.full_keys.len();
+            if key < 64 {
+                if self.full_ev_bucket != b {
+                    self.full_ev_bucket = b;
+                    self.full_ev = 0;
+                }
+                self.full_ev |= 1u64 << key;
+            } else {
+                self.full_keys[self.full_next] = (b, key);
+                self.full_next = (self.full_next + 1) % self.full_keys.len();
+            }
         }
     }
 
@@ -1681,7 +1733,7 @@ mod tests {
         // six keys interleaved (more than the cache holds), three seconds, out of order
         for round in 0..5u64 {
             for sec in [2i64, 0, 1] {
-                for key in [1502u16, 1504, 1503, 3, 4, 1502, 2005] {
+                for key in [1502u16, 1504, 1503, 3, 4, 1502, 2005, 0, 63, 64] {
                     line += 1;
                     let t = sec * 1_000_000 + round as i64 * 1000;
                     a.add_sample(key, t, 0, line, b"x");
@@ -1783,6 +1835,64 @@ mod tests {
                 assert_eq!(rows(&a), rows(&whole), "gap {gap} n {n_b}");
                 assert_eq!(rows(&a).iter().sum::<u64>(), 1 + n_b as u64);
             }
+        }
+    }
+
+    /// `req_row` takes an IPv6 network's key from `net_of` (parsed once): the same key as
+    /// `net_key`'s, for every kind of client.
+    #[test]
+    fn req_row_network_key_is_net_key() {
+        for c in [
+            &b"192.168.1.77"[..],
+            b"192.168.1.255:443",
+            b"::ffff:192.168.1.9",
+            b"::ffff:c0a8:0109",
+            b"2001:db8:1:2::7",
+            b"[2001:db8:1:2::7]:443",
+            b"64:ff9b::1.2.3.4",
+            b"2a02:1389:7d16::751c",
+            b"::1",
+            b"-",
+            b"",
+            b"unix:",
+            b"example.com",
+            b"256.1.1.1",
+            b"1.2.3 .4",
+        ] {
+            let r = gatelog_parsers::Request {
+                client: c,
+                ..Default::default()
+            };
+            let row = req_row(0, None, 502, Layer::Proxy, 0, 1, &r, None, None, None);
+            assert_eq!(row.net, net_key(c), "{}", String::from_utf8_lossy(c));
+            assert_eq!(row.net_ip, net_of(c), "{}", String::from_utf8_lossy(c));
+        }
+    }
+
+    /// `parse_u16` is `str::parse::<u16>` on bytes.
+    #[test]
+    fn parse_u16_is_std_parse() {
+        for s in [
+            &b"502"[..],
+            b"0",
+            b"+200",
+            b"+",
+            b"-",
+            b"-1",
+            b"",
+            b"65535",
+            b"65536",
+            b"99999999999",
+            b"5 0",
+            b"502, 504",
+            b"\xff1",
+            b"00042",
+            b"++1",
+        ] {
+            let want = std::str::from_utf8(s)
+                .ok()
+                .and_then(|x| x.parse::<u16>().ok());
+            assert_eq!(parse_u16(s), want, "{:?}", String::from_utf8_lossy(s));
         }
     }
 

@@ -207,12 +207,15 @@ impl Fine {
 /// Incidents as [start, end) UTC µs, found on the cells at the finest width (10 s, 30 s or
 /// 60 s, at most [`crate::agg::acc::TARGET_ROWS`] buckets of data where it can) — `None` when
 /// that is no finer than the display width `display_s` (the display timeline's incidents
-/// stand). `rates`: a run with requests (else error events are the signal).
+/// stand). `rates`: a run with requests (else error events are the signal). `detect` finds
+/// the incidents' bucket spans in a signal (`analysis::find_incidents`: the detector lives
+/// with the analysis, this builds its signal).
 pub fn incidents(
     f: &Fine,
     display_s: i64,
     rates: bool,
     min_errors: u64,
+    detect: impl Fn(&[(u64, u64)], bool, u64) -> Vec<(usize, usize)>,
 ) -> Option<Vec<(i64, i64)>> {
     if f.cells.is_empty() {
         return None;
@@ -271,7 +274,7 @@ pub fn incidents(
         .collect();
     let w = wd * 1_000_000;
     let mut out = Vec::new();
-    for (s, e) in crate::analysis::find_incidents(&sig, rates, min_errors) {
+    for (s, e) in detect(&sig, rates, min_errors) {
         let bs = &cells[s..=e];
         if rates {
             if let Some(l) = (0..3).find(|&l| bs.iter().any(|c| c.requests[l] > 0)) {
@@ -328,10 +331,10 @@ mod tests {
             let bad = t >= inc && t < inc + 600;
             fill(&mut f, t, 1, bad as u32);
         }
-        let spans = incidents(&f, 1800, true, 5).unwrap();
+        let spans = incidents(&f, 1800, true, 5, crate::analysis::find_incidents).unwrap();
         assert_eq!(spans, vec![(inc * 1_000_000, (inc + 600) * 1_000_000)]);
         assert_eq!(
-            incidents(&f, 60, true, 5),
+            incidents(&f, 60, true, 5, crate::analysis::find_incidents),
             None,
             "no finer than the display"
         );

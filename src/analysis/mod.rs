@@ -5,6 +5,7 @@ pub(crate) mod causes;
 pub mod report;
 pub mod rules;
 pub mod summary;
+pub mod totals;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -78,12 +79,14 @@ pub fn report_of(
     let names: HashMap<u32, &str> = inputs.iter().map(|i| (i.id, i.name.as_str())).collect();
     let error_logs = nginx_error_logs(inputs);
     let name_of = |f: u32| names.get(&f).copied().unwrap_or("?").to_string();
-    let up_name = |id: u32| -> String {
-        acc.upstream_names
-            .get(id as usize)
-            .map(|n| display_bytes(n))
-            .unwrap_or_default()
-    };
+    // each upstream's display name once (rows, incidents and capacity ask for them per
+    // bucket)
+    let up_names: Vec<String> = acc
+        .upstream_names
+        .iter()
+        .map(|n| display_bytes(n))
+        .collect();
+    let up_name = |id: u32| -> String { up_names.get(id as usize).cloned().unwrap_or_default() };
 
     // inputs
     let mut input_reports = Vec::new();
@@ -144,7 +147,7 @@ pub fn report_of(
             duplicate_of: None,
         });
     }
-    crate::agg::totals::count_once(&mut totals, acc);
+    crate::analysis::totals::count_once(&mut totals, acc);
     let sums = fold_buckets(&tl.buckets);
     for (i, l) in [Layer::Lb, Layer::Proxy, Layer::App].iter().enumerate() {
         if sums.requests_by_layer[i] > 0 {
@@ -369,7 +372,7 @@ pub fn report_of(
         ));
     }
 
-    let top = crate::agg::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
+    let top = crate::analysis::totals::top(acc, totals.counted_layer.as_deref(), opts.top_n);
     let capacity = capacity(tl, &spans, &up_name);
 
     let mut report = Report {
@@ -463,9 +466,13 @@ fn fine_spans(
     if !prior.is_empty() || tl.buckets.is_empty() {
         return exact;
     }
-    let Some(times) =
-        crate::agg::fine::incidents(&acc.fine, tl.width_s(), rates, opts.min_incident_errors)
-    else {
+    let Some(times) = crate::agg::fine::incidents(
+        &acc.fine,
+        tl.width_s(),
+        rates,
+        opts.min_incident_errors,
+        find_incidents,
+    ) else {
         return exact;
     };
     spans.clear();
@@ -773,62 +780,77 @@ const JOIN_SLACK_US: i64 = 2_000_000;
 
 impl<'a> Joiner<'a> {
     fn new(acc: &'a Acc) -> Self {
-        let mut by_key: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
-        for (i, e) in acc.event_rows.iter().enumerate() {
-            if e.client != 0 && e.request != 0 {
-                by_key.entry((e.client, e.request)).or_default().push(i);
-            }
-        }
-        for v in by_key.values_mut() {
-            v.sort_by_key(|&i| (acc.event_rows[i].utc_us, i));
-        }
-        let mut order: Vec<usize> = (0..acc.req_rows.len()).collect();
-        order.sort_by_key(|&i| (acc.req_rows[i].utc_us, i));
+        // error-log rows with a (client, request) key, sorted by (key, time, row): each
+        // key's candidates are one run, in time order (binary search, no hash map)
+        let mut by_key: Vec<(u64, u64, i64, u32)> = acc
+            .event_rows
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.client != 0 && e.request != 0)
+            .map(|(i, e)| (e.client, e.request, e.utc_us, i as u32))
+            .collect();
+        by_key.sort_unstable();
+        // request rows in (time, row) order
+        let mut order: Vec<(i64, u32)> = acc
+            .req_rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.utc_us, i as u32))
+            .collect();
+        order.sort_unstable();
         let mut used = vec![false; acc.event_rows.len()];
         let mut explained_by = vec![None; acc.req_rows.len()];
-        for &i in &order {
-            if by_key.is_empty() {
-                break; // no error-log lines to explain anything with
-            }
+        // (no error-log lines to explain anything with: nothing to do)
+        for &(_, i) in order.iter().filter(|_| !by_key.is_empty()) {
+            let i = i as usize;
             let r = &acc.req_rows[i];
             if r.status < 500 || r.layer == Layer::Lb {
                 continue;
             }
-            let Some(cands) = by_key.get(&(r.client, r.request)) else {
-                continue;
-            };
             let dur = r.dur_us.unwrap_or(0) as i64;
             let lo = r.utc_us - dur - JOIN_SLACK_US;
             let hi = r.utc_us + JOIN_SLACK_US;
-            if let Some(&k) = cands.iter().find(|&&k| {
-                let t = acc.event_rows[k].utc_us;
-                !used[k] && t >= lo && t <= hi
-            }) {
-                used[k] = true;
-                explained_by[i] = Some(k);
+            // the key's candidates from `lo` on, in time order: the first unused one up to `hi`
+            let from = by_key.partition_point(|c| (c.0, c.1, c.2) < (r.client, r.request, lo));
+            for c in &by_key[from..] {
+                if c.0 != r.client || c.1 != r.request || c.2 > hi {
+                    break;
+                }
+                let k = c.3 as usize;
+                if !used[k] {
+                    used[k] = true;
+                    explained_by[i] = Some(k);
+                    break;
+                }
             }
         }
         // LB rows to backend rows: same trace id, else same request line within the LB
         // request's duration; each backend row used once.
-        let mut by_trace: HashMap<u64, Vec<usize>> = HashMap::new();
-        let mut by_request: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut by_trace: hashbrown::HashMap<u64, Vec<usize>> = hashbrown::HashMap::new();
+        let mut by_request: hashbrown::HashMap<u64, Vec<usize>> = hashbrown::HashMap::new();
         let lb_5xx = acc
             .req_rows
             .iter()
             .any(|r| r.layer == Layer::Lb && r.status >= 500);
-        for &i in &order {
-            let r = &acc.req_rows[i];
-            // (no LB 5xx, nothing to match: the usual nginx-only run skips the index)
-            if lb_5xx && r.layer != Layer::Lb {
-                if r.trace != 0 {
-                    by_trace.entry(r.trace).or_default().push(i);
+        let mut used_b = Vec::new();
+        let mut backend = Vec::new();
+        // (no LB 5xx, nothing to match: the usual nginx-only run skips the index)
+        if lb_5xx {
+            for &(_, i) in &order {
+                let i = i as usize;
+                let r = &acc.req_rows[i];
+                if r.layer != Layer::Lb {
+                    if r.trace != 0 {
+                        by_trace.entry(r.trace).or_default().push(i);
+                    }
+                    by_request.entry(r.request).or_default().push(i);
                 }
-                by_request.entry(r.request).or_default().push(i);
             }
+            used_b = vec![false; acc.req_rows.len()];
+            backend = vec![None; acc.req_rows.len()];
         }
-        let mut used_b = vec![false; acc.req_rows.len()];
-        let mut backend = vec![None; acc.req_rows.len()];
-        for &i in &order {
+        for &(_, i) in order.iter().filter(|_| lb_5xx) {
+            let i = i as usize;
             let r = &acc.req_rows[i];
             if r.layer != Layer::Lb || r.status < 500 {
                 continue;
@@ -865,22 +887,23 @@ impl<'a> Joiner<'a> {
 
     fn incident(&self, from: i64, to: i64) -> IncidentJoins {
         let mut j = IncidentJoins::default();
+        // counted by status and by kind index, named once at the end
+        let mut backend_status: BTreeMap<u16, u64> = BTreeMap::new();
+        let mut backend_error = [0u64; EventKind::COUNT];
         for (i, r) in self.acc.req_rows.iter().enumerate() {
             if r.status < 500 || r.utc_us < from || r.utc_us >= to {
                 continue;
             }
             if r.layer == Layer::Lb {
                 j.lb_5xx += 1;
-                if let Some(k) = self.backend[i] {
+                if let Some(k) = self.backend.get(i).copied().flatten() {
                     j.lb_matched += 1;
-                    *j.backend_status
-                        .entry(self.acc.req_rows[k].status.to_string())
+                    *backend_status
+                        .entry(self.acc.req_rows[k].status)
                         .or_insert(0) += 1;
                     // and on to the backend's error-log line, when one explains it
                     if let Some(e) = self.explained_by.get(k).copied().flatten() {
-                        *j.backend_error
-                            .entry(self.acc.event_rows[e].kind.id().to_string())
-                            .or_insert(0) += 1;
+                        backend_error[self.acc.event_rows[e].kind.index()] += 1;
                     }
                 }
             } else {
@@ -890,21 +913,35 @@ impl<'a> Joiner<'a> {
                 }
             }
         }
+        for (st, n) in backend_status {
+            *j.backend_status.entry(st.to_string()).or_insert(0) += n;
+        }
+        j.backend_error = kind_counts(&backend_error);
         j
     }
 
     fn by_kind(&self, from: i64, to: i64) -> BTreeMap<String, u64> {
-        let mut m = BTreeMap::new();
+        let mut n = [0u64; EventKind::COUNT];
         for (i, r) in self.acc.req_rows.iter().enumerate() {
             if r.utc_us >= from && r.utc_us < to {
                 if let Some(k) = self.explained_by[i] {
-                    *m.entry(self.acc.event_rows[k].kind.id().to_string())
-                        .or_insert(0) += 1;
+                    n[self.acc.event_rows[k].kind.index()] += 1;
                 }
             }
         }
-        m
+        kind_counts(&n)
     }
+}
+
+/// Counts by event kind index, by kind name (the kinds counted).
+fn kind_counts(n: &[u64; EventKind::COUNT]) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    for k in EventKind::ALL {
+        if let Some(&c) = n.get(k.index()).filter(|c| **c > 0) {
+            *m.entry(k.id().to_string()).or_insert(0) += c;
+        }
+    }
+    m
 }
 
 // ---------------------------------------------------------------------------------------
@@ -972,24 +1009,42 @@ impl RowsByKind {
         }
         RowsByKind(v)
     }
-    /// The indexes of the rows of `kinds`, in row order.
-    fn of(&self, kinds: &[EventKind]) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
-        let mut seen = 0usize;
-        for k in kinds {
-            if kinds[..seen].contains(k) {
-                seen += 1;
+    /// The indexes of the rows of `kinds`, in row order: each kind's list is in row order and
+    /// a row has one kind, so the lists are merged as they are read (no copy, no sort).
+    fn of(&self, kinds: &[EventKind]) -> RowsOf<'_> {
+        let mut lists: Vec<&[u32]> = Vec::with_capacity(kinds.len());
+        for (i, k) in kinds.iter().enumerate() {
+            if kinds[..i].contains(k) {
                 continue;
             }
-            seen += 1;
-            if let Some(l) = self.0.get(k.index()) {
-                out.extend_from_slice(l);
+            if let Some(l) = self.0.get(k.index()).filter(|l| !l.is_empty()) {
+                lists.push(l);
             }
         }
-        if kinds.len() > 1 {
-            out.sort_unstable();
+        RowsOf(lists)
+    }
+}
+
+/// The merged row indexes of [`RowsByKind::of`].
+struct RowsOf<'a>(Vec<&'a [u32]>);
+
+impl Iterator for RowsOf<'_> {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        let lists = &mut self.0;
+        let best = match lists.len() {
+            0 => return None,
+            1 => 0,
+            _ => (0..lists.len()).min_by_key(|&i| lists[i][0])?,
+        };
+        let l = &mut lists[best];
+        let x = l[0];
+        *l = &l[1..];
+        if l.is_empty() {
+            lists.swap_remove(best);
         }
-        out
+        Some(x)
     }
 }
 
@@ -1020,9 +1075,37 @@ impl CauseCtx<'_> {
         let rows = &self.acc.event_rows;
         self.by_kind
             .of(kinds)
-            .into_iter()
             .filter_map(move |i| rows.get(i as usize))
             .filter(move |r| r.utc_us >= from && r.utc_us < to)
+    }
+    /// The upstreams named by the event rows of `kinds` ([`CauseCtx::rows`]) as shown, sorted,
+    /// without duplicates or empty names, the first `max`: each distinct name is shown once
+    /// (an error log's rows name a handful of upstreams, row after row).
+    pub(crate) fn row_upstreams(
+        &self,
+        kinds: &[EventKind],
+        lookback_us: i64,
+        max: usize,
+    ) -> Vec<String> {
+        let mut seen: hashbrown::HashSet<&[u8]> = hashbrown::HashSet::new();
+        let mut last: Option<&std::sync::Arc<[u8]>> = None;
+        for r in self.rows(kinds, lookback_us) {
+            // rows of one accumulator share the Arc of a name: most rows repeat the last one
+            if last.is_some_and(|l| std::sync::Arc::ptr_eq(l, &r.upstream)) {
+                continue;
+            }
+            last = Some(&r.upstream);
+            seen.insert(&r.upstream[..]);
+        }
+        let mut v: Vec<String> = seen
+            .into_iter()
+            .map(display_bytes)
+            .filter(|s| !s.is_empty())
+            .collect();
+        v.sort();
+        v.dedup();
+        v.truncate(max);
+        v
     }
     pub(crate) fn status(&self, code: u16) -> u64 {
         let Some(k) = crate::agg::acc::status_slot(code) else {
@@ -1047,7 +1130,7 @@ impl CauseCtx<'_> {
         let mut out = Vec::new();
         // a sample's key holds the start of its bucket at the base width (`Acc::add_sample`):
         // no sample of a key at or after `to` is before `to`
-        let lo = from.div_euclid(1_000_000) * 1_000_000 - 86_400_000_000;
+        let lo = samples_from(self.acc, from);
         if to <= lo {
             return out;
         }
@@ -1096,6 +1179,16 @@ impl CauseCtx<'_> {
         }
         h.quantile(0.95)
     }
+}
+
+/// The first sample key (bucket start µs) that may hold samples at or after `from_us`: a
+/// sample's key is the start of its bucket at the base width (`Acc::add_sample`), so no key
+/// before the bucket of `from_us` does (never earlier than a day before `from_us`'s second,
+/// the bound used before, for any width).
+fn samples_from(acc: &Acc, from_us: i64) -> i64 {
+    let w = acc.timeline.base_width_s.max(1) * 1_000_000;
+    let day = from_us.div_euclid(1_000_000) * 1_000_000 - 86_400_000_000;
+    (from_us.div_euclid(w) * w).max(day)
 }
 
 pub(crate) fn cause(id: &str, conf: f64, summary: String, evidence: Vec<Evidence>) -> Cause {
@@ -1291,7 +1384,8 @@ fn client_subset(c: &CauseCtx<'_>) -> Option<Cause> {
     // LB's own
     let lo = crate::agg::acc::layer_sample_key(Layer::Lb, 500);
     let keys5 = |k: u16| (1500..1600).contains(&k) || (lo..lo + 100).contains(&k);
-    for ((bucket, key), v) in c.acc.samples.range((c.start_us - 86_400_000_000, 0)..) {
+    let from = samples_from(c.acc, c.start_us).max(c.start_us - 86_400_000_000);
+    for ((bucket, key), v) in c.acc.samples.range((from, 0)..) {
         if *bucket >= c.end_us {
             break;
         }

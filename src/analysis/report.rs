@@ -65,6 +65,22 @@ pub struct DuplicateOf {
     pub lines: u64,
 }
 
+impl Report {
+    /// Fill `inputs[].duplicate_of` from the dedup run: (input, inputs kept instead, its
+    /// lines skipped as duplicates).
+    pub fn mark_duplicates(&mut self, dups: Vec<(String, Vec<String>, u64)>) {
+        for (name, keepers, lines) in dups {
+            if let Some(i) = self.inputs.iter_mut().find(|i| i.path == name) {
+                i.duplicate_of = Some(DuplicateOf {
+                    path: keepers[0].clone(),
+                    paths: keepers,
+                    lines,
+                });
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct SkippedInput {
     pub path: String,

@@ -26,6 +26,7 @@
 use serde::Serialize;
 
 use crate::analysis::report::{rfc3339, Quantiles, Report};
+use crate::units::Duration;
 
 /// Cause ids (SPEC "Cause vocabulary").
 pub const CAUSES: [&str; 19] = [
@@ -122,7 +123,23 @@ pub struct Rule {
     /// Rates as fractions (5% = 0.05), latencies in seconds, counts as numbers, cause
     /// confidences in 0..1.
     pub threshold: f64,
-    pub for_s: Option<i64>,
+    /// The `for` window: the duration grammar of `--bucket` (`for 5m`).
+    pub window: Option<Duration>,
+}
+
+impl Rule {
+    /// The `for` window in seconds.
+    pub fn for_s(&self) -> Option<i64> {
+        self.window.map(Duration::secs)
+    }
+}
+
+/// `--fail-on` and `--alert` values: clap reads them with [`parse`] (`value_parser`).
+impl std::str::FromStr for Rule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Rule, String> {
+        parse(s)
+    }
 }
 
 /// What a rule found, for the `rules` key of the JSON report and the RULES section.
@@ -324,7 +341,7 @@ fn threshold<'a>(m: &Metric, i: &'a str) -> R<'a, f64> {
 }
 
 /// `rule := metric [cmp value] [for DURATION]`, all of the input.
-fn rule_p(i: &str) -> R<'_, (Metric, Cmp, f64, Option<i64>)> {
+fn rule_p(i: &str) -> R<'_, (Metric, Cmp, f64, Option<Duration>)> {
     let (i, (m, arg_at)) = metric(i)?;
     let (i, (c, t)) = match opt(cmp).parse(i)? {
         (i, Some(c)) => {
@@ -355,7 +372,7 @@ fn rule_p(i: &str) -> R<'_, (Metric, Cmp, f64, Option<i64>)> {
         }
         return fail(d_at, "expected a duration such as 30s, 5m or 1h");
     };
-    let Ok(s) = crate::units::parse_duration_s(d) else {
+    let Ok(s) = Duration::parse(d) else {
         return fail(d_at, "expected a duration such as 30s, 5m or 1h");
     };
     let (end, _) = ws(i)?;
@@ -374,7 +391,8 @@ fn rule_p(i: &str) -> R<'_, (Metric, Cmp, f64, Option<i64>)> {
 }
 
 /// A rule that does not parse: the message names the token and its column (in characters,
-/// from 1).
+/// from 1). The flag and the rule itself are named by clap, which quotes the value
+/// (`invalid value 'RULE' for '--fail-on <RULE>': ...`).
 fn bad(rule: &str, e: RuleErr<'_>) -> String {
     let rest = e.rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
     let why = if e.why.is_empty() {
@@ -384,14 +402,14 @@ fn bad(rule: &str, e: RuleErr<'_>) -> String {
     };
     if rest.is_empty() {
         return format!(
-            "--fail-on '{rule}': {why} at the end of the rule; examples: 'rate(5xx) > 5% for 5m', 'count(504) > 100', 'incidents > 0'"
+            "{why} at the end of the rule; examples: 'rate(5xx) > 5% for 5m', 'count(504) > 100', 'incidents > 0'"
         );
     }
     let at = rule.len() - rest.len();
     let col = rule[..at].chars().count() + 1;
     let tok = token_at(rest);
     format!(
-        "--fail-on '{rule}': {why} at '{tok}' (column {col}); examples: 'rate(5xx) > 5% for 5m', 'count(504) > 100', 'p99(request_time) > 2s for 10m', 'incidents > 0', 'cause(fpm_max_children)'"
+        "{why} at '{tok}' (column {col}); examples: 'rate(5xx) > 5% for 5m', 'count(504) > 100', 'p99(request_time) > 2s for 10m', 'incidents > 0', 'cause(fpm_max_children)'"
     )
 }
 
@@ -420,15 +438,15 @@ fn parse_seconds(t: &str) -> Option<f64> {
     (v.is_finite() && v >= 0.0).then_some(v * mult)
 }
 
-/// Parse one `--fail-on` value.
+/// Parse one `--fail-on` (or `--alert`) value.
 pub fn parse(rule: &str) -> Result<Rule, String> {
     match rule_p(rule) {
-        Ok((_, (metric, cmp, threshold, for_s))) => Ok(Rule {
+        Ok((_, (metric, cmp, threshold, window))) => Ok(Rule {
             text: rule.trim().to_string(),
             metric,
             cmp,
             threshold,
-            for_s,
+            window,
         }),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(bad(rule, e)),
         Err(nom::Err::Incomplete(_)) => Err(bad(
@@ -559,7 +577,7 @@ pub fn eval_with(rule: &Rule, r: &Report, hists: Option<&crate::agg::acc::Timeli
         }
         return res;
     }
-    let Some(for_s) = rule.for_s else {
+    let Some(for_s) = rule.for_s() else {
         let v = window_value(r, &rule.metric);
         res.value = v.map(round6);
         match v {
@@ -816,7 +834,7 @@ pub fn eval_latest(
     r: &Report,
     hists: Option<&crate::agg::acc::Timeline>,
 ) -> RuleResult {
-    let Some(for_s) = rule.for_s else {
+    let Some(for_s) = rule.for_s() else {
         return eval_with(rule, r, hists);
     };
     if matches!(rule.metric, Metric::Cause(_)) {
@@ -901,15 +919,15 @@ mod tests {
         assert_eq!(r.metric, Metric::Rate(Sel::Class(5)));
         assert_eq!(r.cmp, Cmp::Gt);
         assert!((r.threshold - 0.05).abs() < 1e-12);
-        assert_eq!(r.for_s, Some(300));
+        assert_eq!(r.for_s(), Some(300));
         let r = parse("count(504) > 100").unwrap();
         assert_eq!(r.metric, Metric::Count(Sel::Code(504)));
         assert_eq!(r.threshold, 100.0);
-        assert_eq!(r.for_s, None);
+        assert_eq!(r.for_s(), None);
         let r = parse("p99(request_time) > 2s for 10m").unwrap();
         assert_eq!(r.metric, Metric::Quantile(99, Field::RequestTime));
         assert_eq!(r.threshold, 2.0);
-        assert_eq!(r.for_s, Some(600));
+        assert_eq!(r.for_s(), Some(600));
         let r = parse("incidents > 0").unwrap();
         assert_eq!(r.metric, Metric::Incidents);
         let r = parse("cause(fpm_max_children)").unwrap();
@@ -1038,7 +1056,7 @@ mod tests {
         ];
         for (text, m, c, t, f) in cases {
             let r = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            assert_eq!((&r.metric, r.cmp, r.for_s), (&m, c, f), "{text}");
+            assert_eq!((&r.metric, r.cmp, r.for_s()), (&m, c, f), "{text}");
             assert!((r.threshold - t).abs() < 1e-12, "{text}: {}", r.threshold);
             assert_eq!(r.text, text.trim());
         }

@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 pub use crate::units::parse_duration_s;
 
 pub mod values;
-pub use values::{BucketWidth, ColorChoice, Duration, Partition, TimeBound, TzChoice};
+pub use values::{
+    BucketWidth, ColorChoice, Duration, FormatChoice, Partition, Rule, TimeBound, TzChoice,
+};
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -50,8 +52,8 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct FormatArgs {
     /// Force a format for every input (FMT) or for one (PATH=FMT); see `gatelog formats`
-    #[arg(long = "format", value_name = "FMT|PATH=FMT")]
-    pub format: Vec<String>,
+    #[arg(long = "format", value_name = "FMT|PATH=FMT", value_parser = FormatChoice::parse)]
+    pub format: Vec<FormatChoice>,
     /// Read every log_format directive from an nginx configuration (includes followed)
     #[arg(long, value_name = "FILE")]
     pub nginx_conf: Vec<PathBuf>,
@@ -121,8 +123,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
     /// Exit with status 3 when a rule holds, e.g. 'rate(5xx) > 5% for 5m', 'count(504) > 100'
-    #[arg(long, value_name = "RULE")]
-    pub fail_on: Vec<String>,
+    #[arg(long, value_name = "RULE", value_parser = crate::analysis::rules::parse)]
+    pub fail_on: Vec<Rule>,
     /// Exit with status 2 if any line could not be parsed
     #[arg(long)]
     pub strict: bool,
@@ -167,8 +169,8 @@ pub struct LiveArgs {
     #[arg(long)]
     pub from_start: bool,
     /// Print an alert line when a rule starts to hold and when it clears (the --fail-on grammar)
-    #[arg(long, value_name = "RULE")]
-    pub alert: Vec<String>,
+    #[arg(long, value_name = "RULE", value_parser = values::alert_rule)]
+    pub alert: Vec<Rule>,
     /// Run this command (with sh -c) on each alert; details are in GATELOG_ALERT_* variables
     #[arg(long, value_name = "CMD")]
     pub on_alert: Option<String>,
@@ -190,6 +192,30 @@ pub struct DetectArgs {
     pub inputs: Vec<String>,
     #[command(flatten)]
     pub fmt: FormatArgs,
+}
+
+/// Print a usage error and give the exit status: 0 for `--help` and `--version`, else 1
+/// (SPEC: 2 is reserved for --strict). A value its parser refused (`--bucket 10x`, a
+/// `--fail-on` rule) is one line like every other gatelog error, `gatelog: error: invalid
+/// value 'V' for '--FLAG <X>': why`; other usage errors print as clap writes them.
+pub fn usage_error(e: &clap::Error) -> i32 {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return 0;
+    }
+    if e.kind() == clap::error::ErrorKind::ValueValidation {
+        let text = e.render().to_string();
+        if let Some(line) = text.lines().find(|l| !l.trim().is_empty()) {
+            let line = line.trim_end();
+            eprintln!(
+                "gatelog: error: {}",
+                line.strip_prefix("error: ").unwrap_or(line)
+            );
+            return 1;
+        }
+    }
+    let _ = e.print();
+    1
 }
 
 /// Parse `--since/--until`: RFC 3339, a date-time without zone (UTC), or relative to now.

@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+use gatelog_parsers::Format;
+
+pub use crate::analysis::rules::Rule;
 pub use crate::ingest::tz::TzChoice;
 pub use crate::sink::export::Partition;
 pub use crate::units::Duration;
@@ -130,6 +133,42 @@ pub fn partition_key(s: &str) -> Result<Partition, String> {
     }
 }
 
+/// `live --alert`: a `--fail-on` rule whose `for` window is at most an hour (live keeps no
+/// more history).
+pub fn alert_rule(s: &str) -> Result<Rule, String> {
+    let r = crate::analysis::rules::parse(s)?;
+    if r.for_s().unwrap_or(0) > ALERT_FOR_MAX_S {
+        return Err("'for' is at most 1h in live mode".into());
+    }
+    Ok(r)
+}
+
+/// The longest `for` of a `live --alert` rule.
+pub const ALERT_FOR_MAX_S: i64 = 3600;
+
+/// One `--format` value: `FMT` for every input, or `PATH=FMT` for one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormatChoice {
+    /// The input it is forced on; `None` for every input.
+    pub path: Option<String>,
+    pub format: Format,
+}
+
+impl FormatChoice {
+    /// `FMT` or `PATH=FMT` (the last `=` splits: paths may hold one).
+    pub fn parse(s: &str) -> Result<FormatChoice, String> {
+        let (path, id) = match s.rsplit_once('=') {
+            Some((p, f)) => (Some(p.to_string()), f),
+            None => (None, s),
+        };
+        let format = Format::from_id(id).ok_or_else(|| {
+            let ids: Vec<&str> = Format::ALL.iter().map(|f| f.id()).collect();
+            format!("unknown format '{id}'; known formats: {}", ids.join(", "))
+        })?;
+        Ok(FormatChoice { path, format })
+    }
+}
+
 /// `--color`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -189,6 +228,36 @@ mod tests {
             "invalid --partition 'month': use date, host or date,host"
         );
         assert!(partition_key("").is_err());
+    }
+
+    #[test]
+    fn format_choices() {
+        let c = FormatChoice::parse("nginx-access").unwrap();
+        assert_eq!((c.path, c.format), (None, Format::NginxAccess));
+        let c = FormatChoice::parse("a=b.log=fpm-slow").unwrap();
+        assert_eq!(
+            (c.path.as_deref(), c.format),
+            (Some("a=b.log"), Format::FpmSlow)
+        );
+        let e = FormatChoice::parse("x.log=nginx-acces").unwrap_err();
+        assert!(
+            e.starts_with("unknown format 'nginx-acces'; known formats: nginx-access, "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn alert_rules_keep_at_most_an_hour() {
+        assert_eq!(
+            alert_rule("rate(5xx) > 5% for 1h").unwrap().for_s(),
+            Some(3600)
+        );
+        assert_eq!(
+            alert_rule("rate(5xx) > 5% for 61m").unwrap_err(),
+            "'for' is at most 1h in live mode"
+        );
+        let e = alert_rule("rate(5xx) > 5x").unwrap_err();
+        assert!(e.contains("at '5x' (column 13)"), "{e}");
     }
 
     #[test]

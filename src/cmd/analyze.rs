@@ -31,7 +31,7 @@ pub struct Prepared {
 }
 
 pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
-    let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
+    let (force_all, force_path) = super::parse_formats(&a.fmt.format);
     let parser_opts = super::parser_options(&a.fmt)?;
     let tz = a.read.tz.clone();
     let now_us = chrono::Utc::now().timestamp_micros();
@@ -46,14 +46,7 @@ pub fn prepare(a: &AnalyzeArgs) -> Result<Prepared, UserError> {
     if a.max_line_too_small() {
         return Err(UserError("--max-line must be at least 256 bytes".into()));
     }
-    if a.strict && a.fail_on.is_empty() {
-        // nothing more to check
-    }
-    let rules = a
-        .fail_on
-        .iter()
-        .map(|r| crate::analysis::rules::parse(r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let rules = a.fail_on.clone();
     if a.state.is_some() && a.inputs.iter().any(|i| i == "-") {
         return Err(UserError(
             "--state reads files only: stdin cannot be resumed; name the log files instead".into(),
@@ -189,7 +182,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         &with_inferred
     };
     let tz = TzChoice::for_run(p.opts.tz.as_ref(), offset_seen.as_ref());
-    let (jobs, state, prior) = match crate::read::seek::plan_run(
+    let (jobs, state, prior) = match crate::ingest::jobs::plan_run(
         &chosen,
         p.state.as_deref(),
         &p.opts,
@@ -246,7 +239,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         Err(_) => report_of(&mut acc),
     };
     if let Some(d) = &dedup {
-        d.annotate(&mut report, &acc);
+        report.mark_duplicates(d.duplicates(&acc));
     }
     // `for` windows of quantile rules merge the buckets' latency histograms
     report.rules = crate::analysis::rules::eval_all_with(&p.rules, &report, Some(&acc.timeline)).1;

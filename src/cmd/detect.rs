@@ -10,7 +10,7 @@ pub fn run(a: DetectArgs) -> Result<Exit, UserError> {
         parser_opts: super::parser_options(&a.fmt)?,
         ..Default::default()
     };
-    let (all, per) = super::parse_formats(&a.fmt.format)?;
+    let (all, per) = super::parse_formats(&a.fmt.format);
     let opts = RunOptions {
         force_all: all,
         force_path: per,

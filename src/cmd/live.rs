@@ -48,8 +48,6 @@ const SAMPLE_MIN_LINES: usize = 20;
 const SAMPLE_BYTES: usize = 64 * 1024;
 /// Shortest time between two reads triggered by change notifications.
 const READ_DEBOUNCE: Duration = Duration::from_millis(100);
-/// Longest alert `for` duration (the ring keeps this much history).
-const MAX_ALERT_FOR_S: i64 = 3600;
 
 enum Msg {
     /// Something changed in a watched directory.
@@ -998,7 +996,7 @@ pub fn metrics_addr(s: &str) -> Result<String, UserError> {
 }
 
 pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
-    let (force_all, force_path) = super::parse_formats(&a.fmt.format)?;
+    let (force_all, force_path) = super::parse_formats(&a.fmt.format);
     let parser_opts = super::parser_options(&a.fmt)?;
     let tz_forced = a.read.tz.clone();
     if a.fmt.max_line < 256 {
@@ -1008,16 +1006,9 @@ pub fn run(a: LiveArgs) -> Result<Exit, UserError> {
     let window_s = a.window.secs();
     let mut alerts = Vec::new();
     for r in &a.alert {
-        let rule =
-            alert_rules::parse(r).map_err(|e| UserError(e.replace("--fail-on", "--alert")))?;
-        if alert_rules::for_s(&rule).unwrap_or(0) > MAX_ALERT_FOR_S {
-            return Err(UserError(format!(
-                "--alert '{r}': 'for' is at most 1h in live mode"
-            )));
-        }
         alerts.push(Alert {
-            text: r.clone(),
-            rule,
+            text: r.text.clone(),
+            rule: alert_rules::Parsed(r.clone()),
             firing: false,
         });
     }
@@ -1827,14 +1818,12 @@ mod alert_rules {
     use crate::analysis::report::Report;
     use crate::analysis::rules;
 
-    pub struct Parsed(rules::Rule);
-
-    pub fn parse(s: &str) -> Result<Parsed, String> {
-        rules::parse(s).map(Parsed)
-    }
+    /// A rule as clap typed it (`--alert`, its `for` at most an hour: the ring keeps
+    /// that much history).
+    pub struct Parsed(pub rules::Rule);
 
     pub fn for_s(p: &Parsed) -> Option<i64> {
-        p.0.for_s
+        p.0.for_s()
     }
 
     pub fn is_cause(p: &Parsed) -> bool {

@@ -8,7 +8,7 @@ pub mod live;
 
 use std::io::{self, Write};
 
-use crate::cli::{Cli, Command, FormatArgs};
+use crate::cli::{Cli, Command, FormatArgs, FormatChoice};
 use crate::exit::{Exit, UserError};
 use gatelog_parsers::{Format, ParserOptions};
 
@@ -38,35 +38,24 @@ pub fn emit(s: &str) -> Result<(), UserError> {
     }
 }
 
-/// `--format` values: `FMT` for every input, or `PATH=FMT`.
-pub fn parse_formats(v: &[String]) -> Result<(Option<Format>, Vec<(String, Format)>), UserError> {
+/// `--format` values (typed by clap): the format for every input, and those for one path.
+pub fn parse_formats(v: &[FormatChoice]) -> (Option<Format>, Vec<(String, Format)>) {
     let mut all = None;
     let mut per = Vec::new();
-    for s in v {
-        let (path, id) = match s.rsplit_once('=') {
-            Some((p, f)) => (Some(p.to_string()), f),
-            None => (None, s.as_str()),
-        };
-        let f = Format::from_id(id).ok_or_else(|| {
-            let ids: Vec<&str> = Format::ALL.iter().map(|f| f.id()).collect();
-            UserError(format!(
-                "unknown format '{id}' in --format {s}; known formats: {}",
-                ids.join(", ")
-            ))
-        })?;
-        match path {
-            Some(p) => per.push((p, f)),
-            None => all = Some(f),
+    for c in v {
+        match &c.path {
+            Some(p) => per.push((p.clone(), c.format)),
+            None => all = Some(c.format),
         }
     }
-    Ok((all, per))
+    (all, per)
 }
 
 /// Parser options from `--log-format` and `--nginx-conf`.
 pub fn parser_options(a: &FormatArgs) -> Result<ParserOptions, UserError> {
     // A --log-format that does not compile is a usage error naming the problem (else every
     // input would only say "unknown format").
-    let (all, per) = parse_formats(&a.format)?;
+    let (all, per) = parse_formats(&a.format);
     let fpm = all == Some(Format::FpmAccess) || per.iter().any(|(_, f)| *f == Format::FpmAccess);
     for f in &a.log_format {
         let one = std::slice::from_ref(f);

@@ -400,22 +400,17 @@ impl Run {
         v
     }
 
-    /// Fill `inputs[].duplicate_of` from the counts of the run.
-    pub fn annotate(
-        &self,
-        report: &mut crate::analysis::report::Report,
-        acc: &crate::agg::acc::Acc,
-    ) {
-        for (f, name, keepers) in self.pairs() {
-            let lines = acc.files.get(&f).map_or(0, |s| s.duplicates);
-            if let Some(i) = report.inputs.iter_mut().find(|i| i.path == name) {
-                i.duplicate_of = Some(crate::analysis::report::DuplicateOf {
-                    path: keepers[0].clone(),
-                    paths: keepers.clone(),
-                    lines,
-                });
-            }
-        }
+    /// Each filtered input with what it duplicates: its name, the names of the inputs kept
+    /// instead and its lines skipped as duplicates (the counts of the run, in `acc`); the
+    /// report's `inputs[].duplicate_of` (`Report::mark_duplicates`).
+    pub fn duplicates(&self, acc: &crate::agg::acc::Acc) -> Vec<(String, Vec<String>, u64)> {
+        self.pairs()
+            .into_iter()
+            .map(|(f, name, keepers)| {
+                let lines = acc.files.get(&f).map_or(0, |s| s.duplicates);
+                (name, keepers, lines)
+            })
+            .collect()
     }
 }
 
@@ -549,15 +544,4 @@ pub fn first_pass(
     }
     run.seal();
     pre
-}
-
-/// The line the reports print under their inputs table for an input that duplicates another.
-pub fn describe(i: &crate::analysis::report::InputReport) -> Option<String> {
-    let d = i.duplicate_of.as_ref()?;
-    Some(format!(
-        "{}: {} lines skipped as duplicates: the same requests as {} (counted once, from the record with more fields)",
-        i.path,
-        d.lines,
-        d.paths.join(", ")
-    ))
 }

@@ -3,6 +3,7 @@
 
 pub mod dedup;
 pub mod demux;
+pub mod jobs;
 pub mod pipeline;
 pub mod span;
 pub mod split;

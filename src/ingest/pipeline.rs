@@ -271,22 +271,7 @@ pub fn forced_format(name: &str, opts: &RunOptions) -> Option<Format> {
     opts.force_all
 }
 
-/// A unit of parallel work: a whole input or a byte range of one.
-#[derive(Clone, Debug)]
-pub struct Job {
-    pub input: Input,
-    pub format: Format,
-    pub range: Option<(u64, u64)>,
-    /// Lines before this job's first byte (a resumed or seeked start, see `seek::plan`):
-    /// its line numbers start after them.
-    pub line_base: u64,
-    /// Decompressed bytes to discard before the first line (resuming a compressed file).
-    pub skip: u64,
-    /// Lines outside a seeked `--since/--until` window, counted as read and skipped, and
-    /// the bytes they hold.
-    pub skipped_lines: u64,
-    pub skipped_bytes: u64,
-}
+pub use crate::read::seek::Job;
 
 /// Files up to this size are read by one job (unless `chunk_bytes` is smaller): splitting costs
 /// a few milliseconds per chunk, and a file this small takes about that long to read.

@@ -250,7 +250,7 @@ fn instants(
     let mut tz = tz.resolver();
     let mut ts = Vec::new();
     for b in blocks {
-        for line in b.split(|&c| c == b'\n') {
+        for line in split_lines(b) {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             for p in ps.iter_mut() {
                 let before = ts.len();
@@ -283,6 +283,21 @@ fn instants(
         }
     }
     ts
+}
+
+/// The pieces of `b` between newlines, as `b.split(|&c| c == b'\n')` gives them (the last
+/// one, after the last newline, even when empty), found with `memchr`.
+fn split_lines(b: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', b)
+        .map(Some)
+        .chain(std::iter::once(None))
+        .map(move |end| {
+            let end = end.unwrap_or(b.len());
+            let line = &b[start..end];
+            start = end + 1;
+            line
+        })
 }
 
 /// The span (UTC µs, inclusive) of an input whose sampled instants are `ts`: from its dense
@@ -332,6 +347,22 @@ mod tests {
 
     const MIN: i64 = 60_000_000;
     const DAY: i64 = 86_400_000_000;
+
+    #[test]
+    fn lines_split_as_slice_split_does() {
+        for b in [
+            &b""[..],
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\nb",
+            b"\n\na\r\n\nbc\n",
+            b"x\xff\n\xfe",
+        ] {
+            let want: Vec<&[u8]> = b.split(|&c| c == b'\n').collect();
+            assert_eq!(split_lines(b).collect::<Vec<_>>(), want, "{b:?}");
+        }
+    }
 
     #[test]
     fn strays_far_from_the_core_are_outside() {

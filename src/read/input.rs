@@ -48,7 +48,7 @@ pub struct Input {
     pub size: u64,
     pub compression: Compression,
     /// Set after detection when the input is a container log or mixes formats.
-    pub demux: Option<std::sync::Arc<crate::ingest::demux::Plan>>,
+    pub demux: Option<std::sync::Arc<crate::read::plan::Plan>>,
 }
 
 /// An input that could not be used, with a message naming it and what to do.

@@ -3,6 +3,7 @@
 
 pub mod follow;
 pub mod input;
+pub mod plan;
 pub mod progress;
 pub mod run_ctx;
 pub mod seek;

@@ -110,7 +110,7 @@ pub fn render(r: &Report, color: bool) -> String {
             i.path, i.format, i.lines, i.parsed, rej, i.skipped
         );
     }
-    for line in r.inputs.iter().filter_map(crate::ingest::dedup::describe) {
+    for line in r.inputs.iter().filter_map(crate::sink::duplicate_note) {
         let _ = writeln!(o, "  {line}");
     }
     for s in &r.skipped_inputs {

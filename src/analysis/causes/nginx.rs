@@ -52,17 +52,7 @@ pub(super) fn refused(x: &Scene<'_, '_>, _: &[Cause]) -> Option<Cause> {
     if n.refused == 0 {
         return None;
     }
-    let ups: Vec<String> = {
-        let mut v: Vec<String> = c
-            .rows(&[ConnectRefused, ConnectNoSocket], 0)
-            .map(|r| display_bytes(&r.upstream))
-            .filter(|s| !s.is_empty())
-            .collect();
-        v.sort();
-        v.dedup();
-        v.truncate(3);
-        v
-    };
+    let ups: Vec<String> = c.row_upstreams(&[ConnectRefused, ConnectNoSocket], 0, 3);
     let (refused, s502) = (n.refused, n.s502);
     let conf = 0.55
         + 0.4

@@ -810,7 +810,7 @@ pub fn render(r: &Report) -> String {
         n(r.totals.skipped),
         n(r.totals.requests)
     );
-    for line in r.inputs.iter().filter_map(crate::ingest::dedup::describe) {
+    for line in r.inputs.iter().filter_map(crate::sink::duplicate_note) {
         let _ = write!(o, r###"<p class="dup">{}</p>"###, esc(&line));
     }
     for i in r.inputs.iter().filter(|i| i.rejected > 0) {

@@ -27,7 +27,9 @@ use arrow_array::{Array, ArrayRef, RecordBatch, UInt64Array};
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use gatelog_parsers::{Event, EventKind, Request};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::column::writer::ColumnCloseResult;
@@ -41,8 +43,10 @@ use crate::ingest::pipeline::{Job, RunOptions};
 use crate::ingest::tz::TzChoice;
 use crate::read::input::Source;
 use cols::{Dict, Prim, Text};
+use dictcol::DictChunk;
 
 mod cols;
+mod dictcol;
 
 /// Rows per record batch handed to the writer.
 pub const BATCH_ROWS: usize = 32 * 1024;
@@ -163,13 +167,19 @@ fn rejected_schema() -> SchemaRef {
     ]))
 }
 
+/// zstd level of every table. Level 1 is a tenth cheaper than 3 for files within 1% of
+/// the size; negative levels were measured (issue 13, 32 MB slice of the incident log: the
+/// export costs 935 M instructions at 1, 916 M at -1, 896 M at -3, 885 M at -5) for files
+/// 25%, 41% and 57% larger: not worth it.
+const ZSTD_LEVEL: i32 = 1;
+
 fn props() -> WriterProperties {
     use parquet::basic::Encoding;
     use parquet::file::properties::EnabledStatistics;
     use parquet::schema::types::ColumnPath;
     // level 1: a tenth cheaper than 3 on access logs, for files within 1% of the size
-    // (most columns are dictionary-encoded before zstd sees them)
-    let level = ZstdLevel::try_new(1).unwrap_or_default();
+    // (most columns are dictionary-encoded before zstd sees them); see ZSTD_LEVEL
+    let level = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
     let mut b = WriterProperties::builder();
     // times, line numbers and offsets climb row by row: delta-encoded they are a fifth of
     // the requests file smaller and cheaper to write than through a dictionary
@@ -494,11 +504,170 @@ impl Rows for RejRows {
 /// One part file being written: a batch under construction and its writer.
 struct Part<R: Rows> {
     rows: R,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<PartWriter>,
     path: PathBuf,
     written: u64,
     /// Order of the part within its job (a partition left and re-entered gets a new part).
     seq: u64,
+}
+
+/// The row group under construction of a Parquet file: the Arrow writer's column writers
+/// for most columns, and a [`DictChunk`] for each dictionary-encoded one (written from its
+/// keys, not interned again row by row: see `dictcol`). Used by the part writers and by
+/// [`merge`]'s gathering of small row groups, so a row group is encoded the same way
+/// whichever wrote it (the tables are the same bytes whatever the thread count).
+struct GroupEncoder {
+    /// The current row group's column writers (`None` between row groups).
+    writers: Option<Vec<ArrowColumnWriter>>,
+    /// For each column: the chunk of a dictionary column, with its nullability.
+    dicts: Vec<Option<(DictChunk, bool)>>,
+    /// For each column: statistics wanted.
+    stats: Vec<bool>,
+    compression: Compression,
+    rows: usize,
+}
+
+impl GroupEncoder {
+    fn new(schema: &SchemaRef) -> Self {
+        use parquet::file::properties::EnabledStatistics;
+        use parquet::schema::types::ColumnPath;
+        let props = props();
+        let stats = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                props.statistics_enabled(&ColumnPath::from(f.name().as_str()))
+                    != EnabledStatistics::None
+            })
+            .collect();
+        let dicts = schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Dictionary(_, _) => Some((DictChunk::default(), f.is_nullable())),
+                _ => None,
+            })
+            .collect();
+        GroupEncoder {
+            writers: None,
+            dicts,
+            stats,
+            compression: props.compression(&parquet::schema::types::ColumnPath::from("ts")),
+            rows: 0,
+        }
+    }
+
+    /// Add `batch` to the row group numbered `row_group`.
+    fn write(
+        &mut self,
+        factory: &ArrowRowGroupWriterFactory,
+        row_group: usize,
+        schema: &SchemaRef,
+        batch: &RecordBatch,
+    ) -> Result<(), parquet::errors::ParquetError> {
+        use parquet::errors::ParquetError;
+        let writers = match self.writers.as_mut() {
+            Some(w) => w,
+            None => self
+                .writers
+                .insert(factory.create_column_writers(row_group)?),
+        };
+        for (ci, (field, col)) in schema.fields().iter().zip(batch.columns()).enumerate() {
+            if let Some(Some((d, nullable))) = self.dicts.get_mut(ci) {
+                let a = col
+                    .as_any()
+                    .downcast_ref::<arrow_array::DictionaryArray<Int32Type>>()
+                    .ok_or_else(|| ParquetError::General("not an Int32 dictionary".into()))?;
+                d.push(a, *nullable)?;
+                continue;
+            }
+            let w = writers
+                .get_mut(ci)
+                .ok_or_else(|| ParquetError::General("more columns than writers".into()))?;
+            for leaf in compute_leaves(field, col)? {
+                w.write(&leaf)?;
+            }
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Write the row group (if it has rows) as the next of `fw`; true when it did.
+    fn flush(
+        &mut self,
+        fw: &mut SerializedFileWriter<File>,
+    ) -> Result<bool, parquet::errors::ParquetError> {
+        let Some(writers) = self.writers.take() else {
+            return Ok(false);
+        };
+        self.rows = 0;
+        let level = match self.compression {
+            Compression::ZSTD(l) => l.compression_level(),
+            _ => ZSTD_LEVEL,
+        };
+        let descrs: Vec<_> = (0..writers.len())
+            .map(|i| fw.schema_descr().column(i))
+            .collect();
+        let mut rgw = fw.next_row_group()?;
+        for ((ci, w), descr) in writers.into_iter().enumerate().zip(descrs) {
+            match self.dicts.get_mut(ci) {
+                Some(Some((d, _))) => {
+                    let stats = self.stats.get(ci).copied().unwrap_or(true);
+                    let (bytes, close) = d.finish(descr, self.compression, level, stats)?;
+                    rgw.append_column(&bytes, close)?;
+                }
+                _ => w.close()?.append_to_row_group(&mut rgw)?,
+            }
+        }
+        rgw.close()?;
+        Ok(true)
+    }
+}
+
+/// The writer of a part file, a row group of [`ROW_GROUP_ROWS`] rows at a time (fewer when
+/// a batch was cut short by a large text column).
+struct PartWriter {
+    fw: SerializedFileWriter<File>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    enc: GroupEncoder,
+    row_groups: usize,
+}
+
+impl PartWriter {
+    fn new(file: File, schema: SchemaRef) -> Result<Self, parquet::errors::ParquetError> {
+        let w = ArrowWriter::try_new(file, schema.clone(), Some(props()))?;
+        let (fw, factory) = w.into_serialized_writer()?;
+        Ok(PartWriter {
+            fw,
+            factory,
+            enc: GroupEncoder::new(&schema),
+            schema,
+            row_groups: 0,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), parquet::errors::ParquetError> {
+        self.enc
+            .write(&self.factory, self.row_groups, &self.schema, batch)?;
+        if self.enc.rows >= ROW_GROUP_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), parquet::errors::ParquetError> {
+        if self.enc.flush(&mut self.fw)? {
+            self.row_groups += 1;
+        }
+        Ok(())
+    }
+
+    fn close(mut self) -> Result<(), parquet::errors::ParquetError> {
+        self.flush()?;
+        self.fw.close()?;
+        Ok(())
+    }
 }
 
 /// What a finished job left behind.
@@ -786,8 +955,7 @@ fn merge(
         factory: &factory,
         schema: &schema,
         row_groups: 0,
-        pending: Vec::new(),
-        pending_rows: 0,
+        pending: GroupEncoder::new(&schema),
     };
     let mut rows = 0u64;
     for p in parts {
@@ -878,54 +1046,30 @@ fn shift_lines(
     RecordBatch::try_new(b.schema(), cols)
 }
 
-/// The target file of [`merge`] and the small row groups waiting to be gathered.
+/// The target file of [`merge`] and the small row groups being gathered.
 struct Merger<'a> {
     fw: &'a mut SerializedFileWriter<File>,
     factory: &'a ArrowRowGroupWriterFactory,
     schema: &'a SchemaRef,
     row_groups: usize,
-    pending: Vec<RecordBatch>,
-    pending_rows: usize,
+    pending: GroupEncoder,
 }
 
 impl Merger<'_> {
     fn push(&mut self, b: RecordBatch) -> Result<(), parquet::errors::ParquetError> {
-        self.pending_rows += b.num_rows();
-        self.pending.push(b);
-        if self.pending_rows >= ROW_GROUP_ROWS {
+        self.pending
+            .write(self.factory, self.row_groups, self.schema, &b)?;
+        if self.pending.rows >= ROW_GROUP_ROWS {
             self.flush()?;
         }
         Ok(())
     }
 
-    /// Encode the gathered batches as one row group.
+    /// Write the gathered batches as one row group.
     fn flush(&mut self) -> Result<(), parquet::errors::ParquetError> {
-        if self.pending.is_empty() {
-            return Ok(());
+        if self.pending.flush(self.fw)? {
+            self.row_groups += 1;
         }
-        let mut writers = self.factory.create_column_writers(self.row_groups)?;
-        for b in self.pending.drain(..) {
-            let mut w = writers.iter_mut();
-            for (field, col) in self.schema.fields().iter().zip(b.columns()) {
-                for leaf in compute_leaves(field, col)? {
-                    match w.next() {
-                        Some(w) => w.write(&leaf)?,
-                        None => {
-                            return Err(parquet::errors::ParquetError::General(
-                                "more leaves than column writers".into(),
-                            ))
-                        }
-                    }
-                }
-            }
-        }
-        self.pending_rows = 0;
-        let mut rgw = self.fw.next_row_group()?;
-        for w in writers {
-            w.close()?.append_to_row_group(&mut rgw)?;
-        }
-        rgw.close()?;
-        self.row_groups += 1;
         Ok(())
     }
 
@@ -1277,10 +1421,7 @@ fn flush_part<R: Rows>(
         p.seq = seq;
         p.path = tmp.join(format!("{}-{seq}.parquet", table.name()));
         let file = File::create(&p.path).map_err(|e| io_err(&p.path, e))?;
-        p.writer = Some(
-            ArrowWriter::try_new(file, table.schema(), Some(props()))
-                .map_err(|e| io_err(&p.path, e))?,
-        );
+        p.writer = Some(PartWriter::new(file, table.schema()).map_err(|e| io_err(&p.path, e))?);
     }
     if let Some(w) = p.writer.as_mut() {
         w.write(&batch).map_err(|e| io_err(&p.path, e))?;
@@ -1560,4 +1701,126 @@ fn incidents_batches(
         out.push((part, batch));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+
+    /// Dictionary columns written from their keys (`dictcol`) read back as the same Arrow
+    /// dictionary columns, values and nulls, over several batches and row groups, with
+    /// statistics where the table wants them.
+    #[test]
+    fn dictionary_columns_written_from_keys_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rej.parquet");
+        let mut w = PartWriter::new(File::create(&path).unwrap(), rejected_schema()).unwrap();
+        let mut rows = RejRows::new();
+        let mut want: Vec<(String, Option<String>, String)> = Vec::new();
+        let total = ROW_GROUP_ROWS + BATCH_ROWS + 123;
+        let reasons = ["no timestamp", "bad status", "caf\u{e9} \u{fffd}", ""];
+        for i in 0..total {
+            let file = if i < 1000 { "/a.log" } else { "/b.log" };
+            rows.format.append_stable("nginx_combined");
+            rows.layer.append_stable("nginx");
+            rows.file.append_stable(file);
+            rows.line.append_value(i as u64 + 1);
+            rows.offset.append_value(i as u64 * 10);
+            rows.lines.append_value(1);
+            // runs and alternations, and (below) a value per row for a while
+            let reason = if (5000..5300).contains(&i) {
+                format!("reason {i}")
+            } else {
+                reasons[(i / 7 + i % 3) % reasons.len()].to_string()
+            };
+            rows.reason.append_value(&reason);
+            rows.bytes.append_value(7);
+            rows.text.append_null();
+            rows.n += 1;
+            want.push((file.to_string(), None, reason));
+            if rows.len() == BATCH_ROWS {
+                w.write(&rows.finish().unwrap()).unwrap();
+            }
+        }
+        w.write(&rows.finish().unwrap()).unwrap();
+        w.close().unwrap();
+
+        let f = File::open(&path).unwrap();
+        let b = ParquetRecordBatchReaderBuilder::try_new(f.try_clone().unwrap()).unwrap();
+        assert_eq!(b.schema().as_ref(), rejected_schema().as_ref());
+        let md = b.metadata().clone();
+        assert_eq!(md.num_row_groups(), 2);
+        let file_stats = md.row_group(1).column(2).statistics().unwrap();
+        assert_eq!(file_stats.min_bytes_opt(), Some(&b"/b.log"[..]));
+        assert_eq!(file_stats.null_count_opt(), Some(0));
+        assert!(
+            md.row_group(0).column(0).statistics().is_none(),
+            "format: none"
+        );
+        let mut got = Vec::new();
+        for batch in b.build().unwrap() {
+            let batch = batch.unwrap();
+            let file = batch.column(2).as_dictionary::<Int32Type>();
+            let reason = batch.column(6).as_dictionary::<Int32Type>();
+            let fv = file.values().as_string::<i32>();
+            let rv = reason.values().as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                got.push((
+                    fv.value(file.keys().value(i) as usize).to_string(),
+                    None,
+                    rv.value(reason.keys().value(i) as usize).to_string(),
+                ));
+            }
+        }
+        assert_eq!(got.len(), total);
+        assert!(got == want, "rows differ");
+    }
+
+    /// A nullable dictionary column (`method`) keeps its nulls.
+    #[test]
+    fn nullable_dictionary_column_keeps_nulls() {
+        use arrow_array::DictionaryArray;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        let schema = Arc::new(Schema::new(vec![f("method", dict(), true)]));
+        let mut w = PartWriter::new(File::create(&path).unwrap(), schema.clone()).unwrap();
+        let vals: Vec<Option<&str>> = (0..70_000)
+            .map(|i| match i % 11 {
+                0 | 1 => None,
+                2..=6 => Some("GET"),
+                _ if i > 40_000 => Some("POST"),
+                _ => Some("HEAD"),
+            })
+            .collect();
+        for chunk in vals.chunks(BATCH_ROWS) {
+            let a: DictionaryArray<Int32Type> = chunk.iter().copied().collect();
+            w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(a)]).unwrap())
+                .unwrap();
+        }
+        w.close().unwrap();
+        let got: Vec<Option<String>> = read_col(&path);
+        assert_eq!(
+            got,
+            vals.iter().map(|v| v.map(String::from)).collect::<Vec<_>>()
+        );
+    }
+
+    fn read_col(path: &Path) -> Vec<Option<String>> {
+        let f = File::open(path).unwrap();
+        let mut out = Vec::new();
+        for b in ParquetRecordBatchReaderBuilder::try_new(f)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let b = b.unwrap();
+            let d = b.column(0).as_dictionary::<Int32Type>();
+            let v = d.values().as_string::<i32>();
+            for i in 0..b.num_rows() {
+                out.push(d.key(i).map(|k| v.value(k).to_string()));
+            }
+        }
+        out
+    }
 }
