@@ -124,10 +124,18 @@ fn stderr_form_at(b: &[u8], p: usize) -> bool {
 
 /// Find where an nginx error entry starts in `line`: at 0, after a syslog/journald prefix
 /// (`host nginx[1]: `, possibly twice), or the stderr start-up form.
+#[inline]
 fn find_start(line: &[u8]) -> Option<Start> {
     if ts_shape_at(line, 0) {
         return Some(Start::Ts(0));
     }
+    find_start_after_0(line)
+}
+
+/// [`find_start`] when `line` does not begin with a timestamp (kept out of line: nearly every
+/// line does).
+#[inline(never)]
+fn find_start_after_0(line: &[u8]) -> Option<Start> {
     if stderr_form_at(line, 0) {
         return Some(Start::Stderr(0));
     }
@@ -187,8 +195,35 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memmem::find(hay, needle).is_some()
 }
 
-fn parse_u32(b: &[u8]) -> Option<u32> {
-    parse_u64(b).and_then(|v| u32::try_from(v).ok())
+/// The run of ASCII digits at `b[i..]`: its length, and its value as [`parse_u64`] reads it
+/// (`None` when empty or too large for a `u64`), in one pass over the digits.
+#[inline(always)]
+fn digit_run(b: &[u8], i: usize) -> (usize, Option<u64>) {
+    let r = b.get(i..).unwrap_or(&[]);
+    let mut v: u64 = 0;
+    let mut n = 0;
+    while let Some(&c) = r.get(n) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        // exact for up to 19 digits (no overflow); longer runs are read by `parse_u64`
+        v = v.wrapping_mul(10).wrapping_add(d as u64);
+        n += 1;
+    }
+    let val = match n {
+        0 => None,
+        1..=19 => Some(v),
+        _ => parse_u64(r.get(..n).unwrap_or(&[])),
+    };
+    (n, val)
+}
+
+/// [`digit_run`] as a `u32` (`None` when empty or too large for a `u32`).
+#[inline(always)]
+fn digit_run_u32(b: &[u8], i: usize) -> (usize, Option<u32>) {
+    let (n, v) = digit_run(b, i);
+    (n, v.and_then(|v| u32::try_from(v).ok()))
 }
 
 /// The header of an entry and its body (message and tail).
@@ -199,6 +234,8 @@ struct Head<'a> {
     tid: u32,
     conn: Option<u64>,
     body: &'a [u8],
+    /// The entry spans several physical lines (its tail is on the last).
+    multi_line: bool,
 }
 
 impl NginxErrorParser {
@@ -211,7 +248,8 @@ impl NginxErrorParser {
             // start of hand-made files).
             return Ok(None);
         }
-        let first_line = match memchr(b'\n', rec) {
+        let nl = memchr(b'\n', rec);
+        let first_line = match nl {
             Some(n) => rec.get(..n).unwrap_or(&[]),
             None => rec,
         };
@@ -231,9 +269,10 @@ impl NginxErrorParser {
             return Err(ParseError::expected("\" [\"", "level", p + i));
         }
         i += 2;
+        // the level is short: a loop over at most 8 bytes, not a memchr call
         let close = b
             .get(i..)
-            .and_then(|r| memchr(b']', r.get(..r.len().min(8)).unwrap_or(&[])))
+            .and_then(|r| r.iter().take(8).position(|&c| c == b']'))
             .ok_or_else(|| ParseError::expected("]", "level", p + i))?;
         let severity = Severity::from_bytes(b.get(i..i + close).unwrap_or(&[]))
             .ok_or_else(|| ParseError::invalid("level", p + i))?;
@@ -243,23 +282,15 @@ impl NginxErrorParser {
         }
         i += 1;
         // PID#TID:
-        let pid_len = b
-            .get(i..)
-            .map(|r| r.iter().take_while(|c| c.is_ascii_digit()).count())
-            .unwrap_or(0);
-        let pid = parse_u32(b.get(i..i + pid_len).unwrap_or(&[]))
-            .ok_or_else(|| ParseError::invalid("pid", p + i))?;
+        let (pid_len, pid) = digit_run_u32(b, i);
+        let pid = pid.ok_or_else(|| ParseError::invalid("pid", p + i))?;
         i += pid_len;
         if b.get(i) != Some(&b'#') {
             return Err(ParseError::expected("#", "tid", p + i));
         }
         i += 1;
-        let tid_len = b
-            .get(i..)
-            .map(|r| r.iter().take_while(|c| c.is_ascii_digit()).count())
-            .unwrap_or(0);
-        let tid = parse_u32(b.get(i..i + tid_len).unwrap_or(&[]))
-            .ok_or_else(|| ParseError::invalid("tid", p + i))?;
+        let (tid_len, tid) = digit_run_u32(b, i);
+        let tid = tid.ok_or_else(|| ParseError::invalid("tid", p + i))?;
         i += tid_len;
         if b.get(i) != Some(&b':') {
             return Err(ParseError::expected(":", "tid", p + i));
@@ -271,12 +302,9 @@ impl NginxErrorParser {
         // optional "*CONN "
         let mut conn = None;
         if b.get(i) == Some(&b'*') {
-            let n = b
-                .get(i + 1..)
-                .map(|r| r.iter().take_while(|c| c.is_ascii_digit()).count())
-                .unwrap_or(0);
+            let (n, c) = digit_run(b, i + 1);
             if n > 0 {
-                conn = parse_u64(b.get(i + 1..i + 1 + n).unwrap_or(&[]));
+                conn = c;
                 if conn.is_none() {
                     return Err(ParseError::invalid("connection", p + i));
                 }
@@ -294,6 +322,7 @@ impl NginxErrorParser {
             tid,
             conn,
             body,
+            multi_line: nl.is_some(),
         }))
     }
 }
@@ -319,11 +348,12 @@ impl LineParser for NginxErrorParser {
             tid,
             conn,
             body,
+            multi_line,
         }) = self.head(rec)?
         else {
             return Ok(Record::Ignored);
         };
-        let (msg_end, tail) = split_tail(body);
+        let (msg_end, tail) = split_tail(body, multi_line);
         let message = trim_end(body.get(..msg_end).unwrap_or(body));
         let (kind, script) = classify(message);
         Ok(Record::Event(Event {
@@ -387,8 +417,14 @@ const BUDGET: u32 = 256;
 /// request target (rejected by nginx >= 1.21.1 for valid requests). If no candidate parses,
 /// the last candidate's client address is kept (when it looks like an address) and the rest
 /// is left in the message.
-fn split_tail(body: &[u8]) -> (usize, Tail<'_>) {
-    let last_line_start = memrchr(b'\n', body).map(|n| n + 1).unwrap_or(0);
+///
+/// `multi_line`: whether `body` may hold a newline (when not, it is its own last line).
+fn split_tail(body: &[u8], multi_line: bool) -> (usize, Tail<'_>) {
+    let last_line_start = if multi_line {
+        memrchr(b'\n', body).map(|n| n + 1).unwrap_or(0)
+    } else {
+        0
+    };
     let last_line = body.get(last_line_start..).unwrap_or(&[]);
     // The candidates, found from the end (the last one is nearly always the tail): `client: `
     // cannot overlap itself, so these are the matches of a left-to-right search, last first.
@@ -724,13 +760,36 @@ fn action(m: &[u8]) -> &[u8] {
 /// `(errno: text)` after `failed (` in `m`: the errno and the text.
 fn errno_after_failed(m: &[u8]) -> Option<(u32, &[u8])> {
     let i = memmem::find(m, b"failed (")? + 8;
-    let r = m.get(i..)?;
-    let n = r.iter().take_while(|c| c.is_ascii_digit()).count();
-    let errno = parse_u32(r.get(..n)?)?;
+    errno_text(m.get(i..)?)
+}
+
+/// `errno: text)` at the start of `r` (what follows `failed (`): the errno and the text.
+#[inline]
+fn errno_text(r: &[u8]) -> Option<(u32, &[u8])> {
+    let (n, errno) = digit_run_u32(r, 0);
+    let errno = errno?;
     let r = r.get(n..)?.strip_prefix(b": ")?;
     let text = r.get(..memchr(b')', r)?)?;
     Some((errno, text))
 }
+
+/// Whether `needle` is in `hay`, searched by the byte `needle[at]` (a byte rare in messages,
+/// such as `(` or `_`, instead of the first: one memchr call for most messages).
+#[inline]
+fn contains_by(hay: &[u8], needle: &[u8], at: usize) -> bool {
+    let Some(&anchor) = needle.get(at) else {
+        return false;
+    };
+    memchr::memchr_iter(anchor, hay).any(|j| {
+        j.checked_sub(at)
+            .and_then(|s| hay.get(s..))
+            .is_some_and(|h| h.starts_with(needle))
+    })
+}
+
+/// `reported that connect() failed (` (kqueue/epoll reporting a failed connect), searched
+/// by its first `(`.
+const REPORTED_CONNECT: &[u8] = b"reported that connect() failed (";
 
 /// Classify a message; the second value is the PHP message of `FastCGI sent in stderr`.
 ///
@@ -738,6 +797,9 @@ fn errno_after_failed(m: &[u8]) -> Option<(u32, &[u8])> {
 /// or `writev()`/`send()` failing while talking to an upstream (the action names `upstream`). A
 /// reset while reading the client request, or `epoll_wait() reported that client prematurely
 /// closed connection` (the client left, 499) is `Other`.
+///
+/// The tests are tried in a fixed order (the first that holds names the kind); the action and
+/// the substring searches are only done for the messages that reach a test needing them.
 fn classify(m: &[u8]) -> (EventKind, &[u8]) {
     use EventKind::*;
     if let Some(rest) = m.strip_prefix(b"FastCGI sent in stderr: \"") {
@@ -762,60 +824,84 @@ fn classify(m: &[u8]) -> (EventKind, &[u8]) {
             content,
         );
     }
-    let act = action(m);
-    let upstream_action = act.is_empty() || contains(act, b"upstream");
-    let kind = if m.starts_with(b"upstream timed out") {
-        match act {
+    let first = m.first().copied().unwrap_or(0);
+    if first == b'u' && m.starts_with(b"upstream timed out") {
+        let kind = match action(m) {
             b"connecting to upstream" => UpstreamTimeoutConnect,
             b"sending request to upstream" => UpstreamTimeoutSend,
             b"reading response header from upstream" => UpstreamTimeoutHeader,
             b"reading upstream" => UpstreamTimeoutRead,
             _ => UpstreamTimeoutOther,
+        };
+        return (kind, &[]);
+    }
+    // the action, computed once when a test needs it
+    let mut act_cache: Option<&[u8]> = None;
+    let mut act = || *act_cache.get_or_insert_with(|| action(m));
+    let connect_prefix = first == b'c' && m.starts_with(b"connect() ");
+    if connect_prefix || contains_by(m, REPORTED_CONNECT, 21) {
+        let a = act();
+        if a.is_empty() || contains(a, b"upstream") {
+            // `connect() failed (` is the usual form: its errno right after the prefix
+            let errno = match m.strip_prefix(b"connect() failed (") {
+                Some(r) => errno_text(r),
+                None => errno_after_failed(m),
+            };
+            let kind = match errno {
+                Some((111, _)) | Some((_, b"Connection refused")) => ConnectRefused,
+                Some((2, _)) | Some((_, b"No such file or directory")) => ConnectNoSocket,
+                Some((11, _)) | Some((_, b"Resource temporarily unavailable")) => ConnectAgain,
+                Some((113, _))
+                | Some((_, b"No route to host"))
+                | Some((_, b"Host is unreachable")) => ConnectNoRoute,
+                Some((99, _)) | Some((_, b"Cannot assign requested address")) => {
+                    ConnectNoLocalAddress
+                }
+                Some((101, _)) | Some((_, b"Network is unreachable")) => ConnectNetUnreachable,
+                Some((24 | 23, _)) => TooManyOpenFiles,
+                _ => ConnectFailedOther,
+            };
+            return (kind, &[]);
         }
-    } else if (m.starts_with(b"connect() ") || contains(m, b"reported that connect() failed ("))
-        && upstream_action
-    {
-        match errno_after_failed(m) {
-            Some((111, _)) | Some((_, b"Connection refused")) => ConnectRefused,
-            Some((2, _)) | Some((_, b"No such file or directory")) => ConnectNoSocket,
-            Some((11, _)) | Some((_, b"Resource temporarily unavailable")) => ConnectAgain,
-            Some((113, _)) | Some((_, b"No route to host")) | Some((_, b"Host is unreachable")) => {
-                ConnectNoRoute
-            }
-            Some((99, _)) | Some((_, b"Cannot assign requested address")) => ConnectNoLocalAddress,
-            Some((101, _)) | Some((_, b"Network is unreachable")) => ConnectNetUnreachable,
-            Some((24 | 23, _)) => TooManyOpenFiles,
-            _ => ConnectFailedOther,
+    }
+    // `recv() failed (` and its kin: the errno right after the prefix
+    let io_failed = match first {
+        b'r' => m
+            .strip_prefix(b"recv() failed (")
+            .or_else(|| m.strip_prefix(b"readv() failed ("))
+            .or_else(|| m.strip_prefix(b"read() failed (")),
+        b'w' => m.strip_prefix(b"writev() failed ("),
+        b's' => m.strip_prefix(b"send() failed ("),
+        _ => None,
+    };
+    if let Some(r) = io_failed {
+        let a = act();
+        if !a.is_empty()
+            && contains(a, b"upstream")
+            && matches!(
+                errno_text(r),
+                Some((104, _)) | Some((_, b"Connection reset by peer"))
+            )
+        {
+            return (RecvReset, &[]);
         }
-    } else if (m.starts_with(b"recv() failed (")
-        || m.starts_with(b"readv() failed (")
-        || m.starts_with(b"read() failed (")
-        || m.starts_with(b"writev() failed (")
-        || m.starts_with(b"send() failed ("))
-        && !act.is_empty()
-        && contains(act, b"upstream")
-        && matches!(
-            errno_after_failed(m),
-            Some((104, _)) | Some((_, b"Connection reset by peer"))
-        )
-    {
-        RecvReset
-    } else if m.starts_with(b"upstream prematurely closed") {
-        UpstreamPrematureClose
-    } else if m.starts_with(b"no live upstreams") {
-        NoLiveUpstreams
-    } else if m.starts_with(b"upstream sent too big header") {
-        UpstreamHeaderTooBig
-    } else if m.starts_with(b"limiting requests") {
-        LimitingRequests
-    } else if m.starts_with(b"limiting connections") {
-        LimitingConnections
-    } else if m.starts_with(b"delaying request") {
-        DelayingRequest
-    } else if contains(m, b"worker_connections are not enough") {
+    }
+    let by_prefix = match first {
+        b'u' if m.starts_with(b"upstream prematurely closed") => Some(UpstreamPrematureClose),
+        b'u' if m.starts_with(b"upstream sent too big header") => Some(UpstreamHeaderTooBig),
+        b'n' if m.starts_with(b"no live upstreams") => Some(NoLiveUpstreams),
+        b'l' if m.starts_with(b"limiting requests") => Some(LimitingRequests),
+        b'l' if m.starts_with(b"limiting connections") => Some(LimitingConnections),
+        b'd' if m.starts_with(b"delaying request") => Some(DelayingRequest),
+        _ => None,
+    };
+    if let Some(k) = by_prefix {
+        return (k, &[]);
+    }
+    let kind = if contains_by(m, b"worker_connections are not enough", 6) {
         WorkerConnectionsNotEnough
-    } else if contains(m, b"(24: Too many open files)")
-        || contains(m, b"(23: Too many open files in system)")
+    } else if contains_by(m, b"(24: Too many open files)", 0)
+        || contains_by(m, b"(23: Too many open files in system)", 0)
     {
         TooManyOpenFiles
     } else if m.starts_with(b"client intended to send too large header")
@@ -1531,11 +1617,15 @@ mod same_as_reference {
         }
         for b in &bodies {
             assert_eq!(
-                split_tail(b),
+                split_tail(b, true),
                 split_tail_ref(b),
                 "{}",
                 String::from_utf8_lossy(b)
             );
+            // a one-line entry skips the search for the last line
+            if !b.contains(&b'\n') {
+                assert_eq!(split_tail(b, false), split_tail_ref(b));
+            }
         }
     }
 
@@ -1608,5 +1698,99 @@ mod same_as_reference {
                 assert_eq!(ts_shape_at(l, p), ts_shape_at_ref(l, p), "{l:?} at {p}");
             }
         }
+    }
+
+    /// The header's numbers are read in one pass: the same values and the same errors as
+    /// reading the digit run, then the number (u32 for pid/tid/errno, u64 for the connection).
+    #[test]
+    fn header_numbers_and_their_limits() {
+        use super::NginxErrorParser;
+        use crate::{EventKind, LineParser, Record};
+        let mut p = NginxErrorParser::new();
+        let ev = |l: &[u8]| match NginxErrorParser::new().parse(l) {
+            Ok(Record::Event(e)) => (e.pid, e.tid, e.conn, e.kind),
+            other => panic!("{other:?}"),
+        };
+        let line = |pid: &str, tid: &str, conn: &str| {
+            format!("2024/01/09 14:02:11 [error] {pid}#{tid}: *{conn} upstream prematurely closed connection while reading response header from upstream, client: 1.2.3.4, server: s")
+        };
+        assert_eq!(
+            ev(line("4294967295", "0", "18446744073709551615").as_bytes()),
+            (
+                Some(u32::MAX),
+                Some(0),
+                Some(u64::MAX),
+                EventKind::UpstreamPrematureClose
+            )
+        );
+        // 20 digits with leading zeros still fit
+        let e = ev(line("1", "00000000000000000007", "00000000000000000012").as_bytes());
+        assert_eq!((e.0, e.1, e.2), (Some(1), Some(7), Some(12)));
+        // too large: the same error as before (invalid pid/tid/connection), never a wrap
+        for (l, what) in [
+            (line("4294967296", "1", "1"), "pid"),
+            (line("1", "99999999999999999999", "1"), "tid"),
+            (line("1", "1", "18446744073709551616"), "connection"),
+            (line("", "1", "1"), "pid"),
+        ] {
+            let err = p.parse(l.as_bytes()).unwrap_err();
+            assert!(format!("{err:?}").contains(what), "{err:?} for {l}");
+        }
+    }
+
+    /// The classification's order holds with its lazy action and its first-byte dispatch: a
+    /// `reported that connect() failed (` anywhere wins over a later prefix test, the
+    /// counted-file messages are found by their `(`, and a reset names an upstream only
+    /// through the action.
+    #[test]
+    fn classification_order() {
+        use crate::EventKind::*;
+        let c = |m: &str| super::classify(m.as_bytes()).0;
+        assert_eq!(
+            c("upstream prematurely closed; kevent() reported that connect() failed (111: Connection refused) while connecting to upstream"),
+            ConnectRefused
+        );
+        assert_eq!(
+            c("upstream prematurely closed; kevent() reported that connect() failed (111: Connection refused) while reading client request line"),
+            UpstreamPrematureClose
+        );
+        assert_eq!(
+            c("connect() failed (111: Connection refused) while reading client request"),
+            Other
+        );
+        assert_eq!(c("connect() failed (111: x)"), ConnectRefused);
+        assert_eq!(c("connect() to unix:/x failed (2: No such file or directory) while connecting to upstream"), ConnectNoSocket);
+        assert_eq!(
+            c("recv() failed (104: x) while reading upstream"),
+            RecvReset
+        );
+        assert_eq!(c("recv() failed (104: x)"), Other);
+        assert_eq!(
+            c("send() failed (32: Broken pipe) while sending to upstream"),
+            Other
+        );
+        assert_eq!(
+            c("open() \"/x\" failed (24: Too many open files)"),
+            TooManyOpenFiles
+        );
+        assert_eq!(
+            c("accept4() failed (23: Too many open files in system)"),
+            TooManyOpenFiles
+        );
+        assert_eq!(
+            c("1024 worker_connections are not enough"),
+            WorkerConnectionsNotEnough
+        );
+        assert_eq!(
+            c("limiting requests, excess: 1.0 by zone \"z\" (24: Too many open files)"),
+            LimitingRequests
+        );
+        assert_eq!(
+            c("delaying request, excess: 0.5, by zone \"z\""),
+            DelayingRequest
+        );
+        assert_eq!(c("(24: Too many open"), Other);
+        assert_eq!(c(""), Other);
+        assert_eq!(c("("), Other);
     }
 }

@@ -1097,6 +1097,10 @@ pub struct Acc {
     /// Keys of `samples` known to be full (a full entry stays full), most recent first out.
     full_keys: [(i64, u16); 4],
     full_next: usize,
+    /// The event-kind keys (< 64) of `samples` known to be full in the bucket
+    /// `full_ev_bucket`, one bit per key (an error log's burst repeats a few kinds per second).
+    full_ev: u64,
+    full_ev_bucket: i64,
     pub files: BTreeMap<u32, FileStats>,
     /// Requests per status code (0..=999).
     pub status_counts: Box<[u64; 1000]>,
@@ -1168,6 +1172,8 @@ impl Acc {
             samples: BTreeMap::new(),
             full_keys: [(i64::MIN, u16::MAX); 4], // u16::MAX is no sample key
             full_next: 0,
+            full_ev: 0,
+            full_ev_bucket: i64::MIN,
             files: BTreeMap::new(),
             status_counts: Box::new([0; 1000]),
             layer_status_counts: Box::new([[0; 1000]; 3]),
@@ -1235,10 +1241,18 @@ impl Acc {
     pub fn add_sample(&mut self, key: u16, utc_us: i64, file: u32, line: u64, text: &[u8]) {
         let w = self.timeline.base_width_s * 1_000_000;
         let b = utc_us.div_euclid(w) * w;
-        if self.full_keys.contains(&(b, key)) {
-            return; // an incident's errors repeat the last few keys: no map lookup for them
+        // an incident's errors repeat the last few keys: no map lookup for them
+        if key < 64 {
+            if self.full_ev_bucket == b && self.full_ev & (1u64 << key) != 0 {
+                return;
+            }
+        } else if self.full_keys.contains(&(b, key)) {
+            return;
         }
-        let v = self.samples.entry((b, key)).or_default();
+        let v = self
+            .samples
+            .entry((b, key))
+            .or_insert_with(|| Vec::with_capacity(SAMPLES_PER_KEY));
         if v.len() < SAMPLES_PER_KEY {
             v.push(Sample {
                 utc_us,
@@ -1248,8 +1262,16 @@ impl Acc {
             });
         }
         if v.len() >= SAMPLES_PER_KEY {
-            self.full_keys[self.full_next] = (b, key);
-            self.full_next = (self.full_next + 1) % self.full_keys.len();
+            if key < 64 {
+                if self.full_ev_bucket != b {
+                    self.full_ev_bucket = b;
+                    self.full_ev = 0;
+                }
+                self.full_ev |= 1u64 << key;
+            } else {
+                self.full_keys[self.full_next] = (b, key);
+                self.full_next = (self.full_next + 1) % self.full_keys.len();
+            }
         }
     }
 
@@ -1711,7 +1733,7 @@ mod tests {
         // six keys interleaved (more than the cache holds), three seconds, out of order
         for round in 0..5u64 {
             for sec in [2i64, 0, 1] {
-                for key in [1502u16, 1504, 1503, 3, 4, 1502, 2005] {
+                for key in [1502u16, 1504, 1503, 3, 4, 1502, 2005, 0, 63, 64] {
                     line += 1;
                     let t = sec * 1_000_000 + round as i64 * 1000;
                     a.add_sample(key, t, 0, line, b"x");
