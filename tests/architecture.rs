@@ -366,3 +366,29 @@ fn rules_for_windows_are_typed_durations() {
         "rules.rs parses durations itself"
     );
 }
+
+/// A run's reading state (stdin's rest, seeked ends, decompressed lengths, progress) is
+/// carried by its `RunCtx`, never by a process-wide static: no `static` in `src/read/` or
+/// `src/ingest/` outside tests (a constant is a `const`).
+#[test]
+fn reading_keeps_no_process_wide_statics() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rs_files(&src.join("read"), &mut files);
+    rs_files(&src.join("ingest"), &mut files);
+    let mut found = Vec::new();
+    for f in files {
+        let code = without_tests(&fs::read_to_string(&f).unwrap());
+        for l in code.lines() {
+            let t = l.trim_start();
+            let t = t
+                .strip_prefix("pub(crate) ")
+                .or(t.strip_prefix("pub "))
+                .unwrap_or(t);
+            if t.starts_with("static ") || t.starts_with("thread_local!") {
+                found.push(format!("{}: {}", f.display(), l.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}

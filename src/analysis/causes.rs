@@ -13,6 +13,7 @@ use crate::agg::acc::ReqRow;
 use crate::analysis::report::{Cause, IncidentJoins, Saturation};
 use crate::analysis::{cause, fmt_us, plural, share, CauseCtx};
 
+mod client_subset;
 mod fpm;
 mod lb;
 mod nginx;
@@ -128,7 +129,7 @@ pub(crate) const CHAIN: &[(&str, Detector)] = &[
     ("self_loop (proxy)", spread::proxy_loop),
     ("self_loop (backend through its LB)", spread::lb_loop),
     ("retry_storm", spread::retry_storm),
-    ("client_subset", spread::client_subset),
+    ("client_subset", client_subset::client_subset),
     ("overload", spread::overload),
     ("unknown", spread::unknown),
 ];

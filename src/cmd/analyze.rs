@@ -206,7 +206,7 @@ pub fn analyze(inputs: &[String], p: &Prepared) -> Outcome {
         }
     };
     let total = jobs.iter().map(crate::read::seek::job_bytes).sum();
-    let bar = crate::read::progress::Progress::start(total, p.progress);
+    let bar = crate::read::progress::Progress::start(total, p.progress, ctx.progress().clone());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(p.threads)
         .build();

@@ -1,15 +1,44 @@
 //! Progress on stderr (bytes done of total, throughput, ETA, current file) while `analyze`
 //! reads its inputs: only when stderr is a terminal, never with `--quiet`, and never when
 //! `NO_COLOR` or `TERM=dumb` ask for a plain terminal. Readers count the bytes they take from
-//! disk (compressed bytes for compressed files) into one counter; a ticker thread draws it.
+//! disk (compressed bytes for compressed files) into the run's [`Counter`] (carried by its
+//! `RunCtx`, never a process-wide static: two runs in one process count apart); a ticker
+//! thread draws it.
 
 use std::io::{self, IsTerminal, Read};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-static DONE: AtomicU64 = AtomicU64::new(0);
-static CURRENT: Mutex<String> = Mutex::new(String::new());
+/// What a run has read so far: bytes taken from disk and the input being read.
+#[derive(Debug, Default)]
+pub struct Counter {
+    done: AtomicU64,
+    current: Mutex<String>,
+}
+
+impl Counter {
+    /// Note that a reader started on `name`.
+    pub fn set_current(&self, name: &str) {
+        if let Ok(mut c) = self.current.lock() {
+            c.clear();
+            c.push_str(name);
+        }
+    }
+
+    /// Bytes counted so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// The input last started (lossy and without control characters: names are user input).
+    fn current(&self) -> String {
+        self.current
+            .lock()
+            .map(|c| crate::units::display_bytes(c.as_bytes()))
+            .unwrap_or_default()
+    }
+}
 
 /// Whether progress should be drawn: stderr is a terminal, not `--quiet`, not a dumb one.
 pub fn wanted(quiet: bool) -> bool {
@@ -20,21 +49,16 @@ pub fn wanted(quiet: bool) -> bool {
         && std::env::var_os("GATELOG_NO_PROGRESS").is_none()
 }
 
-/// Note that a reader started on `name`.
-pub fn set_current(name: &str) {
-    if let Ok(mut c) = CURRENT.lock() {
-        c.clear();
-        c.push_str(name);
-    }
+/// A reader that counts the bytes it hands out into a run's counter.
+pub struct Counted<R> {
+    pub r: R,
+    pub into: Arc<Counter>,
 }
-
-/// A reader that counts the bytes it hands out.
-pub struct Counted<R>(pub R);
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.0.read(buf)?;
-        DONE.fetch_add(n as u64, Ordering::Relaxed);
+        let n = self.r.read(buf)?;
+        self.into.done.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -46,12 +70,12 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Start drawing when `enabled`; `total` is the number of bytes the readers will count.
-    pub fn start(total: u64, enabled: bool) -> Option<Progress> {
+    /// Start drawing `counter` when `enabled`; `total` is the number of bytes the readers
+    /// will count into it.
+    pub fn start(total: u64, enabled: bool, counter: Arc<Counter>) -> Option<Progress> {
         if !enabled || total == 0 {
             return None;
         }
-        DONE.store(0, Ordering::Relaxed);
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
@@ -67,11 +91,8 @@ impl Progress {
                     pb.set_style(style);
                 }
                 while !stop2.load(Ordering::Relaxed) {
-                    pb.set_position(DONE.load(Ordering::Relaxed).min(total));
-                    if let Ok(c) = CURRENT.lock() {
-                        // file names are user input: show them without control characters
-                        pb.set_message(crate::units::display_bytes(c.as_bytes()));
-                    }
+                    pb.set_position(counter.done().min(total));
+                    pb.set_message(counter.current());
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 pb.finish_and_clear();
@@ -98,18 +119,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counted_reader_counts_what_it_hands_out() {
-        let before = DONE.load(Ordering::Relaxed);
-        let mut r = Counted(&b"hello world"[..]);
+    fn counted_reader_counts_what_it_hands_out_into_its_runs_counter() {
+        let (a, b) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
         let mut s = Vec::new();
-        r.read_to_end(&mut s).unwrap();
+        Counted {
+            r: &b"hello world"[..],
+            into: a.clone(),
+        }
+        .read_to_end(&mut s)
+        .unwrap();
         assert_eq!(s, b"hello world");
-        assert!(DONE.load(Ordering::Relaxed) >= before + 11);
+        Counted {
+            r: &b"abc"[..],
+            into: b.clone(),
+        }
+        .read_to_end(&mut s)
+        .unwrap();
+        // exactly: each run counts its own bytes only
+        assert_eq!((a.done(), b.done()), (11, 3));
+        a.set_current("x\x1by.log");
+        assert_eq!(a.current(), "x\\x1by.log");
+        assert_eq!(b.current(), "");
     }
 
     #[test]
     fn nothing_is_drawn_when_disabled() {
-        assert!(Progress::start(100, false).is_none());
-        assert!(Progress::start(0, true).is_none());
+        let c = Arc::new(Counter::default());
+        assert!(Progress::start(100, false, c.clone()).is_none());
+        assert!(Progress::start(0, true, c).is_none());
     }
 }

@@ -1,12 +1,15 @@
 //! What one run learns while reading and needs again later in the same run: the rest of
 //! stdin after its sniffed head, where seeked inputs' records begin and end, how long
-//! compressed inputs were once decompressed. Made by the command for each run and passed
+//! compressed inputs were once decompressed, how many bytes it has read (progress). Made by
+//! the command for each run and passed
 //! down explicitly (never a process-wide static), so two runs in one process never see
 //! each other's.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::read::progress::Counter;
 
 /// First and last record instants of an input.
 pub type Ends = (Option<i64>, Option<i64>);
@@ -24,6 +27,8 @@ pub struct RunCtx {
     /// Decompressed lengths of compressed inputs read to their end, by input id (an
     /// incremental run records how far it got).
     decompressed: Mutex<BTreeMap<usize, u64>>,
+    /// Bytes read from disk and the input being read, for the progress bar.
+    progress: Arc<Counter>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,6 +65,11 @@ impl RunCtx {
     pub fn decompressed_len(&self, id: usize) -> Option<u64> {
         lock(&self.decompressed).get(&id).copied()
     }
+
+    /// The run's progress counter (readers count into it, `progress::Progress` draws it).
+    pub fn progress(&self) -> &Arc<Counter> {
+        &self.progress
+    }
 }
 
 impl std::fmt::Debug for RunCtx {
@@ -68,6 +78,7 @@ impl std::fmt::Debug for RunCtx {
             .field("stdin_rest", &lock(&self.stdin_rest).is_some())
             .field("seeked_ends", &*lock(&self.seeked_ends))
             .field("decompressed", &*lock(&self.decompressed))
+            .field("progress", &self.progress.done())
             .finish()
     }
 }

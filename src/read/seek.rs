@@ -12,7 +12,7 @@ use gatelog_parsers::Format;
 use memchr::memchr;
 
 use crate::read::input::{self, Compression, Input, Source};
-use crate::read::progress::{self, Counted};
+use crate::read::progress::Counted;
 pub use crate::read::run_ctx::Ends;
 use crate::read::run_ctx::RunCtx;
 
@@ -191,11 +191,18 @@ pub fn open_job<'c>(job: &Job, ctx: &'c RunCtx) -> io::Result<Box<dyn Read + Sen
     let Source::File(p) = &job.input.source else {
         return input::open(&job.input);
     };
-    progress::set_current(&job.input.name);
+    let into = ctx.progress().clone();
+    into.set_current(&job.input.name);
     if let Some((s, e)) = job.range {
-        return Ok(Box::new(Counted(input::open_range(p, s, e)?)));
+        return Ok(Box::new(Counted {
+            r: input::open_range(p, s, e)?,
+            into,
+        }));
     }
-    let f = Counted(File::open(p)?);
+    let f = Counted {
+        r: File::open(p)?,
+        into,
+    };
     let mut r = input::wrap(Box::new(f), job.input.compression)?;
     if job.skip > 0 {
         let n = io::copy(&mut (&mut r).take(job.skip), &mut io::sink())?;

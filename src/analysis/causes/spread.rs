@@ -1,6 +1,7 @@
 //! Causes read from where the failures fell and who sent them: one upstream among several,
-//! a proxy or a backend looping back to itself, clients retrying at once, a few client
-//! networks, more traffic than usual; and `unknown` when nothing above is sure.
+//! a proxy or a backend looping back to itself, clients retrying at once, more traffic than
+//! usual; and `unknown` when nothing above is sure. (A few client networks failing is
+//! `client_subset.rs`.)
 //!
 //! Several look at what the detectors before them found (see [`super::CHAIN`]).
 
@@ -12,7 +13,7 @@ use gatelog_parsers::Layer;
 use super::Scene;
 use crate::agg::acc::{hash, host_of, ReqRow};
 use crate::analysis::report::{display_bytes, Cause, Evidence};
-use crate::analysis::{cause, fmt_us, median, plural, round3, share, EVIDENCE_PER_CAUSE};
+use crate::analysis::{cause, fmt_us, median, plural, share, EVIDENCE_PER_CAUSE};
 
 /// The causes that say why one server fails (saturated, crashing, down): with one of them,
 /// `single_backend` only says where.
@@ -273,28 +274,6 @@ pub(super) fn retry_storm(x: &Scene<'_, '_>, _: &[Cause]) -> Option<Cause> {
     );
     x.explains = repeats;
     Some(x)
-}
-
-/// `client_subset`: a few client networks fail while the others succeed
-/// ([`crate::analysis::client_subset`]). A backend calling its own LB, an LB without
-/// backends and retrying clients also concentrate failures on some clients: when they have
-/// evidence, they explain more, and this one stays below them.
-pub(super) fn client_subset(x: &Scene<'_, '_>, out: &[Cause]) -> Option<Cause> {
-    let mut cs = crate::analysis::client_subset(x.c)?;
-    let specific = out
-        .iter()
-        .filter(|x| {
-            matches!(
-                x.cause.as_str(),
-                "self_loop" | "lb_backend_down" | "retry_storm"
-            )
-        })
-        .map(|x| x.confidence)
-        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
-    if let Some(best) = specific {
-        cs.confidence = round3(cs.confidence.min(best - 0.05).max(0.05));
-    }
-    Some(cs)
 }
 
 /// `overload`: more traffic than usual with latency rising, nothing specific (less sure when
