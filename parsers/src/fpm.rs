@@ -249,6 +249,29 @@ impl LineParser for FpmErrorParser {
     fn clone_box(&self) -> Box<dyn LineParser> {
         Box::new(self.clone())
     }
+
+    /// The time of a native line (`[DD-Mon-YYYY HH:MM:SS] LEVEL: ...`) without building its
+    /// event; other lines (PHP's error_log with a zone, syslog) take the full parse.
+    fn instant(&mut self, rec: &[u8]) -> Option<Option<Ts>> {
+        let rec = trim_end(rec);
+        if !(rec.first() == Some(&b'[') && fpm_ts_shape(rec, 1)) {
+            return None;
+        }
+        let b = rec.get(1..).unwrap_or(&[]);
+        // as `native`: a time that does not read is an error (no instant)
+        let Some((ts, used)) = self.cache.fpm(b) else {
+            return Some(None);
+        };
+        if b.get(used) != Some(&b']') {
+            return None;
+        }
+        let mut i = used + 1;
+        if b.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        // the event is built whatever the message: the level decides
+        Some(level_colon(b.get(i..).unwrap_or(&[])).map(|_| ts))
+    }
 }
 
 impl FpmErrorParser {
@@ -659,5 +682,55 @@ mod tests {
             let _ = p.parse(&l[n..]);
             let _ = p.starts_record(&l[..n]);
         }
+    }
+
+    /// `instant` is the time `parse` reads (or none where it reads no event, or `None` to ask
+    /// for the full parse), on the lab's and the corpus's lines and their mutations.
+    #[test]
+    fn instant_is_the_parsed_time() {
+        let mut lines: Vec<Vec<u8>> = vec![
+            b"[23-Nov-2026 10:00:00] WARNING: [pool www] server reached pm.max_children setting (5), consider raising it".to_vec(),
+            b"[23-Nov-2026 10:00:00.123456] NOTICE: fpm is running, pid 1".to_vec(),
+            b"[23-Nov-2026 10:00:00] NOTICE:".to_vec(),
+            b"[23-Nov-2026 10:00:00] BOGUS: x".to_vec(),
+            b"[23-Nov-2026 10:00:00]WARNING: x".to_vec(),
+            b"[25-Oct-2018 07:15:06 UTC] PHP Warning:  x".to_vec(),
+            b"[31-Feb-2026 10:00:00] WARNING: x".to_vec(),
+            b"[23-Nov-2026 10:00:00] ".to_vec(),
+            b"Nov 23 10:00:00 host php-fpm[12]: [WARNING] [pool www] child 3 exited with code 1".to_vec(),
+            b"   ".to_vec(),
+        ];
+        for dir in ["samples", "../samples"] {
+            if let Ok(rd) = std::fs::read_dir(dir) {
+                for e in rd.flatten() {
+                    let p = e.path().join("php-fpm.log");
+                    if let Ok(d) = std::fs::read(&p) {
+                        lines.extend(d.split(|&c| c == b'\n').take(500).map(|l| l.to_vec()));
+                    }
+                }
+            }
+        }
+        let n = lines.len();
+        for k in 0..n {
+            let l = lines[k].clone();
+            for cut in [5usize, 21, 23, 24, 30] {
+                lines.push(l.get(..cut.min(l.len())).unwrap_or(&[]).to_vec());
+            }
+        }
+        let mut checked = 0;
+        for l in &lines {
+            let mut p = parser();
+            let mut q = parser();
+            let want = match p.parse(l) {
+                Ok(Record::Event(e)) => Some(e.ts),
+                Ok(Record::Request(r)) => Some(r.ts),
+                _ => None,
+            };
+            if let Some(got) = q.instant(l) {
+                assert_eq!(got, want, "{}", String::from_utf8_lossy(l));
+                checked += 1;
+            }
+        }
+        assert!(checked > 20, "{checked}");
     }
 }

@@ -6,7 +6,6 @@ use std::io::{self, Read};
 use gatelog_parsers::{
     self as parsers, detect, Format, Framing, Layer, LineParser, ParserOptions, Record,
 };
-use rayon::prelude::*;
 
 use crate::agg::acc::{Acc, FileStats, LbVerdict, Sample, REJECTED_SAMPLES};
 use crate::ingest::tz::TzChoice;
@@ -376,73 +375,164 @@ pub fn run_jobs_dedup(
         None => Vec::new(),
     };
     pre.resize_with(jobs.len(), || crate::ingest::dedup::Pre::Run);
-    let mut pre = pre.into_iter();
-    // Jobs run in groups of twice the thread count, each group merged into the running total
-    // in input order: at most a group's accumulators are alive at once, so memory does not
-    // grow with the number of chunks (the input size).
-    let group = (rayon::current_num_threads() * 2).max(2);
-    let mut total: Option<Acc> = None;
-    for g in jobs.chunks(group) {
-        let slots: Vec<crate::ingest::dedup::Pre> = pre.by_ref().take(g.len()).collect();
-        let part = run_group(g, slots, |job| {
-            run_job(job, opts, tz, &stdin, dedup, &time_of(job), ctx)
-        });
-        total = match (total, part) {
-            (Some(mut t), Some(p)) => {
-                t.merge(p);
-                Some(t)
-            }
-            (t, p) => t.or(p),
-        };
-    }
-    total.unwrap_or_else(|| Acc::new(opts.base_bucket_s))
-}
-
-/// Run a group's jobs, largest first, each thread taking the next one when it is done (so a
-/// large chunk does not start last while the other thread idles), and merge their
-/// accumulators in input order.
-fn run_group(
-    g: &[Job],
-    slots: Vec<crate::ingest::dedup::Pre>,
-    run: impl Fn(&Job) -> Acc + Sync,
-) -> Option<Acc> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let mut todo = Vec::new();
-    let out: Vec<std::sync::Mutex<Option<Acc>>> = slots
+    use crate::ingest::dedup::Pre;
+    let window = (rayon::current_num_threads() * 2).max(2);
+    let start = pre
         .into_iter()
-        .enumerate()
-        .map(|(i, slot)| {
-            std::sync::Mutex::new(match slot {
-                crate::ingest::dedup::Pre::Run => {
-                    todo.push(i);
-                    None
-                }
-                crate::ingest::dedup::Pre::Done(a) => Some(*a),
-                crate::ingest::dedup::Pre::Merged => None,
-            })
+        .map(|p| match p {
+            Pre::Run => Start::Run,
+            Pre::Done(a) => Start::Read(*a),
+            Pre::Merged => Start::Nothing,
         })
         .collect();
-    todo.sort_by_key(|&i| std::cmp::Reverse(crate::read::seek::job_bytes(&g[i])));
-    let next = AtomicUsize::new(0);
-    let workers = rayon::current_num_threads().min(todo.len());
+    let sizes: Vec<u64> = jobs.iter().map(crate::read::seek::job_bytes).collect();
+    run_ordered(
+        &sizes,
+        start,
+        window,
+        |i| run_job(&jobs[i], opts, tz, &stdin, dedup, &time_of(&jobs[i]), ctx),
+        |t, a| t.merge(a),
+    )
+    .unwrap_or_else(|| Acc::new(opts.base_bucket_s))
+}
+
+/// A job's state when [`run_ordered`] starts.
+enum Start<T> {
+    /// To be read.
+    Run,
+    /// Read already (by the dedup first pass).
+    Read(T),
+    /// Nothing to read or merge (merged into another job already).
+    Nothing,
+}
+
+/// Scheduling state of [`run_ordered`], under its mutex.
+struct Ordered<T> {
+    /// Each job's accumulator once read (`None` while not read, and for jobs merged by the
+    /// dedup first pass into their file's first job).
+    slot: Vec<Option<T>>,
+    /// Which jobs are read (or need no reading).
+    ready: Vec<bool>,
+    /// Which jobs a thread has taken.
+    taken: Vec<bool>,
+    /// Jobs before this one are merged into `total`.
+    merged: usize,
+    /// A thread is merging (it holds `total` and the slots it took).
+    merging: bool,
+    /// A thread panicked in a job or merge: the others stop waiting (the panic goes on up).
+    failed: bool,
+    total: Option<T>,
+}
+
+/// Run `jobs` on the pool's threads and merge their accumulators in input order.
+///
+/// One queue, no rounds: a thread takes the largest job not yet taken among the first
+/// `window` jobs not yet merged (so a large chunk does not start last while the other thread
+/// idles, and at most `window` accumulators are alive whatever the input size), and whenever
+/// the jobs after the merged ones are read, one thread folds them into the running total
+/// while the other goes on reading. A directory's small files run beside its large ones, and
+/// at the end only the last job's merge is left.
+fn run_ordered<T: Send>(
+    sizes: &[u64],
+    start: Vec<Start<T>>,
+    window: usize,
+    run: impl Fn(usize) -> T + Sync,
+    merge: impl Fn(&mut T, T) + Sync,
+) -> Option<T> {
+    use std::sync::{Condvar, Mutex};
+    let n = sizes.len();
+    let mut st = Ordered {
+        slot: Vec::with_capacity(n),
+        ready: Vec::with_capacity(n),
+        taken: Vec::with_capacity(n),
+        merged: 0,
+        merging: false,
+        failed: false,
+        total: None,
+    };
+    for p in start {
+        let (slot, ready) = match p {
+            Start::Run => (None, false),
+            Start::Read(a) => (Some(a), true),
+            Start::Nothing => (None, true),
+        };
+        st.slot.push(slot);
+        st.ready.push(ready);
+        st.taken.push(ready);
+    }
+    let state = Mutex::new(st);
+    let wake = Condvar::new();
+    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    let workers = rayon::current_num_threads().max(1).min(n.max(1));
+    // wakes the other threads if this one unwinds out of a job or a merge
+    struct OnPanic<'a, T>(&'a Mutex<Ordered<T>>, &'a Condvar);
+    impl<T> Drop for OnPanic<'_, T> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.lock().unwrap_or_else(|p| p.into_inner()).failed = true;
+                self.1.notify_all();
+            }
+        }
+    }
     rayon::scope(|s| {
         for _ in 0..workers {
             s.spawn(|_| {
-                while let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let a = run(&g[i]);
-                    *out[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(a);
+                let _guard = OnPanic(&state, &wake);
+                let mut st = lock();
+                loop {
+                    // 1. fold the read jobs after the merged ones into the total
+                    if !st.merging && st.merged < n && st.ready[st.merged] {
+                        let from = st.merged;
+                        let mut to = from;
+                        while to < n && st.ready[to] {
+                            to += 1;
+                        }
+                        let parts: Vec<T> = (from..to).filter_map(|i| st.slot[i].take()).collect();
+                        let mut total = st.total.take();
+                        st.merging = true;
+                        drop(st);
+                        for a in parts {
+                            total = match total {
+                                Some(mut t) => {
+                                    merge(&mut t, a);
+                                    Some(t)
+                                }
+                                None => Some(a),
+                            };
+                        }
+                        st = lock();
+                        st.total = total;
+                        st.merged = to;
+                        st.merging = false;
+                        wake.notify_all();
+                        continue;
+                    }
+                    // 2. read the largest job not yet taken within the window
+                    let end = (st.merged + window).min(n);
+                    let pick = (st.merged..end)
+                        .filter(|&i| !st.taken[i])
+                        .max_by_key(|&i| (sizes[i], std::cmp::Reverse(i)));
+                    if let Some(i) = pick {
+                        st.taken[i] = true;
+                        drop(st);
+                        let a = run(i);
+                        st = lock();
+                        st.slot[i] = Some(a);
+                        st.ready[i] = true;
+                        wake.notify_all();
+                        continue;
+                    }
+                    // 3. all merged: done; else wait for another thread's job or merge
+                    if (st.merged == n && !st.merging) || st.failed {
+                        wake.notify_all();
+                        break;
+                    }
+                    st = wake.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
             });
         }
     });
-    out.into_iter()
-        .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
-        .collect::<Vec<Acc>>()
-        .into_par_iter()
-        .reduce_with(|mut a, b| {
-            a.merge(b);
-            a
-        })
+    state.into_inner().unwrap_or_else(|p| p.into_inner()).total
 }
 
 type StdinParts = std::sync::Mutex<(Option<Vec<u8>>, Option<Box<dyn Read + Send>>)>;
@@ -1136,6 +1226,98 @@ impl<'o> LineFeed<'o> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// run_ordered on a pool of `threads`: every job read once, the parts merged in input
+    /// order (a merge that appends shows the order), at most `window` parts alive at once,
+    /// first-pass parts kept in place, and the largest job of the window taken first.
+    fn ordered(threads: usize, sizes: &[u64], start: Vec<Start<Vec<usize>>>, window: usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let runs: Vec<AtomicUsize> = sizes.iter().map(|_| AtomicUsize::new(0)).collect();
+        let (alive, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let expect: Vec<usize> = start
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !matches!(s, Start::Nothing))
+            .map(|(i, _)| i)
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let out = pool.install(|| {
+            run_ordered(
+                sizes,
+                start,
+                window,
+                |i| {
+                    runs[i].fetch_add(1, SeqCst);
+                    let now = alive.fetch_add(1, SeqCst) + 1;
+                    peak.fetch_max(now, SeqCst);
+                    // uneven work: later, smaller jobs finish first
+                    std::thread::sleep(std::time::Duration::from_micros(sizes[i] * 50));
+                    vec![i]
+                },
+                |t, mut a| {
+                    alive.fetch_sub(1, SeqCst);
+                    t.append(&mut a)
+                },
+            )
+        });
+        let out = out.unwrap_or_default();
+        let ran: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
+        assert_eq!(out, expect, "merged in input order");
+        for (i, r) in ran.iter().enumerate() {
+            assert!(*r <= 1, "job {i} read {r} times");
+        }
+        // the first part read becomes the running total (never merged into anything)
+        assert!(
+            peak.load(SeqCst) <= window + 1,
+            "{} parts alive at once, window {window} and the total",
+            peak.load(SeqCst)
+        );
+    }
+
+    #[test]
+    fn ordered_runs_each_job_once_and_merges_in_input_order() {
+        let sizes: Vec<u64> = vec![40, 5, 60, 1, 1, 30, 2, 80, 3, 3, 10, 1];
+        for threads in [1, 2, 3] {
+            for window in [2, 4, 100] {
+                let start = sizes.iter().map(|_| Start::Run).collect();
+                ordered(threads, &sizes, start, window);
+            }
+        }
+        // the dedup first pass read some jobs already; one was merged into another
+        let start = vec![
+            Start::Run,
+            Start::Read(vec![1]),
+            Start::Nothing,
+            Start::Run,
+            Start::Read(vec![4]),
+        ];
+        ordered(2, &[9, 9, 9, 9, 9], start, 2);
+        assert!(run_ordered::<Vec<usize>>(&[], vec![], 4, |_| vec![], |_, _| {}).is_none());
+    }
+
+    #[test]
+    fn ordered_takes_the_largest_job_of_the_window_first() {
+        let order = std::sync::Mutex::new(Vec::new());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            run_ordered(
+                &[1, 7, 3, 7, 50],
+                (0..5).map(|_| Start::Run).collect(),
+                4,
+                |i| order.lock().unwrap().push(i),
+                |_, _| {},
+            )
+        });
+        // one thread: the window is jobs 0-3, largest (first of equals) first; job 4 enters
+        // the window once job 0 is merged
+        assert_eq!(*order.lock().unwrap(), vec![1, 3, 2, 0, 4]);
+    }
 
     #[test]
     fn medium_files_use_every_thread() {

@@ -235,13 +235,41 @@ trait Rows: Send {
     fn finish(&mut self) -> Result<RecordBatch, String>;
 }
 
-struct ReqRows {
-    ts: Prim<TimestampMicrosecondType>,
+/// Where a row's line is: the columns every table has (after `ts`, which requests and events
+/// start with and rejected lines lack), filled and finished in one place.
+#[derive(Default)]
+struct Place {
     format: Dict,
     layer: Dict,
     file: Dict,
     line: Prim<UInt64Type>,
     offset: Prim<UInt64Type>,
+}
+
+impl Place {
+    fn append(&mut self, at: &RowAt, file: &str) {
+        self.format.append_stable(at.format.id());
+        self.layer.append_stable(at.format.layer().id());
+        self.file.append_stable(file);
+        self.line.append_value(at.line);
+        self.offset.append_value(at.offset);
+    }
+
+    /// format, layer, file, line, offset: the schemas' order.
+    fn finish(&mut self) -> [ArrayRef; 5] {
+        [
+            Arc::new(self.format.finish()),
+            Arc::new(self.layer.finish()),
+            Arc::new(self.file.finish()),
+            Arc::new(self.line.finish()),
+            Arc::new(self.offset.finish()),
+        ]
+    }
+}
+
+struct ReqRows {
+    ts: Prim<TimestampMicrosecondType>,
+    place: Place,
     client: Text,
     method: Dict,
     http_host: Text,
@@ -267,11 +295,7 @@ impl ReqRows {
     fn new() -> Self {
         ReqRows {
             ts: Prim::default(),
-            format: Dict::default(),
-            layer: Dict::default(),
-            file: Dict::default(),
-            line: Prim::default(),
-            offset: Prim::default(),
+            place: Place::default(),
             client: Text::default(),
             method: Dict::default(),
             http_host: Text::default(),
@@ -316,13 +340,9 @@ impl Rows for ReqRows {
     }
     fn finish(&mut self) -> Result<RecordBatch, String> {
         self.n = 0;
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.ts.finish().with_timezone("UTC")),
-            Arc::new(self.format.finish()),
-            Arc::new(self.layer.finish()),
-            Arc::new(self.file.finish()),
-            Arc::new(self.line.finish()),
-            Arc::new(self.offset.finish()),
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(self.ts.finish().with_timezone("UTC"))];
+        cols.extend(self.place.finish());
+        cols.extend::<[ArrayRef; _]>([
             Arc::new(self.client.finish()),
             Arc::new(self.method.finish()),
             Arc::new(self.http_host.finish()),
@@ -341,18 +361,14 @@ impl Rows for ReqRows {
             Arc::new(self.route.finish()),
             Arc::new(self.referer.finish()),
             Arc::new(self.user_agent.finish()),
-        ];
+        ]);
         RecordBatch::try_new(requests_schema(), cols).map_err(|e| e.to_string())
     }
 }
 
 struct EvRows {
     ts: Prim<TimestampMicrosecondType>,
-    format: Dict,
-    layer: Dict,
-    file: Dict,
-    line: Prim<UInt64Type>,
-    offset: Prim<UInt64Type>,
+    place: Place,
     kind: Dict,
     severity: Dict,
     pid: Prim<UInt32Type>,
@@ -376,11 +392,7 @@ impl EvRows {
     fn new() -> Self {
         EvRows {
             ts: Prim::default(),
-            format: Dict::default(),
-            layer: Dict::default(),
-            file: Dict::default(),
-            line: Prim::default(),
-            offset: Prim::default(),
+            place: Place::default(),
             kind: Dict::default(),
             severity: Dict::default(),
             pid: Prim::default(),
@@ -419,13 +431,9 @@ impl Rows for EvRows {
     }
     fn finish(&mut self) -> Result<RecordBatch, String> {
         self.n = 0;
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.ts.finish().with_timezone("UTC")),
-            Arc::new(self.format.finish()),
-            Arc::new(self.layer.finish()),
-            Arc::new(self.file.finish()),
-            Arc::new(self.line.finish()),
-            Arc::new(self.offset.finish()),
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(self.ts.finish().with_timezone("UTC"))];
+        cols.extend(self.place.finish());
+        cols.extend::<[ArrayRef; _]>([
             Arc::new(self.kind.finish()),
             Arc::new(self.severity.finish()),
             Arc::new(self.pid.finish()),
@@ -442,17 +450,13 @@ impl Rows for EvRows {
             Arc::new(self.number.finish()),
             Arc::new(self.script.finish()),
             Arc::new(self.frames.finish()),
-        ];
+        ]);
         RecordBatch::try_new(events_schema(), cols).map_err(|e| e.to_string())
     }
 }
 
 struct RejRows {
-    format: Dict,
-    layer: Dict,
-    file: Dict,
-    line: Prim<UInt64Type>,
-    offset: Prim<UInt64Type>,
+    place: Place,
     lines: Prim<UInt64Type>,
     reason: Dict,
     bytes: Prim<UInt64Type>,
@@ -463,11 +467,7 @@ struct RejRows {
 impl RejRows {
     fn new() -> Self {
         RejRows {
-            format: Dict::default(),
-            layer: Dict::default(),
-            file: Dict::default(),
-            line: Prim::default(),
-            offset: Prim::default(),
+            place: Place::default(),
             lines: Prim::default(),
             reason: Dict::default(),
             bytes: Prim::default(),
@@ -486,17 +486,13 @@ impl Rows for RejRows {
     }
     fn finish(&mut self) -> Result<RecordBatch, String> {
         self.n = 0;
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.format.finish()),
-            Arc::new(self.layer.finish()),
-            Arc::new(self.file.finish()),
-            Arc::new(self.line.finish()),
-            Arc::new(self.offset.finish()),
+        let mut cols: Vec<ArrayRef> = self.place.finish().into();
+        cols.extend::<[ArrayRef; _]>([
             Arc::new(self.lines.finish()),
             Arc::new(self.reason.finish()),
             Arc::new(self.bytes.finish()),
             Arc::new(self.text.finish()),
-        ];
+        ]);
         RecordBatch::try_new(rejected_schema(), cols).map_err(|e| e.to_string())
     }
 }
@@ -1164,11 +1160,7 @@ impl RowSink for JobSink {
         let p = part_for(&mut self.req, &self.day.1, ReqRows::new);
         let b = &mut p.rows;
         b.ts.append_value(utc);
-        b.format.append_stable(at.format.id());
-        b.layer.append_stable(at.format.layer().id());
-        b.file.append_stable(name);
-        b.line.append_value(at.line);
-        b.offset.append_value(at.offset);
+        b.place.append(&at, name);
         b.client.opt(r.client);
         b.method.opt(r.method);
         b.http_host.opt(r.host);
@@ -1213,11 +1205,7 @@ impl RowSink for JobSink {
         let p = part_for(&mut self.ev, &self.day.1, EvRows::new);
         let b = &mut p.rows;
         b.ts.append_value(utc);
-        b.format.append_stable(at.format.id());
-        b.layer.append_stable(at.format.layer().id());
-        b.file.append_stable(name);
-        b.line.append_value(at.line);
-        b.offset.append_value(at.offset);
+        b.place.append(&at, name);
         b.kind.append_stable(e.kind.id());
         b.severity.append_stable(e.severity.id());
         b.pid.append_option(e.pid);
@@ -1245,11 +1233,7 @@ impl RowSink for JobSink {
         let name = &self.name;
         let p = part_for(&mut self.rej, &self.rej_part, RejRows::new);
         let b = &mut p.rows;
-        b.format.append_stable(at.format.id());
-        b.layer.append_stable(at.format.layer().id());
-        b.file.append_stable(name);
-        b.line.append_value(at.line);
-        b.offset.append_value(at.offset);
+        b.place.append(&at, name);
         b.lines.append_value(n_lines);
         b.reason.append_value(reason);
         b.bytes.append_value(len);
@@ -1722,11 +1706,11 @@ mod tests {
         let reasons = ["no timestamp", "bad status", "caf\u{e9} \u{fffd}", ""];
         for i in 0..total {
             let file = if i < 1000 { "/a.log" } else { "/b.log" };
-            rows.format.append_stable("nginx_combined");
-            rows.layer.append_stable("nginx");
-            rows.file.append_stable(file);
-            rows.line.append_value(i as u64 + 1);
-            rows.offset.append_value(i as u64 * 10);
+            rows.place.format.append_stable("nginx_combined");
+            rows.place.layer.append_stable("nginx");
+            rows.place.file.append_stable(file);
+            rows.place.line.append_value(i as u64 + 1);
+            rows.place.offset.append_value(i as u64 * 10);
             rows.lines.append_value(1);
             // runs and alternations, and (below) a value per row for a while
             let reason = if (5000..5300).contains(&i) {
