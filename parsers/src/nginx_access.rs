@@ -1739,20 +1739,43 @@ impl NginxAccessMulti {
         Ok(req)
     }
 
-    /// Parse one line into `req` (`Request::default()` on entry).
+    /// Parse one line into `req` (`Request::default()` on entry). The usual line (the
+    /// format of the line before) is inlined into the caller; the others are not.
+    #[inline(always)]
     fn parse_into<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Result<(), ParseError> {
         if !self.text_json && line.first() == Some(&b'{') {
-            *req = parse_json_line(line, &mut self.cache)?;
-            return Ok(());
+            return self.parse_json_into(line, req);
         }
-        let last = self.last;
-        let mut best = match self.formats.get(last) {
+        let best = match self.formats.get(self.last) {
             Some(f) => match f.parse_into(line, &mut self.cache, req) {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             },
             None => ParseError::not_this_format(0),
         };
+        self.parse_other_formats(line, req, best)
+    }
+
+    #[inline(never)]
+    fn parse_json_into<'a>(
+        &mut self,
+        line: &'a [u8],
+        req: &mut Request<'a>,
+    ) -> Result<(), ParseError> {
+        *req = parse_json_line(line, &mut self.cache)?;
+        Ok(())
+    }
+
+    /// [`NginxAccessMulti::parse_into`] of a line that the last format did not read (`best`:
+    /// its error): the other formats in turn, then JSON.
+    #[inline(never)]
+    fn parse_other_formats<'a>(
+        &mut self,
+        line: &'a [u8],
+        req: &mut Request<'a>,
+        mut best: ParseError,
+    ) -> Result<(), ParseError> {
+        let last = self.last;
         for (k, f) in self.formats.iter().enumerate() {
             if k == last {
                 continue;
